@@ -1,0 +1,85 @@
+"""The application factory: binds extensions, registers blueprints, error pages and commands.
+
+No side effects: no migration, no database creation, no network here.
+"""
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import extensions as ext
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(config=None) -> Flask:
+    """Build the app from a config class, or from the one `ATELIERS_ENV` names."""
+    config = config or _config_from_environment()
+    if hasattr(config, "validate"):
+        config.validate()
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object(config)
+    _register_extensions(app)
+    _register_blueprints(app)
+    _register_templating(app)
+    _register_errors(app)
+    _register_commands(app)
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
+    return app
+
+
+def _config_from_environment():
+    from config import CONFIGS
+
+    name = os.environ.get("ATELIERS_ENV", "production")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"ATELIERS_ENV={name!r}: expected one of {', '.join(CONFIGS)}") from None
+
+
+def _register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (every table known to Alembic and to relationships)
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(MIGRATIONS_DIR))
+    ext.mail.init_app(app)
+    ext.csrf.init_app(app)
+    ext.limiter.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.booking.views import blueprint as booking
+    from app.catalog.views import blueprint as catalog
+    from app.mail.views import blueprint as mail_templates
+    from app.pages import blueprint as pages
+
+    app.register_blueprint(pages)
+    app.register_blueprint(catalog)
+    app.register_blueprint(booking)
+    app.register_blueprint(mail_templates)
+    if app.config["BENCH_ENDPOINTS"]:
+        from app.bench_views import blueprint as bench
+
+        app.register_blueprint(bench)
+
+
+def _register_templating(app: Flask) -> None:
+    from app import formatting
+
+    formatting.register_filters(app)
+
+
+def _register_errors(app: Flask) -> None:
+    from app import errors
+
+    errors.register(app)
+
+
+def _register_commands(app: Flask) -> None:
+    from app.commands import register
+
+    register(app)

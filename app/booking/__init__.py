@@ -1,0 +1,1 @@
+"""Registrations, the waiting list and management links: the seat rules live here only."""

@@ -1,0 +1,135 @@
+"""The registration form: every field validated on the server, every message in French."""
+
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_wtf import FlaskForm
+from wtforms import EmailField, StringField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"  # the 23 check letters: no I, O, Q
+UAI_PATTERN = re.compile(r"(\d{7})([A-Z])")
+NAME_PUNCTUATION = set(" '’-.")
+
+
+def uai_check_letter(digits: str) -> str:
+    return UAI_LETTERS[int(digits) % 23]
+
+
+def collapse_spaces(value):
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _reject_control_characters(value: str, what: str) -> None:
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
+        raise ValidationError(f"{what} ne doit contenir ni retour à la ligne ni caractère invisible.")
+
+
+def person_name(what: str):
+    def check(form, field):
+        raw = field.raw_data[0] if field.raw_data else ""
+        _reject_control_characters(raw, what)
+        value = field.data or ""
+        allowed = all(
+            c.isalpha() or c in NAME_PUNCTUATION or unicodedata.category(c).startswith("M")
+            for c in value
+        )
+        if not allowed or not any(c.isalpha() for c in value):
+            raise ValidationError(
+                f"{what} ne peut contenir que des lettres, des espaces, des apostrophes et des tirets."
+            )
+
+    return check
+
+
+def plain_text(what: str):
+    def check(form, field):
+        raw = field.raw_data[0] if field.raw_data else ""
+        _reject_control_characters(raw, what)
+        if "<" in raw or ">" in raw:
+            raise ValidationError(f"{what} ne peut pas contenir les caractères < et >.")
+
+    return check
+
+
+def academic_email(form, field):
+    try:
+        result = validate_email(field.data or "", check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError(
+            "Cette adresse électronique n'est pas valide. Exemple : prenom.nom@ac-amiens.fr"
+        ) from None
+    email = result.normalized.lower()
+    allowed = current_app.config["ALLOWED_EMAIL_DOMAINS"]
+    domain = email.rsplit("@", 1)[1]
+    if allowed and domain not in allowed:
+        listed = ", ".join(f"@{d}" for d in allowed)
+        raise ValidationError(f"Utilisez votre adresse professionnelle ({listed}).")
+    field.data = email
+
+
+def uai_code(form, field):
+    value = (field.data or "").replace(" ", "").upper()
+    match = UAI_PATTERN.fullmatch(value)
+    if not match:
+        raise ValidationError(
+            "Le code UAI de l'école comporte 7 chiffres suivis d'une lettre, par exemple 0801234G."
+        )
+    if uai_check_letter(match[1]) != match[2]:
+        raise ValidationError(
+            "La lettre de contrôle de ce code UAI ne correspond pas aux chiffres : vérifiez le code."
+        )
+    field.data = value
+
+
+def honeypot_empty(form, field):
+    if field.data:
+        raise ValidationError("Votre demande n'a pas pu être enregistrée.")
+
+
+class RegistrationForm(FlaskForm):
+    nom = StringField(
+        "Nom",
+        filters=[collapse_spaces],
+        validators=[
+            DataRequired("Indiquez votre nom."),
+            Length(max=100, message="Le nom ne peut dépasser 100 caractères."),
+            person_name("Le nom"),
+        ],
+    )
+    prenom = StringField(
+        "Prénom",
+        filters=[collapse_spaces],
+        validators=[
+            DataRequired("Indiquez votre prénom."),
+            Length(max=100, message="Le prénom ne peut dépasser 100 caractères."),
+            person_name("Le prénom"),
+        ],
+    )
+    courriel = EmailField(
+        "Adresse électronique",
+        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        validators=[
+            DataRequired("Indiquez votre adresse électronique."),
+            Length(max=254, message="L'adresse électronique est trop longue."),
+            academic_email,
+        ],
+    )
+    ecole = StringField(
+        "École",
+        filters=[collapse_spaces],
+        validators=[
+            DataRequired("Indiquez le nom de votre école."),
+            Length(max=200, message="Le nom de l'école ne peut dépasser 200 caractères."),
+            plain_text("Le nom de l'école"),
+        ],
+    )
+    uai = StringField(
+        "Code UAI de l'école (facultatif)",
+        filters=[collapse_spaces],
+        validators=[Optional(), uai_code],
+    )
+    #: Left empty by people; filled by robots. Hidden from sight and from assistive technology.
+    site_web = StringField("Ne pas remplir ce champ", validators=[honeypot_empty])

@@ -1,0 +1,362 @@
+"""The seat rules: registering, cancelling, promoting from the waiting list.
+
+Every decision about seats is one transaction that first locks the workshop row
+(`SELECT … FOR UPDATE` on PostgreSQL, a transaction begun IMMEDIATE on SQLite) and only then
+counts; the mails it implies are written to the outbox in the same transaction.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app import tokens
+from app.booking.models import ACTIVE, Registration, RegistrationStatus, Source
+from app.catalog.models import Workshop, WorkshopStatus
+from app.clock import now
+from app.database import begin_write
+from app.extensions import db
+from app.mail import services as mail
+from app.tokens import TokenPurpose
+
+#: A person registering again within this delay is a double click: their mail is on its way.
+DOUBLE_SUBMIT_WINDOW = timedelta(minutes=2)
+
+
+class WorkshopNotFound(Exception):
+    """No such workshop, or not public."""
+
+
+class RegistrationClosed(Exception):
+    """Registration is not possible; `str()` is the French explanation."""
+
+
+class RegistrationNotFound(Exception):
+    """The link does not open any registration (unknown, revoked or malformed token)."""
+
+
+@dataclass(frozen=True)
+class Applicant:
+    """What a teacher types in the form, already validated and normalised."""
+
+    last_name: str
+    first_name: str
+    email: str
+    school: str
+    uai: str | None = None
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    registration: Registration
+    #: True when the person was already registered: nothing new was created.
+    already_registered: bool = False
+    #: For an already registered person: whether a fresh management link was mailed.
+    link_resent: bool = False
+
+
+@dataclass(frozen=True)
+class SeatCount:
+    capacity: int
+    confirmed: int = 0
+    waiting: int = 0
+
+    @property
+    def left(self) -> int:
+        return max(self.capacity - self.confirmed, 0)
+
+    @property
+    def full(self) -> bool:
+        return self.left == 0
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def public_workshop(workshop_id: int) -> Workshop:
+    """A workshop the public may see (published or cancelled), or WorkshopNotFound."""
+    workshop = db.session.get(Workshop, workshop_id)
+    if workshop is None or workshop.status is WorkshopStatus.draft:
+        raise WorkshopNotFound(workshop_id)
+    return workshop
+
+
+def seat_counts(workshops: list[Workshop]) -> dict[int, SeatCount]:
+    """Confirmed and waiting numbers for each workshop, in one query."""
+    ids = [w.id for w in workshops]
+    counts = {w.id: {"capacity": w.capacity} for w in workshops}
+    if ids:
+        rows = db.session.execute(
+            sa.select(Registration.workshop_id, Registration.status, sa.func.count())
+            .where(Registration.workshop_id.in_(ids), Registration.status.in_(ACTIVE))
+            .group_by(Registration.workshop_id, Registration.status)
+        )
+        for workshop_id, status, number in rows:
+            counts[workshop_id][status.value] = number
+    return {workshop_id: SeatCount(**values) for workshop_id, values in counts.items()}
+
+
+def closed_reason(workshop: Workshop) -> str | None:
+    """Why registration is closed now, in French, or None when it is open."""
+    moment = now()
+    if workshop.status is WorkshopStatus.cancelled:
+        return "Cet atelier a été annulé : les inscriptions sont fermées."
+    if workshop.status is not WorkshopStatus.published:
+        return "Cet atelier n'est pas ouvert aux inscriptions."
+    if moment >= workshop.starts_at:
+        return "Cet atelier a déjà eu lieu : les inscriptions sont fermées."
+    if moment >= workshop.closes_at:
+        return "La date limite d'inscription à cet atelier est passée."
+    return None
+
+
+def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
+    """Give the applicant a seat, or the next place on the waiting list, and mail them.
+
+    Raises WorkshopNotFound or RegistrationClosed; an already registered person gets the result
+    `already_registered` and, unless they just registered (a double click), a fresh link by mail.
+    """
+    workshop = _lock_workshop(workshop_id)
+    reason = closed_reason(workshop)
+    if reason:
+        db.session.rollback()
+        raise RegistrationClosed(reason)
+
+    existing = _active_registration(workshop.id, applicant.email)
+    if existing is not None:
+        return _already_registered(existing)
+
+    count = _count_locked(workshop)
+    _race_pause()
+    registration = Registration(
+        workshop=workshop,
+        last_name=applicant.last_name,
+        first_name=applicant.first_name,
+        email=applicant.email,
+        school=applicant.school,
+        uai=applicant.uai,
+        source=applicant.source,
+    )
+    if count.full:
+        registration.status = RegistrationStatus.waiting
+        registration.waiting_position = count.waiting + 1
+    else:
+        registration.status = RegistrationStatus.confirmed
+        registration.confirmed_at = now()
+    try:
+        with db.session.begin_nested():
+            db.session.add(registration)
+    except IntegrityError:
+        # Only reachable without the lock: another request registered the same address.
+        db.session.rollback()
+        return _already_registered(_active_registration(workshop_id, applicant.email))
+
+    db.session.flush()
+    template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
+    _mail(registration, template, _subjects[template])
+    db.session.commit()
+    return RegistrationResult(registration)
+
+
+def registration_for_token(secret: str) -> Registration:
+    token = tokens.resolve(TokenPurpose.manage_registration, secret)
+    registration = token and db.session.get(Registration, token.owner_id)
+    if registration is None:
+        raise RegistrationNotFound()
+    return registration
+
+
+def cancel(secret: str) -> Registration:
+    """Cancel the registration the link opens; its seat goes to the first person waiting.
+
+    Cancelling twice is harmless: the second time changes nothing and sends nothing.
+    """
+    registration = registration_for_token(secret)
+    _lock_workshop(registration.workshop_id)
+    if registration.status is RegistrationStatus.cancelled:  # re-read under the lock
+        db.session.rollback()
+        return registration
+
+    was_confirmed = registration.status is RegistrationStatus.confirmed
+    _withdraw(registration)
+    _mail(registration, "cancelled", _subjects["cancelled"], with_link=False)
+    if was_confirmed:
+        _promote_waiting(registration.workshop)
+    db.session.commit()
+    return registration
+
+
+def _withdraw(registration: Registration) -> None:
+    """Mark cancelled and close the gap it leaves in the waiting list."""
+    position = registration.waiting_position
+    registration.status = RegistrationStatus.cancelled
+    registration.waiting_position = None
+    registration.cancelled_at = now()
+    registration.sequence += 1
+    db.session.flush()
+    if position is not None:
+        _shift_waiting_list(registration.workshop_id, after=position)
+
+
+def _promote_waiting(workshop: Workshop) -> list[Registration]:
+    """Fill free seats from the head of the waiting list, unless the start is too close."""
+    cutoff = timedelta(hours=current_app.config["PROMOTION_CUTOFF_HOURS"])
+    if now() >= workshop.starts_at - cutoff or workshop.status is not WorkshopStatus.published:
+        return []
+    count = _count_locked(workshop)
+    promoted = []
+    for registration in _head_of_waiting_list(workshop.id, count.left):
+        registration.status = RegistrationStatus.confirmed
+        registration.waiting_position = None
+        registration.confirmed_at = now()
+        registration.sequence += 1
+        promoted.append(registration)
+    if promoted:
+        db.session.flush()
+        _shift_waiting_list(workshop.id, after=0, by=len(promoted))
+        for registration in promoted:
+            _mail(registration, "promoted", _subjects["promoted"])
+    return promoted
+
+
+def _head_of_waiting_list(workshop_id: int, size: int) -> list[Registration]:
+    if size <= 0:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(Registration)
+            .where(
+                Registration.workshop_id == workshop_id,
+                Registration.status == RegistrationStatus.waiting,
+            )
+            .order_by(Registration.waiting_position)
+            .limit(size)
+        )
+    )
+
+
+def _shift_waiting_list(workshop_id: int, *, after: int, by: int = 1) -> None:
+    db.session.execute(
+        sa.update(Registration)
+        .where(
+            Registration.workshop_id == workshop_id,
+            Registration.status == RegistrationStatus.waiting,
+            Registration.waiting_position > after,
+        )
+        .values(waiting_position=Registration.waiting_position - by)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _lock_workshop(workshop_id: int) -> Workshop:
+    """Begin a write transaction and lock the workshop row before anything is counted."""
+    lock = current_app.config["SEAT_LOCK_ENABLED"]
+    begin_write(immediate=lock)
+    query = (
+        sa.select(Workshop)
+        .where(Workshop.id == workshop_id)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update()
+    workshop = db.session.scalar(query)
+    if workshop is None or workshop.status is WorkshopStatus.draft:
+        db.session.rollback()
+        raise WorkshopNotFound(workshop_id)
+    return workshop
+
+
+def _count_locked(workshop: Workshop) -> SeatCount:
+    return seat_counts([workshop])[workshop.id]
+
+
+def _active_registration(workshop_id: int, email: str) -> Registration | None:
+    return db.session.scalar(
+        sa.select(Registration).where(
+            Registration.workshop_id == workshop_id,
+            Registration.email == email,
+            Registration.status.in_(ACTIVE),
+        )
+    )
+
+
+def _already_registered(registration: Registration) -> RegistrationResult:
+    """Re-send a management link, unless the registration is seconds old (a double click)."""
+    if now() - registration.created_at < DOUBLE_SUBMIT_WINDOW:
+        db.session.rollback()
+        return RegistrationResult(registration, already_registered=True)
+    _mail(registration, "link", _subjects["link"])
+    db.session.commit()
+    return RegistrationResult(registration, already_registered=True, link_resent=True)
+
+
+def _race_pause() -> None:
+    """Test-only: widen the window between counting and inserting (refused in production)."""
+    pause = current_app.config["SEAT_RACE_PAUSE"]
+    if pause:
+        time.sleep(pause)
+
+
+_subjects = {
+    "confirmed": "Inscription confirmée : {title}",
+    "waiting": "Liste d'attente : {title}",
+    "promoted": "Une place s'est libérée : {title}",
+    "cancelled": "Inscription annulée : {title}",
+    "link": "Votre lien pour gérer votre inscription : {title}",
+}
+
+
+def _mail(registration: Registration, template: str, subject: str, *, with_link: bool = True):
+    """Queue a booking mail; each one carries a fresh management link (the old ones stay valid)."""
+    manage_url = None
+    if with_link:
+        secret = tokens.mint(TokenPurpose.manage_registration, registration.id)
+        manage_url = f"{current_app.config['PUBLIC_BASE_URL']}/inscription/{secret}"
+    workshop = registration.workshop
+    mail.queue(
+        f"booking/{template}",
+        registration.email,
+        subject.format(title=workshop.title),
+        about=registration,
+        registration=registration,
+        workshop=workshop,
+        manage_url=manage_url,
+        workshop_url=f"{current_app.config['PUBLIC_BASE_URL']}/ateliers/{workshop.id}",
+    )
+
+
+def registration_by_id(registration_id: int) -> Registration | None:
+    return db.session.get(Registration, registration_id)
+
+
+def personal_data(registration: Registration) -> dict:
+    """What the service holds about the person behind this registration, for its export."""
+    workshop = registration.workshop
+    return {
+        "inscription": {
+            "nom": registration.last_name,
+            "prenom": registration.first_name,
+            "courriel": registration.email,
+            "ecole": registration.school,
+            "uai": registration.uai,
+            "statut": registration.status.title,
+            "position_liste_attente": registration.waiting_position,
+            "provenance": registration.source.title if registration.source else None,
+            "cree_le": registration.created_at.isoformat(),
+            "modifie_le": registration.updated_at.isoformat(),
+            "confirme_le": registration.confirmed_at and registration.confirmed_at.isoformat(),
+            "annule_le": registration.cancelled_at and registration.cancelled_at.isoformat(),
+        },
+        "atelier": {
+            "titre": workshop.title,
+            "debut": workshop.starts_at.isoformat(),
+            "fin": workshop.ends_at.isoformat(),
+            "site": workshop.site.name,
+            "salle": workshop.room.name,
+        },
+    }

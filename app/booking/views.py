@@ -1,0 +1,141 @@
+"""Registering from a workshop page, and managing a registration from the link in a mail."""
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from app.booking import services
+from app.booking.forms import RegistrationForm
+from app.booking.models import Source
+from app.catalog.views import render_workshop_page
+from app.extensions import limiter
+
+blueprint = Blueprint("booking", __name__, template_folder="templates")
+
+
+def _email_key() -> str:
+    return "courriel:" + services.normalise_email(request.form.get("courriel", ""))[:254]
+
+
+@blueprint.before_app_request
+def remember_source():
+    """`?source=liste|affiche|ent` on any page rides along into the registration."""
+    source = Source.from_value(request.args.get("source"))
+    if source is not None:
+        session["source"] = source.value
+
+
+@blueprint.post("/ateliers/<int:workshop_id>/inscription")
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTRATION_PER_IP"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTRATION_PER_EMAIL"], key_func=_email_key)
+def register(workshop_id: int):
+    form = RegistrationForm()
+    if not form.validate_on_submit():
+        return render_workshop_page(workshop_id, form, status=422)
+    applicant = services.Applicant(
+        last_name=form.nom.data,
+        first_name=form.prenom.data,
+        email=form.courriel.data,
+        school=form.ecole.data,
+        uai=form.uai.data or None,
+        source=Source.from_value(session.get("source")),
+    )
+    try:
+        result = services.register(workshop_id, applicant)
+    except services.WorkshopNotFound:
+        abort(404)
+    except services.RegistrationClosed as closed:
+        return render_workshop_page(workshop_id, form, error=str(closed), status=409)
+    session["last_registration"] = {
+        "id": result.registration.id,
+        "already": result.already_registered,
+        "resent": result.link_resent,
+    }
+    return redirect(url_for(".registered", workshop_id=workshop_id), code=303)
+
+
+@blueprint.get("/ateliers/<int:workshop_id>/inscription/merci")
+def registered(workshop_id: int):
+    """What the POST decided, shown once (the management link is only ever in the mail)."""
+    last = session.get("last_registration")
+    registration = last and services.registration_by_id(last["id"])
+    if registration is None or registration.workshop_id != workshop_id:
+        return redirect(url_for("catalog.workshop", workshop_id=workshop_id))
+    return render_template(
+        "booking/registered.html",
+        registration=registration,
+        workshop=registration.workshop,
+        already=last["already"],
+        resent=last["resent"],
+    )
+
+
+def _registration_or_404(token: str):
+    try:
+        return services.registration_for_token(token)
+    except services.RegistrationNotFound:
+        abort(404)
+
+
+@blueprint.get("/inscription/<token>")
+def manage(token: str):
+    registration = _registration_or_404(token)
+    return render_template(
+        "booking/manage.html",
+        registration=registration,
+        workshop=registration.workshop,
+        token=token,
+        closed_reason=services.closed_reason(registration.workshop),
+    )
+
+
+@blueprint.get("/inscription/<token>/annuler")
+def confirm_cancel(token: str):
+    """Asks for confirmation; following a link never cancels anything (mail scanners do)."""
+    registration = _registration_or_404(token)
+    if not registration.is_active:
+        return redirect(url_for(".manage", token=token))
+    return render_template(
+        "booking/confirm_cancel.html",
+        registration=registration,
+        workshop=registration.workshop,
+        token=token,
+    )
+
+
+@blueprint.post("/inscription/<token>/annuler")
+def cancel(token: str):
+    try:
+        services.cancel(token)
+    except (services.RegistrationNotFound, services.WorkshopNotFound):
+        abort(404)
+    flash("Votre inscription est annulée. Un courriel de confirmation vous a été envoyé.")
+    return redirect(url_for(".manage", token=token), code=303)
+
+
+@blueprint.get("/inscription/<token>/donnees")
+def export_data(token: str):
+    """Everything the service keeps about this registration, for its owner (JSON)."""
+    registration = _registration_or_404(token)
+    response = jsonify(services.personal_data(registration))
+    response.headers["Content-Disposition"] = 'attachment; filename="mes-donnees-inscription.json"'
+    return response
+
+
+@blueprint.after_app_request
+def protect_secret_links(response):
+    """Pages opened by a secret link are not cached, indexed, or leaked through Referer."""
+    if request.path.startswith("/inscription/"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Robots-Tag"] = "noindex"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response

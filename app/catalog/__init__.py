@@ -1,0 +1,1 @@
+"""Sites, rooms, topics, trainers, workshops, and the public catalogue."""

@@ -1,0 +1,96 @@
+"""Reading the public catalogue: upcoming workshops, filtered, in a constant number of queries."""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from app.catalog.models import Level, Room, Site, Topic, Workshop, WorkshopStatus, search_key
+from app.clock import now
+from app.extensions import db
+
+PARIS = ZoneInfo("Europe/Paris")
+MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
+MAX_QUERY_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class CatalogFilters:
+    """The catalogue's filters, as read from a URL; unknown values are simply ignored."""
+
+    site: str | None = None
+    level: Level | None = None
+    topic: str | None = None
+    month: tuple[int, int] | None = None
+    text: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "CatalogFilters":
+        month = None
+        match = MONTH_PATTERN.fullmatch(args.get("mois", "").strip())
+        if match and 1 <= int(match[2]) <= 12:
+            month = (int(match[1]), int(match[2]))
+        return cls(
+            site=args.get("site", "").strip() or None,
+            level=Level.from_value(args.get("niveau", "").strip()),
+            topic=args.get("theme", "").strip() or None,
+            month=month,
+            text=" ".join(args.get("q", "").split())[:MAX_QUERY_LENGTH],
+        )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.site or self.level or self.topic or self.month or self.text)
+
+    def as_args(self) -> dict[str, str]:
+        args = {"site": self.site, "theme": self.topic, "q": self.text or None}
+        args["niveau"] = self.level.value if self.level else None
+        args["mois"] = f"{self.month[0]}-{self.month[1]:02d}" if self.month else None
+        return {key: value for key, value in args.items() if value}
+
+
+def upcoming_workshops(filters: CatalogFilters = CatalogFilters()) -> list[Workshop]:
+    """Published workshops not yet started, by date, with room, site, topic and trainer loaded."""
+    query = (
+        sa.select(Workshop)
+        .join(Workshop.room)
+        .join(Room.site)
+        .join(Workshop.topic)
+        .options(
+            joinedload(Workshop.room).joinedload(Room.site),
+            joinedload(Workshop.topic),
+            joinedload(Workshop.trainer),
+        )
+        .where(Workshop.status == WorkshopStatus.published, Workshop.starts_at > now())
+        .order_by(Workshop.starts_at, Workshop.id)
+    )
+    if filters.site:
+        query = query.where(Site.slug == filters.site)
+    if filters.level:
+        query = query.where(Workshop.level == filters.level)
+    if filters.topic:
+        query = query.where(Topic.slug == filters.topic)
+    if filters.month:
+        start, end = _month_bounds(*filters.month)
+        query = query.where(Workshop.starts_at >= start, Workshop.starts_at < end)
+    for word in search_key(filters.text).split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(Workshop.search_text.like(pattern, escape="\\"))
+    return list(db.session.scalars(query).unique())
+
+
+def _month_bounds(year: int, month: int) -> tuple[datetime, datetime]:
+    start = datetime(year, month, 1, tzinfo=PARIS)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=PARIS)
+    return start, end
+
+
+def sites() -> list[Site]:
+    return list(db.session.scalars(sa.select(Site).order_by(Site.name)))
+
+
+def topics() -> list[Topic]:
+    return list(db.session.scalars(sa.select(Topic).order_by(Topic.name)))

@@ -1,0 +1,83 @@
+"""The public catalogue: the home page, the filtered list, and one workshop's page."""
+
+from flask import Blueprint, abort, render_template, request
+
+from app.booking import services as booking
+from app.booking.forms import RegistrationForm
+from app.catalog import services
+from app.catalog.models import Level
+from app.clock import now
+from app.formatting import month_fr, to_paris
+
+blueprint = Blueprint("catalog", __name__, template_folder="templates")
+
+
+@blueprint.get("/")
+def home():
+    return _catalogue("catalog/home.html")
+
+
+@blueprint.get("/ateliers")
+def workshops():
+    return _catalogue("catalog/list.html")
+
+
+def _catalogue(template: str):
+    filters = services.CatalogFilters.from_args(request.args)
+    workshops = services.upcoming_workshops(filters)
+    return render_template(
+        template,
+        filters=filters,
+        workshops=workshops,
+        by_month=_by_month(workshops),
+        seats=booking.seat_counts(workshops),
+        sites=services.sites(),
+        topics=services.topics(),
+        levels=list(Level),
+        months=_month_choices(filters),
+    )
+
+
+def _by_month(workshops) -> list[tuple[str, str, list]]:
+    """[("2026-03", "mars 2026", [workshops…]), …], in the order given."""
+    groups: dict[tuple[int, int], list] = {}
+    for workshop in workshops:
+        local = to_paris(workshop.starts_at)
+        groups.setdefault((local.year, local.month), []).append(workshop)
+    return [(f"{y}-{m:02d}", month_fr(y, m), items) for (y, m), items in groups.items()]
+
+
+def _month_choices(filters) -> list[tuple[str, str]]:
+    """The next twelve months, and the requested one if it is not among them."""
+    today = to_paris(now())
+    months = []
+    for offset in range(12):
+        index = today.month - 1 + offset
+        months.append((today.year + index // 12, index % 12 + 1))
+    if filters.month and filters.month not in months:
+        months.append(filters.month)
+    return [(f"{y}-{m:02d}", month_fr(y, m)) for y, m in months]
+
+
+@blueprint.get("/ateliers/<int:workshop_id>")
+def workshop(workshop_id: int):
+    return render_workshop_page(workshop_id, RegistrationForm())
+
+
+def render_workshop_page(workshop_id: int, form, *, error: str | None = None, status: int = 200):
+    """The workshop page with its form; the booking views re-render it with errors."""
+    try:
+        workshop = booking.public_workshop(workshop_id)
+    except booking.WorkshopNotFound:
+        abort(404)
+    return (
+        render_template(
+            "catalog/workshop.html",
+            workshop=workshop,
+            seats=booking.seat_counts([workshop])[workshop.id],
+            closed_reason=booking.closed_reason(workshop),
+            form=form,
+            error=error,
+        ),
+        status,
+    )

@@ -1,0 +1,31 @@
+"""Flask CLI commands: `flask seed-demo`, `flask mail deliver`."""
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.catalog.demo import seed_demo
+from app.mail.services import deliver_pending
+
+mail_cli = AppGroup("mail", help="La boîte d'envoi.")
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Crée les données de démonstration si la base est vide."""
+    if seed_demo():
+        click.echo("Données de démonstration créées : 3 sites, leurs salles, un trimestre d'ateliers.")
+    else:
+        click.echo("La base contient déjà des données : rien n'a été ajouté.")
+
+
+@mail_cli.command("deliver")
+def deliver_command():
+    """Envoie les courriels en attente."""
+    report = deliver_pending()
+    click.echo(f"Courriels : {report.sent} envoyés, {report.retried} à réessayer, {report.failed} en échec.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(mail_cli)

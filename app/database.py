@@ -1,0 +1,85 @@
+"""Database plumbing shared by every feature: aware UTC datetimes and write transactions.
+
+SQLite: pysqlite would defer BEGIN until the first write, so a transaction that counts seats and
+then inserts could not hold the write lock while counting. Following SQLAlchemy's recipe, the
+driver's own transaction handling is switched off and BEGIN is emitted from the `begin` event:
+`BEGIN IMMEDIATE` when the session asked for a write transaction (`begin_write`), a plain
+deferred `BEGIN` otherwise. WAL and a busy timeout let the web app and the scheduler share the
+file.
+"""
+
+from datetime import timezone
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.extensions import db
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timezone-aware datetime, stored in UTC; SQLite's naive values come back aware."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store aware datetimes only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    if not _is_sqlite(dbapi_connection):
+        return
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode")
+    if cursor.fetchone()[0] != "memory":
+        cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(connection):
+    if connection.dialect.name != "sqlite":
+        return
+    if connection.get_execution_options().get("sqlite_immediate"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+def begin_write(*, immediate: bool = True) -> None:
+    """Start the session's next transaction as a write transaction.
+
+    On SQLite it begins `IMMEDIATE`, taking the database's write lock before the first read; on
+    PostgreSQL it is a plain transaction in which the caller locks rows with `FOR UPDATE`.
+    `immediate=False` exists only for the control runs that prove the lock is needed.
+    A read-only transaction left open by the view is ended first; pending changes are a bug.
+    """
+    session = db.session()  # the request's (or job's) own session
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write() called with unsaved changes in the session")
+        session.commit()
+    session.connection(execution_options={"sqlite_immediate": immediate})

@@ -1,0 +1,1 @@
+"""The outbox: mails written by business transactions, delivered after commit by the scheduler."""

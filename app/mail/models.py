@@ -1,0 +1,50 @@
+"""The outbox table: one row per mail, written in the transaction that decided to send it."""
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import now
+from app.database import UTCDateTime
+from app.enums import TitledEnum, enum_column
+from app.extensions import db
+
+
+class MailStatus(TitledEnum):
+    pending = ("pending", "En attente")
+    sending = ("sending", "En cours d'envoi")
+    sent = ("sent", "Envoyé")
+    failed = ("failed", "Échec")
+
+
+class OutboxMail(db.Model):
+    """A mail waiting for delivery, being delivered, delivered, or failed for good."""
+
+    __tablename__ = "outbox_mails"
+    __table_args__ = (sa.Index("ix_outbox_mails_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The template pair it was composed from: "booking/confirmed"…
+    template: Mapped[str] = mapped_column(sa.String(80))
+    recipient: Mapped[str] = mapped_column(sa.String(254), index=True)
+    subject: Mapped[str] = mapped_column(sa.String(250))
+    #: The bodies hold secret links: purged 30 days after delivery (`purged_at`), the row stays.
+    body_text: Mapped[str | None] = mapped_column(sa.Text)
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
+    status: Mapped[MailStatus] = enum_column(MailStatus, default=MailStatus.pending)
+    attempts: Mapped[int] = mapped_column(default=0)
+    #: Not delivered before this moment (retries back off).
+    next_attempt_at = mapped_column(UTCDateTime, nullable=False, default=now)
+    #: Which delivery run holds the row while status is `sending`, and since when.
+    claim: Mapped[str | None] = mapped_column(sa.String(32))
+    claimed_at = mapped_column(UTCDateTime, nullable=True)
+    #: The SMTP server's last answer, or the error met.
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: What the rows it concerns are, for the coordinators' view and follow-up rules.
+    subject_kind: Mapped[str | None] = mapped_column(sa.String(40))
+    subject_id: Mapped[int | None]
+    created_at = mapped_column(UTCDateTime, nullable=False, default=now)
+    sent_at = mapped_column(UTCDateTime, nullable=True)
+    purged_at = mapped_column(UTCDateTime, nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<OutboxMail {self.id} {self.template} to {self.recipient} {self.status.value}>"

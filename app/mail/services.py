@@ -1,0 +1,228 @@
+"""Composing mails into the outbox, and delivering the outbox.
+
+`queue()` is called inside a business transaction: the mail is a row committed (or rolled back)
+with the decision it reports. `deliver_pending()` runs in the scheduler, after commit: it claims
+rows with a conditional UPDATE (two schedulers never send the same row), sends them over one
+connection, and records each outcome. A temporary failure (connection refused, timeout, 4xx) is
+retried later; a permanent one (5xx) marks the row failed with the server's answer.
+"""
+
+import logging
+import smtplib
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import current_app, render_template
+from flask_mail import BadHeaderError, Message
+
+from app.clock import now
+from app.extensions import db, mail
+from app.mail.models import MailStatus, OutboxMail
+
+log = logging.getLogger(__name__)
+
+#: Minutes to wait after the 1st, 2nd… temporary failure: about a day in all, then give up.
+RETRY_DELAYS_MINUTES = (1, 5, 15, 30, 60, 120, 240, 480, 720)
+#: A row left `sending` this long belongs to a delivery run that died: offer it again.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+def queue(template: str, recipient: str, subject: str, *, about=None, **context) -> OutboxMail:
+    """Compose `mail/<template>.txt` and `.html` and add the mail to the outbox (not committed).
+
+    `about` is the row the mail concerns (a registration…), kept for the outbox view.
+    """
+    context.setdefault("base_url", current_app.config["PUBLIC_BASE_URL"])
+    row = OutboxMail(
+        template=template,
+        recipient=recipient,
+        subject=subject,
+        body_text=render_template(f"mail/{template}.txt", subject=subject, **context),
+        body_html=render_template(f"mail/{template}.html", subject=subject, **context),
+        subject_kind=type(about).__name__.lower() if about is not None else None,
+        subject_id=about.id if about is not None else None,
+        next_attempt_at=now(),
+    )
+    db.session.add(row)
+    return row
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
+
+
+def deliver_pending(batch_size: int | None = None) -> DeliveryReport:
+    """Deliver the mails that are due, one batch over one connection; commit the outcomes."""
+    _release_stale_claims()
+    rows = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"])
+    report = DeliveryReport()
+    if not rows:
+        return report
+    try:
+        with _transport() as send:
+            for position, row in enumerate(rows):
+                if not _deliver_one(row, send, report):
+                    # The connection is gone: the rest of the batch waits for the next run.
+                    for later in rows[position + 1 :]:
+                        _schedule_retry(later, "connexion interrompue avant l'envoi", report)
+                    break
+    except (OSError, smtplib.SMTPException) as error:
+        # Could not connect at all (refused, timeout, greeting refused): nothing was sent.
+        for row in rows:
+            if row.status is MailStatus.sending:
+                _schedule_retry(row, _describe(error), report)
+    db.session.commit()
+    if report.sent or report.retried or report.failed:
+        log.info("outbox delivery: %s", report)
+    return report
+
+
+def _release_stale_claims() -> None:
+    db.session.execute(
+        sa.update(OutboxMail)
+        .where(OutboxMail.status == MailStatus.sending, OutboxMail.claimed_at < now() - STALE_CLAIM)
+        .values(status=MailStatus.pending, claim=None, claimed_at=None)
+    )
+    db.session.commit()
+
+
+def _claim(limit: int) -> list[OutboxMail]:
+    """Mark up to `limit` due rows as ours; a row another run claimed first is not touched."""
+    claim = uuid.uuid4().hex
+    due = (
+        sa.select(OutboxMail.id)
+        .where(OutboxMail.status == MailStatus.pending, OutboxMail.next_attempt_at <= now())
+        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+        .limit(limit)
+    )
+    db.session.execute(
+        sa.update(OutboxMail)
+        .where(OutboxMail.id.in_(due.scalar_subquery()), OutboxMail.status == MailStatus.pending)
+        .values(status=MailStatus.sending, claim=claim, claimed_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMail).where(OutboxMail.claim == claim).order_by(OutboxMail.id)
+        )
+    )
+
+
+def _deliver_one(row: OutboxMail, send, report: DeliveryReport) -> bool:
+    """Send one row and record the outcome; False when the connection is no longer usable."""
+    try:
+        send(build_message(row))
+    except smtplib.SMTPRecipientsRefused as error:
+        code, answer = next(iter(error.recipients.values()))
+        _record_refusal(row, code, answer, report)
+    except smtplib.SMTPResponseException as error:
+        _record_refusal(row, error.smtp_code, error.smtp_error, report)
+    except (smtplib.SMTPServerDisconnected, OSError) as error:
+        _schedule_retry(row, _describe(error), report)
+        return False
+    except BadHeaderError:
+        _mark_failed(row, "en-têtes invalides (retour à la ligne dans un en-tête)", report)
+    else:
+        row.status = MailStatus.sent
+        row.sent_at = now()
+        row.claim = None
+        row.last_error = None
+        report.sent += 1
+    return True
+
+
+def _record_refusal(row: OutboxMail, code: int, answer, report: DeliveryReport) -> None:
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+    description = f"{code} {text}"
+    if 500 <= code < 600:
+        _mark_failed(row, description, report)
+    else:
+        _schedule_retry(row, description, report)
+
+
+def _schedule_retry(row: OutboxMail, error: str, report: DeliveryReport) -> None:
+    row.attempts += 1
+    row.last_error = error
+    row.claim = None
+    row.claimed_at = None
+    if row.attempts > len(RETRY_DELAYS_MINUTES):
+        _mark_failed(row, f"abandon après {row.attempts} tentatives : {error}", report)
+        return
+    row.status = MailStatus.pending
+    row.next_attempt_at = now() + timedelta(minutes=RETRY_DELAYS_MINUTES[row.attempts - 1])
+    report.retried += 1
+    report.errors.append(error)
+
+
+def _mark_failed(row: OutboxMail, error: str, report: DeliveryReport) -> None:
+    row.status = MailStatus.failed
+    row.last_error = error
+    row.claim = None
+    report.failed += 1
+    report.errors.append(error)
+    log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def message_id_for(row: OutboxMail) -> str:
+    host = urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
+    return f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{host}>"
+
+
+def build_message(row: OutboxMail) -> Message:
+    """The MIME message for an outbox row; the same row always gives the same Message-ID."""
+    message = Message(
+        subject=row.subject,
+        recipients=[row.recipient],
+        body=row.body_text,
+        html=row.body_html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        extra_headers={"Auto-Submitted": "auto-generated"},
+    )
+    message.msgId = message_id_for(row)
+    message.date = now().timestamp()
+    return message
+
+
+class _transport:
+    """Sends over one SMTP connection, or writes .eml files when no MAIL_SERVER is set."""
+
+    def __enter__(self):
+        if current_app.config.get("MAIL_SERVER"):
+            self._connection = mail.connect()
+            smtp = self._connection.__enter__()
+            return smtp.send
+        self._connection = None
+        directory = Path(current_app.config["MAIL_FILE_DIR"])
+        directory.mkdir(parents=True, exist_ok=True)
+        return lambda message: _write_eml(directory, message)
+
+    def __exit__(self, *exc_info):
+        if self._connection is not None:
+            try:
+                self._connection.__exit__(*exc_info)
+            except (OSError, smtplib.SMTPException):
+                pass  # QUIT failed: the mails were already accepted
+        return False
+
+
+def _write_eml(directory: Path, message: Message) -> None:
+    if message.has_bad_headers():
+        raise BadHeaderError
+    name = message.msgId.strip("<>").split("@")[0]
+    (directory / f"{name}.eml").write_bytes(message.as_bytes())

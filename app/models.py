@@ -1,0 +1,6 @@
+"""Every model, imported in one place so that Alembic and the mappers see all tables."""
+
+from app.booking.models import Registration  # noqa: F401
+from app.catalog.models import Room, Site, Topic, Trainer, Workshop  # noqa: F401
+from app.mail.models import OutboxMail  # noqa: F401
+from app.tokens import Token  # noqa: F401

@@ -1,0 +1,116 @@
+"""Configuration, read from the environment.
+
+`ATELIERS_ENV` names the configuration `wsgi.py` builds: `production` when unset, `development` for
+`make run`. Tests pass their own class to `create_app`.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip().lower() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'ateliers.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    #: Every link in mails, PDFs, QR codes and calendars is built from this (no request there).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+    #: Registrations accept only these e-mail domains when set, e.g. "ac-amiens.fr".
+    ALLOWED_EMAIL_DOMAINS = _env_list("ALLOWED_EMAIL_DOMAINS")
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get(
+        "MAIL_DEFAULT_SENDER", "Ateliers TICE – CRDP d'Amiens <ateliers-tice@ac-amiens.fr>"
+    )
+    MAIL_SUPPRESS_SEND = False
+    #: Without MAIL_SERVER, delivery writes each mail as an .eml file here.
+    MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR", str(INSTANCE_DIR / "mail"))
+    #: Mails claimed per delivery run (one SMTP connection each).
+    MAIL_BATCH_SIZE = 100
+    MAIL_SMTP_TIMEOUT = 30
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+    #: Registrations per e-mail address, and per client address (a whole school may share one).
+    RATELIMIT_REGISTRATION_PER_EMAIL = "10 per hour"
+    RATELIMIT_REGISTRATION_PER_IP = "300 per minute"
+    #: Number of reverse proxies in front of the app (for the client address).
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+
+    #: No automatic promotion from the waiting list this close to the start.
+    PROMOTION_CUTOFF_HOURS = 2
+
+    #: Test-only switches; ProductionConfig refuses them.
+    SEAT_LOCK_ENABLED = True
+    SEAT_RACE_PAUSE = 0.0
+    CLOCK = None  # a callable returning an aware UTC datetime, or None for the real clock
+    BENCH_ENDPOINTS = False
+
+    SCHEDULER_DELIVERY_SECONDS = 5
+
+
+class DevelopmentConfig(Config):
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+
+    @classmethod
+    def validate(cls) -> None:
+        """Refuse to start with settings that are only fit for development or tests."""
+        problems = []
+        if not cls.SECRET_KEY or cls.SECRET_KEY == DevelopmentConfig.SECRET_KEY:
+            problems.append("SECRET_KEY must be set to a real secret")
+        if not cls.SEAT_LOCK_ENABLED or cls.SEAT_RACE_PAUSE:
+            problems.append("the seat lock cannot be disabled or delayed in production")
+        if cls.CLOCK is not None or cls.BENCH_ENDPOINTS:
+            problems.append("test clocks and benchmark endpoints are refused in production")
+        if problems:
+            raise RuntimeError("Production configuration refused: " + "; ".join(problems))
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    PUBLIC_BASE_URL = "http://ateliers.test"
+    SERVER_NAME = None
+    MAIL_SERVER = None
+    MAIL_SUPPRESS_SEND = False
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
+
+
+CONFIGS = {
+    "production": ProductionConfig,
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+}

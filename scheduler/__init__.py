@@ -1,0 +1,1 @@
+"""The scheduler process: `python -m scheduler`. Never started inside the web workers."""

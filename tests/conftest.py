@@ -1,0 +1,336 @@
+"""Fixtures: the app on SQLite and on PostgreSQL, a rolled-back transaction per test, factories,
+an injected clock, a real SMTP server (aiosmtpd), a live HTTP server, a query counter.
+
+Every test that uses `app` runs twice: on a file-backed SQLite database and, when
+TEST_DATABASE_URL is set, on PostgreSQL. Under CI=true a missing PostgreSQL (or Chromium…) fails
+instead of skipping.
+"""
+
+import os
+import threading
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.extensions import db, limiter
+from config import TestConfig
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when something a newcomer may lack is missing; fail under CI=true."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: nothing may skip)")
+    pytest.skip(reason)
+
+
+def make_config(database_url: str, **overrides):
+    engine_options = {"pool_pre_ping": True}
+    if database_url.startswith("postgresql"):
+        engine_options.update(pool_size=20, max_overflow=80)
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        **overrides,
+    }
+    return type("TestRunConfig", (TestConfig,), settings)
+
+
+# --- databases -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A migrated, empty database of each backend, for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
+    else:
+        url = os.environ.get("TEST_DATABASE_URL")
+        require(bool(url), "PostgreSQL: TEST_DATABASE_URL is not set")
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    app = create_app(make_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return url
+
+
+@pytest.fixture
+def clock():
+    """The injected clock: `clock.now` is what the app sees; move it with `clock.advance`."""
+
+    class Clock:
+        now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday in term time
+
+        def __call__(self):
+            return self.now
+
+        def advance(self, **delta):
+            self.now += timedelta(**delta)
+
+        def set(self, moment: datetime):
+            self.now = moment
+
+    return Clock()
+
+
+@pytest.fixture
+def config_overrides():
+    """Settings a test module or test changes by overriding this fixture."""
+    return {}
+
+
+@pytest.fixture
+def app(request, database_url, clock, config_overrides, tmp_path):
+    """The app inside one outer transaction, rolled back after the test.
+
+    Services commit and roll back freely: the session joins the outer transaction through
+    savepoints, so nothing a test writes survives it.
+    """
+    overrides = {"CLOCK": clock, "MAIL_FILE_DIR": str(tmp_path / "mail"), **config_overrides}
+    if "smtp" in request.fixturenames:
+        smtp = request.getfixturevalue("smtp")
+        overrides.update(MAIL_SERVER=smtp.host, MAIL_PORT=smtp.port)
+    app = create_app(make_config(database_url, **overrides))
+    with app.app_context():
+        engine = db.engine
+        connection = engine.connect()
+        transaction = connection.begin()
+        db.engines[None] = connection
+        db.session.remove()
+        db.session.configure(join_transaction_mode="create_savepoint")
+        limiter.reset()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            transaction.rollback()
+            connection.close()
+            engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as counter: …` then `counter.count`: SQL statements run."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def counting():
+        class Counter:
+            count = 0
+            statements: list[str] = []
+
+        counter = Counter()
+        counter.statements = []
+
+        def before(conn, cursor, statement, *args):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+                counter.count += 1
+                counter.statements.append(statement)
+
+        target = db.engines[None]
+        sa.event.listen(target, "before_cursor_execute", before)
+        try:
+            yield counter
+        finally:
+            sa.event.remove(target, "before_cursor_execute", before)
+
+    return counting
+
+
+# --- data factories ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_site(app):
+    from app.catalog.models import Room, Site
+
+    def make(slug="amiens", name="Amiens", capacity=16, **fields):
+        site = Site(
+            slug=slug, name=name, street=fields.pop("street", "45 rue Saint-Leu"),
+            postcode="80026", city=name, latitude=49.9, longitude=2.3, **fields,
+        )
+        site.rooms = [Room(name="Salle multimédia", capacity=capacity)]
+        db.session.add(site)
+        db.session.commit()
+        return site
+
+    return make
+
+
+@pytest.fixture
+def make_workshop(app, clock, make_site):
+    """A published workshop a week after the clock, in a fresh site unless one is given."""
+    from app.catalog.models import Level, Topic, Trainer, Workshop, WorkshopStatus
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(capacity=10, *, site=None, topic=None, level=Level.beginner, starts_in=None, **fields):
+        n = next(counter)
+        site = site or make_site(slug=f"site-{n}", name=f"Site {n}", capacity=max(capacity, 16))
+        topic = topic or db.session.scalar(sa.select(Topic).where(Topic.slug == "ent"))
+        if topic is None:
+            topic = Topic(slug="ent", name="ENT")
+        trainer = db.session.scalar(sa.select(Trainer)) or Trainer(
+            first_name="Claire", last_name="Dumont", email="claire.dumont@ac-amiens.fr"
+        )
+        starts_at = clock.now + (starts_in or timedelta(days=7))
+        workshop = Workshop(
+            title=fields.pop("title", f"Atelier ENT {n}"),
+            description=fields.pop("description", "Découvrir l'ENT."),
+            topic=topic, level=level, room=site.rooms[0], trainer=trainer, capacity=capacity,
+            starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
+            status=fields.pop("status", WorkshopStatus.published), **fields,
+        )
+        db.session.add(workshop)
+        db.session.commit()
+        return workshop
+
+    return make
+
+
+@pytest.fixture
+def applicant():
+    from app.booking.services import Applicant
+
+    def make(n=1, **fields):
+        values = dict(
+            last_name=f"Martin{chr(64 + n % 26 + 1)}", first_name="Léa",
+            email=f"lea.martin{n}@ac-amiens.fr", school="École Jules Ferry",
+        )
+        values.update(fields)
+        return Applicant(**values)
+
+    return make
+
+
+def form_data(n=1, **fields):
+    data = {
+        "nom": "Martin", "prenom": "Léa", "courriel": f"lea.martin{n}@ac-amiens.fr",
+        "ecole": "École Jules Ferry, Amiens", "uai": "",
+    }
+    data.update(fields)
+    return data
+
+
+# --- mail --------------------------------------------------------------------------------------
+
+
+class SMTPSink:
+    """A real SMTP server (aiosmtpd) in the test process; keeps what it receives, parsed."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.received = []
+        self.reject = {}  # address -> (code, text) to answer RCPT with
+
+        sink = self
+
+        class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address.lower() in sink.reject:
+                    code, text = sink.reject[address.lower()]
+                    return f"{code} {text}"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server, session, envelope):
+                sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+                return "250 Message accepted for delivery"
+
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+
+    def start(self):
+        self.controller.start()
+        self.host, self.port = "127.0.0.1", self.controller.server.sockets[0].getsockname()[1]
+
+    def stop(self):
+        self.controller.stop()
+
+    @property
+    def messages(self):
+        return [message_from_bytes(raw, policy=policy.default) for _, _, raw in self.received]
+
+    def to(self, address):
+        return [m for m in self.messages if m["To"] == address]
+
+
+@pytest.fixture
+def smtp():
+    sink = SMTPSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+# --- a live HTTP server --------------------------------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+def empty_tables() -> None:
+    """Delete every row (live-server tests commit for real)."""
+    with db.engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def live_app(database_url, clock, config_overrides, tmp_path, request):
+    """An app whose data really commits (for live servers and other processes); emptied after.
+
+    A live test module overrides `app` with this one, so that the factories commit for real:
+    `@pytest.fixture def app(live_app): return live_app`.
+    """
+    overrides = {"CLOCK": clock, "MAIL_FILE_DIR": str(tmp_path / "mail"), **config_overrides}
+    if "smtp" in request.fixturenames:
+        smtp = request.getfixturevalue("smtp")
+        overrides.update(MAIL_SERVER=smtp.host, MAIL_PORT=smtp.port)
+    app = create_app(make_config(database_url, **overrides))
+    with app.app_context():
+        limiter.reset()
+        empty_tables()
+        yield app
+        db.session.remove()
+        empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(live_app):
+    server = LiveServer(live_app)
+    server.start()
+    yield server
+    server.stop()
