@@ -7,6 +7,7 @@ instead of skipping.
 """
 
 import os
+import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
@@ -50,22 +51,35 @@ def make_config(database_url: str, **overrides):
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
-    """A migrated, empty database of each backend, for the whole session."""
+    """A migrated, empty database of each backend, for the whole session.
+
+    On PostgreSQL each pytest run works in a schema of its own (through `search_path`), so that
+    runs on one server never disturb each other; the schema is dropped at the end.
+    """
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
     else:
-        url = os.environ.get("TEST_DATABASE_URL")
-        require(bool(url), "PostgreSQL: TEST_DATABASE_URL is not set")
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+        base = os.environ.get("TEST_DATABASE_URL")
+        require(bool(base), "PostgreSQL: TEST_DATABASE_URL is not set")
+        schema = f"pytest_{os.getpid()}"
+        admin = sa.create_engine(base)
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in base else "?"
+        url = f"{base}{separator}options=-csearch_path%3D{schema}"
+        request.addfinalizer(lambda: _drop_schema(admin, schema))
     app = create_app(make_config(url))
     with app.app_context():
         upgrade()
         db.engine.dispose()
     return url
+
+
+def _drop_schema(admin, schema: str) -> None:
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    admin.dispose()
 
 
 @pytest.fixture
@@ -231,6 +245,13 @@ def form_data(n=1, **fields):
     return data
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on (right now) on the loopback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 
@@ -257,11 +278,11 @@ class SMTPSink:
                 sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
                 return "250 Message accepted for delivery"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=0)
+        self.host, self.port = "127.0.0.1", free_port()
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
 
     def start(self):
         self.controller.start()
-        self.host, self.port = "127.0.0.1", self.controller.server.sockets[0].getsockname()[1]
 
     def stop(self):
         self.controller.stop()

@@ -7,6 +7,7 @@ connection, and records each outcome. A temporary failure (connection refused, t
 retried later; a permanent one (5xx) marks the row failed with the server's answer.
 """
 
+import contextlib
 import logging
 import smtplib
 import uuid
@@ -20,6 +21,7 @@ from flask import current_app, render_template
 from flask_mail import BadHeaderError, Message
 
 from app.clock import now
+from app.database import begin_write
 from app.extensions import db, mail
 from app.mail.models import MailStatus, OutboxMail
 
@@ -62,44 +64,39 @@ class DeliveryReport:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
 
 
+#: What happened to one mail: "sent", "retry", "failed", or "lost" (the connection dropped: retry
+#: it, and the rest of the batch too), with the error met.
+Outcome = tuple[str, str | None]
+
+
 def deliver_pending(batch_size: int | None = None) -> DeliveryReport:
-    """Deliver the mails that are due, one batch over one connection; commit the outcomes."""
-    _release_stale_claims()
-    rows = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"])
+    """Deliver the mails that are due, one batch over one connection, and record the outcomes.
+
+    Three short steps, so no transaction stays open while the SMTP server is talked to:
+    claim the batch (a write transaction), send it (no database), record the outcomes (another).
+    """
+    messages = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"])
     report = DeliveryReport()
-    if not rows:
-        return report
-    try:
-        with _transport() as send:
-            for position, row in enumerate(rows):
-                if not _deliver_one(row, send, report):
-                    # The connection is gone: the rest of the batch waits for the next run.
-                    for later in rows[position + 1 :]:
-                        _schedule_retry(later, "connexion interrompue avant l'envoi", report)
-                    break
-    except (OSError, smtplib.SMTPException) as error:
-        # Could not connect at all (refused, timeout, greeting refused): nothing was sent.
-        for row in rows:
-            if row.status is MailStatus.sending:
-                _schedule_retry(row, _describe(error), report)
-    db.session.commit()
+    if messages:
+        _record(_send(messages), report)
     if report.sent or report.retried or report.failed:
         log.info("outbox delivery: %s", report)
     return report
 
 
-def _release_stale_claims() -> None:
+def _claim(limit: int) -> dict[int, Message]:
+    """Mark up to `limit` due rows as this run's and build their messages.
+
+    The UPDATE only takes rows still pending, so a row another run claimed first is not touched;
+    a row left `sending` by a run that died is offered again after STALE_CLAIM.
+    """
+    claim = uuid.uuid4().hex
+    begin_write()
     db.session.execute(
         sa.update(OutboxMail)
         .where(OutboxMail.status == MailStatus.sending, OutboxMail.claimed_at < now() - STALE_CLAIM)
         .values(status=MailStatus.pending, claim=None, claimed_at=None)
     )
-    db.session.commit()
-
-
-def _claim(limit: int) -> list[OutboxMail]:
-    """Mark up to `limit` due rows as ours; a row another run claimed first is not touched."""
-    claim = uuid.uuid4().hex
     due = (
         sa.select(OutboxMail.id)
         .where(OutboxMail.status == MailStatus.pending, OutboxMail.next_attempt_at <= now())
@@ -112,67 +109,80 @@ def _claim(limit: int) -> list[OutboxMail]:
         .values(status=MailStatus.sending, claim=claim, claimed_at=now())
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
-    return list(
-        db.session.scalars(
-            sa.select(OutboxMail).where(OutboxMail.claim == claim).order_by(OutboxMail.id)
-        )
+    rows = db.session.scalars(
+        sa.select(OutboxMail).where(OutboxMail.claim == claim).order_by(OutboxMail.id)
     )
+    messages = {row.id: build_message(row) for row in rows}
+    db.session.commit()
+    return messages
 
 
-def _deliver_one(row: OutboxMail, send, report: DeliveryReport) -> bool:
-    """Send one row and record the outcome; False when the connection is no longer usable."""
+def _send(messages: dict[int, Message]) -> dict[int, Outcome]:
+    """Send each message over one connection; one refused recipient does not stop the batch."""
+    outcomes: dict[int, Outcome] = {}
     try:
-        send(build_message(row))
+        with _transport() as send:
+            for row_id, message in messages.items():
+                outcomes[row_id] = outcome = _send_one(send, message)
+                if outcome[0] == "lost":
+                    break  # the rest waits for the next run
+    except (OSError, smtplib.SMTPException) as error:
+        # Could not connect at all (refused, timeout, greeting refused): nothing was sent.
+        problem = f"connexion impossible : {_describe(error)}"
+        for row_id in messages:
+            outcomes.setdefault(row_id, ("retry", problem))
+    for row_id in messages:
+        outcomes.setdefault(row_id, ("retry", "connexion interrompue avant l'envoi"))
+    return outcomes
+
+
+def _send_one(send, message: Message) -> Outcome:
+    try:
+        send(message)
     except smtplib.SMTPRecipientsRefused as error:
         code, answer = next(iter(error.recipients.values()))
-        _record_refusal(row, code, answer, report)
+        return _refusal(code, answer)
     except smtplib.SMTPResponseException as error:
-        _record_refusal(row, error.smtp_code, error.smtp_error, report)
+        return _refusal(error.smtp_code, error.smtp_error)
     except (smtplib.SMTPServerDisconnected, OSError) as error:
-        _schedule_retry(row, _describe(error), report)
-        return False
+        return ("lost", f"connexion perdue : {_describe(error)}")
     except BadHeaderError:
-        _mark_failed(row, "en-têtes invalides (retour à la ligne dans un en-tête)", report)
-    else:
-        row.status = MailStatus.sent
-        row.sent_at = now()
-        row.claim = None
-        row.last_error = None
-        report.sent += 1
-    return True
+        return ("failed", "en-têtes invalides (retour à la ligne dans un en-tête)")
+    return ("sent", None)
 
 
-def _record_refusal(row: OutboxMail, code: int, answer, report: DeliveryReport) -> None:
+def _refusal(code: int, answer) -> Outcome:
+    """5xx is permanent; anything else (4xx) is worth another try."""
     text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
-    description = f"{code} {text}"
-    if 500 <= code < 600:
-        _mark_failed(row, description, report)
-    else:
-        _schedule_retry(row, description, report)
+    return ("failed" if 500 <= code < 600 else "retry", f"{code} {text}")
 
 
-def _schedule_retry(row: OutboxMail, error: str, report: DeliveryReport) -> None:
-    row.attempts += 1
-    row.last_error = error
-    row.claim = None
-    row.claimed_at = None
-    if row.attempts > len(RETRY_DELAYS_MINUTES):
-        _mark_failed(row, f"abandon après {row.attempts} tentatives : {error}", report)
-        return
-    row.status = MailStatus.pending
-    row.next_attempt_at = now() + timedelta(minutes=RETRY_DELAYS_MINUTES[row.attempts - 1])
-    report.retried += 1
-    report.errors.append(error)
-
-
-def _mark_failed(row: OutboxMail, error: str, report: DeliveryReport) -> None:
-    row.status = MailStatus.failed
-    row.last_error = error
-    row.claim = None
-    report.failed += 1
-    report.errors.append(error)
-    log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
+def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
+    begin_write()
+    rows = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(outcomes)))
+    for row in rows:
+        kind, error = outcomes[row.id]
+        row.claim = None
+        row.claimed_at = None
+        if kind == "sent":
+            row.status, row.sent_at, row.last_error = MailStatus.sent, now(), None
+            report.sent += 1
+            continue
+        if kind in ("retry", "lost"):
+            row.attempts += 1
+            if row.attempts <= len(RETRY_DELAYS_MINUTES):
+                row.status = MailStatus.pending
+                row.next_attempt_at = now() + timedelta(minutes=RETRY_DELAYS_MINUTES[row.attempts - 1])
+                row.last_error = error
+                report.retried += 1
+                report.errors.append(error)
+                continue
+            error = f"abandon après {row.attempts} tentatives : {error}"
+        row.status, row.last_error = MailStatus.failed, error
+        report.failed += 1
+        report.errors.append(error)
+        log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
+    db.session.commit()
 
 
 def _describe(error: BaseException) -> str:
@@ -214,10 +224,8 @@ class _transport:
 
     def __exit__(self, *exc_info):
         if self._connection is not None:
-            try:
-                self._connection.__exit__(*exc_info)
-            except (OSError, smtplib.SMTPException):
-                pass  # QUIT failed: the mails were already accepted
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self._connection.__exit__(*exc_info)  # QUIT may fail: the mails were accepted
         return False
 
 
