@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     parser.add_argument("--once", action="store_true", help="run every sweep once and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our sweeps log what they did
     app = create_app()
 
     if args.once:

@@ -3,6 +3,7 @@ trainers, topics, and a term of workshops from next week on, outside zone-B scho
 public holidays."""
 
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from itertools import cycle
 
 import holidays
@@ -66,12 +67,22 @@ SLOTS = [(2, time(9, 0), time(12, 0)), (2, time(14, 0), time(17, 0)),
 TERM_WEEKS = 14
 
 
+@cache
+def _school_holidays() -> SchoolHolidayDates:
+    return SchoolHolidayDates()  # parses its data file: once per process
+
+
+@cache
+def _public_holidays(year: int) -> holidays.HolidayBase:
+    return holidays.France(years=year)
+
+
 def is_school_day_off(day: date) -> bool:
     """A French public holiday or a zone-B school holiday (unknown years count as open)."""
-    if day in holidays.France(years=day.year):
+    if day in _public_holidays(day.year):
         return True
     try:
-        return SchoolHolidayDates().is_holiday_for_zone(day, "B")
+        return _school_holidays().is_holiday_for_zone(day, "B")
     except UnsupportedYearException:
         return False
 

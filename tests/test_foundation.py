@@ -1,0 +1,126 @@
+"""The skeleton: configurations, migrations, commands, the scheduler process, French dates."""
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from app import create_app
+from app.catalog.models import Site, Workshop
+from app.extensions import db
+from app.formatting import datetime_fr, timespan_fr
+from config import ProductionConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production(**settings):
+    return type("Prod", (ProductionConfig,), settings)
+
+
+def test_production_refuses_a_missing_secret_key():
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(production(SECRET_KEY=None))
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(production(SECRET_KEY="dev-only-not-secret"))
+
+
+@pytest.mark.parametrize(
+    "setting", [{"SEAT_LOCK_ENABLED": False}, {"SEAT_RACE_PAUSE": 0.1}, {"CLOCK": lambda: None},
+                {"BENCH_ENDPOINTS": True}],
+)
+def test_production_refuses_test_only_switches(setting):
+    with pytest.raises(RuntimeError, match="refused"):
+        create_app(production(SECRET_KEY="a-real-secret", **setting))
+
+
+def test_production_starts_with_a_real_secret():
+    app = create_app(production(SECRET_KEY="a-real-secret"))
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
+
+
+def test_unknown_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("ATELIERS_ENV", "staging")
+    with pytest.raises(RuntimeError, match="ATELIERS_ENV"):
+        create_app()
+
+
+def test_migrations_match_the_models(app):
+    context = MigrationContext.configure(db.session.connection())
+    assert compare_metadata(context, db.metadata) == []
+
+
+def test_seed_demo_is_idempotent(app, clock):
+    runner = app.test_cli_runner()
+    assert "créées" in runner.invoke(args=["seed-demo"]).output
+    assert "rien n'a été ajouté" in runner.invoke(args=["seed-demo"]).output
+
+    slugs = db.session.scalars(sa.select(Site.slug).order_by(Site.slug)).all()
+    assert slugs == ["abbeville", "amiens", "peronne"]
+    workshops = db.session.scalars(sa.select(Workshop)).all()
+    assert len(workshops) > 30
+    assert {w.level.value for w in workshops} == {"debutant", "expert"}
+    assert {w.site.slug for w in workshops} == {"amiens", "abbeville", "peronne"}
+    assert all(w.capacity <= w.room.capacity and w.starts_at > clock.now for w in workshops)
+
+
+def test_demo_term_avoids_zone_b_holidays_and_public_holidays(app, clock):
+    from app.catalog.demo import is_school_day_off
+
+    clock.set(datetime(2026, 12, 1, 9, tzinfo=timezone.utc))  # the term crosses Christmas
+    app.test_cli_runner().invoke(args=["seed-demo"])
+    days = {w.starts_at.date() for w in db.session.scalars(sa.select(Workshop))}
+    assert not any(is_school_day_off(day) for day in days)
+    assert is_school_day_off(datetime(2026, 12, 23).date())  # Christmas holidays, zone B
+    assert is_school_day_off(datetime(2027, 7, 14).date())
+
+
+def test_french_dates():
+    moment = datetime(2025, 3, 12, 13, 30, tzinfo=timezone.utc)
+    assert datetime_fr(moment) == "mercredi 12 mars 2025, 14 h 30"
+    assert timespan_fr(moment, moment.replace(hour=15, minute=0)) == "mercredi 12 mars 2025, 14 h 30 – 16 h"
+    summer = datetime(2025, 7, 2, 15, 0, tzinfo=timezone.utc)
+    assert datetime_fr(summer) == "mercredi 2 juillet 2025, 17 h"
+
+
+def test_health_reports_the_outbox(client):
+    response = client.get("/sante")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "outbox_pending": 0, "outbox_failed": 0}
+
+
+def test_make_run_path_migrates_seeds_and_delivers_with_the_scheduler(tmp_path):
+    """What `make run` does, on a fresh SQLite file: upgrade, seed, register, `--once` delivery."""
+    env = {
+        **os.environ,
+        "ATELIERS_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.sqlite3'}",
+        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+    }
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+    for command in (["db", "upgrade"], ["seed-demo"], ["seed-demo"]):
+        subprocess.run([*flask, *command], cwd=ROOT, env=env, check=True, capture_output=True)
+
+    script = (
+        "from app import create_app\n"
+        "from app.booking.services import Applicant, register\n"
+        "from app.catalog.services import upcoming_workshops\n"
+        "app = create_app()\n"
+        "with app.app_context():\n"
+        "    w = upcoming_workshops()[0]\n"
+        "    register(w.id, Applicant('Martin', 'Léa', 'lea@ac-amiens.fr', 'École'))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True,
+    )
+    assert "1 sent" in done.stderr
+    [eml] = (tmp_path / "mail").glob("*.eml")
+    assert b"lea@ac-amiens.fr" in eml.read_bytes()
