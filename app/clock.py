@@ -3,7 +3,7 @@
 (freezegun would stop asyncio's monotonic clock, and cannot reach a server in another thread.)
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import current_app, has_app_context
 
@@ -14,4 +14,4 @@ def now() -> datetime:
         clock = current_app.config.get("CLOCK")
         if clock is not None:
             return clock()
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

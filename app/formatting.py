@@ -22,10 +22,11 @@ def time_fr(moment: datetime) -> str:
 
 
 def date_fr(day: date | datetime) -> str:
-    """'mercredi 12 mars 2025'."""
+    """'mercredi 12 mars 2025'; the first of the month is written '1er' ('mardi 1er avril 2025')."""
     if isinstance(day, datetime):
         day = to_paris(day).date()
-    return format_date(day, "EEEE d MMMM y", locale=LOCALE)
+    number = "1er" if day.day == 1 else str(day.day)
+    return format_date(day, f"EEEE '{number}' MMMM y", locale=LOCALE)
 
 
 def datetime_fr(moment: datetime) -> str:

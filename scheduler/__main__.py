@@ -4,10 +4,11 @@
 """
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -31,20 +32,18 @@ def main(argv=None) -> int:
         return 0
 
     scheduler = BlockingScheduler(
-        timezone=timezone.utc,
+        timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
     for job, setting in SWEEPS:
         scheduler.add_job(
             job, "interval", args=[app], seconds=app.config[setting], id=job.__name__,
-            next_run_time=datetime.now(timezone.utc),
+            next_run_time=datetime.now(UTC),
         )
     signal.signal(signal.SIGTERM, lambda signum, frame: scheduler.shutdown(wait=True))
     log.info("scheduler started: %s", ", ".join(job.__name__ for job, _ in SWEEPS))
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
     log.info("scheduler stopped")
     return 0
 

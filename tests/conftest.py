@@ -9,7 +9,7 @@ instead of skipping.
 import os
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -87,7 +87,7 @@ def clock():
     """The injected clock: `clock.now` is what the app sees; move it with `clock.advance`."""
 
     class Clock:
-        now = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)  # a Monday in term time
+        now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday in term time
 
         def __call__(self):
             return self.now

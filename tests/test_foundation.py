@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -73,7 +73,7 @@ def test_seed_demo_is_idempotent(app, clock):
 def test_demo_term_avoids_zone_b_holidays_and_public_holidays(app, clock):
     from app.catalog.demo import is_school_day_off
 
-    clock.set(datetime(2026, 12, 1, 9, tzinfo=timezone.utc))  # the term crosses Christmas
+    clock.set(datetime(2026, 12, 1, 9, tzinfo=UTC))  # the term crosses Christmas
     app.test_cli_runner().invoke(args=["seed-demo"])
     days = {w.starts_at.date() for w in db.session.scalars(sa.select(Workshop))}
     assert not any(is_school_day_off(day) for day in days)
@@ -82,11 +82,12 @@ def test_demo_term_avoids_zone_b_holidays_and_public_holidays(app, clock):
 
 
 def test_french_dates():
-    moment = datetime(2025, 3, 12, 13, 30, tzinfo=timezone.utc)
+    moment = datetime(2025, 3, 12, 13, 30, tzinfo=UTC)
     assert datetime_fr(moment) == "mercredi 12 mars 2025, 14 h 30"
     assert timespan_fr(moment, moment.replace(hour=15, minute=0)) == "mercredi 12 mars 2025, 14 h 30 – 16 h"
-    summer = datetime(2025, 7, 2, 15, 0, tzinfo=timezone.utc)
+    summer = datetime(2025, 7, 2, 15, 0, tzinfo=UTC)
     assert datetime_fr(summer) == "mercredi 2 juillet 2025, 17 h"
+    assert datetime_fr(datetime(2025, 4, 1, 7, 5, tzinfo=UTC)) == "mardi 1er avril 2025, 9 h 05"
 
 
 def test_health_reports_the_outbox(client):

@@ -10,7 +10,7 @@ from wtforms import EmailField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 UAI_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"  # the 23 check letters: no I, O, Q
-UAI_PATTERN = re.compile(r"(\d{7})([A-Z])")
+UAI_PATTERN = re.compile(r"([0-9]{7})([A-Z])")  # ASCII only: \d would take "٠٧٥…"
 NAME_PUNCTUATION = set(" '’-.")
 
 
@@ -56,7 +56,8 @@ def plain_text(what: str):
 
 def academic_email(form, field):
     try:
-        result = validate_email(field.data or "", check_deliverability=False)
+        # ASCII mailboxes only: "léa@…" or full-width letters reach nobody through the relays.
+        result = validate_email(field.data or "", check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError:
         raise ValidationError(
             "Cette adresse électronique n'est pas valide. Exemple : prenom.nom@ac-amiens.fr"

@@ -24,6 +24,9 @@ from app.tokens import TokenPurpose
 
 #: A person registering again within this delay is a double click: their mail is on its way.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=2)
+#: Ids beyond the id columns' INTEGER (a URL like /ateliers/99999999999999999999) open nothing,
+#: instead of failing in the driver (sqlite3 raises OverflowError beyond 64 bits: a 500).
+MAX_ID = 2**31 - 1
 
 
 class WorkshopNotFound(Exception):
@@ -80,7 +83,7 @@ def normalise_email(email: str) -> str:
 
 def public_workshop(workshop_id: int) -> Workshop:
     """A workshop the public may see (published or cancelled), or WorkshopNotFound."""
-    workshop = db.session.get(Workshop, workshop_id)
+    workshop = db.session.get(Workshop, workshop_id) if 0 < workshop_id <= MAX_ID else None
     if workshop is None or workshop.status is WorkshopStatus.draft:
         raise WorkshopNotFound(workshop_id)
     return workshop
@@ -255,6 +258,8 @@ def _shift_waiting_list(workshop_id: int, *, after: int, by: int = 1) -> None:
 
 def _lock_workshop(workshop_id: int) -> Workshop:
     """Begin a write transaction and lock the workshop row before anything is counted."""
+    if not 0 < workshop_id <= MAX_ID:
+        raise WorkshopNotFound(workshop_id)
     lock = current_app.config["SEAT_LOCK_ENABLED"]
     begin_write(immediate=lock)
     query = (

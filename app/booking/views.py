@@ -63,6 +63,16 @@ def register(workshop_id: int):
     return redirect(url_for(".registered", workshop_id=workshop_id), code=303)
 
 
+@blueprint.get("/ateliers/<int:workshop_id>/inscription")
+def registration_form(workshop_id: int):
+    """A reloaded or pasted address of the form's target leads back to the form."""
+    try:
+        services.public_workshop(workshop_id)
+    except services.WorkshopNotFound:
+        abort(404)
+    return redirect(url_for("catalog.workshop", workshop_id=workshop_id, _anchor="inscription"))
+
+
 @blueprint.get("/ateliers/<int:workshop_id>/inscription/merci")
 def registered(workshop_id: int):
     """What the POST decided, shown once (the management link is only ever in the mail)."""

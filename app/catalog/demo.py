@@ -93,7 +93,7 @@ def seed_demo() -> bool:
         return False
     sites = _create_sites()
     topics = {slug: Topic(slug=slug, name=name, description=d) for slug, name, d in TOPICS}
-    trainers = [Trainer(first_name=f, last_name=l, email=e) for f, l, e in TRAINERS]
+    trainers = [Trainer(first_name=f, last_name=n, email=e) for f, n, e in TRAINERS]
     db.session.add_all([*topics.values(), *trainers])
     _create_term(sites, topics, trainers)
     db.session.commit()

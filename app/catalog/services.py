@@ -13,7 +13,9 @@ from app.clock import now
 from app.extensions import db
 
 PARIS = ZoneInfo("Europe/Paris")
-MONTH_PATTERN = re.compile(r"(\d{4})-(\d{2})")
+MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
+#: Months outside these years are ignored (year 0 or 9999-12 would overflow the month bounds).
+YEARS = range(2000, 2100)
 MAX_QUERY_LENGTH = 100
 
 
@@ -28,17 +30,25 @@ class CatalogFilters:
     text: str = ""
 
     @classmethod
-    def from_args(cls, args) -> "CatalogFilters":
+    def from_args(cls, args, *, sites=None, topics=None) -> "CatalogFilters":
+        """`sites` and `topics`, the known ones: a slug not among them is ignored, not searched."""
         month = None
         match = MONTH_PATTERN.fullmatch(args.get("mois", "").strip())
-        if match and 1 <= int(match[2]) <= 12:
+        if match and int(match[1]) in YEARS and 1 <= int(match[2]) <= 12:
             month = (int(match[1]), int(match[2]))
+        site = args.get("site", "").strip() or None
+        topic = args.get("theme", "").strip() or None
+        if sites is not None and site not in {s.slug for s in sites}:
+            site = None
+        if topics is not None and topic not in {t.slug for t in topics}:
+            topic = None
+        text = "".join(c for c in args.get("q", "") if c.isprintable() or c.isspace())
         return cls(
-            site=args.get("site", "").strip() or None,
+            site=site,
             level=Level.from_value(args.get("niveau", "").strip()),
-            topic=args.get("theme", "").strip() or None,
+            topic=topic,
             month=month,
-            text=" ".join(args.get("q", "").split())[:MAX_QUERY_LENGTH],
+            text=" ".join(text.split())[:MAX_QUERY_LENGTH],
         )
 
     @property

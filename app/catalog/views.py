@@ -23,7 +23,8 @@ def workshops():
 
 
 def _catalogue(template: str):
-    filters = services.CatalogFilters.from_args(request.args)
+    sites, topics = services.sites(), services.topics()
+    filters = services.CatalogFilters.from_args(request.args, sites=sites, topics=topics)
     workshops = services.upcoming_workshops(filters)
     return render_template(
         template,
@@ -31,8 +32,8 @@ def _catalogue(template: str):
         workshops=workshops,
         by_month=_by_month(workshops),
         seats=booking.seat_counts(workshops),
-        sites=services.sites(),
-        topics=services.topics(),
+        sites=sites,
+        topics=topics,
         levels=list(Level),
         months=_month_choices(filters),
     )
