@@ -12,10 +12,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app import tokens
 from app.booking.models import ACTIVE, Registration, RegistrationStatus, Source
-from app.catalog.models import Workshop, WorkshopStatus
+from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
@@ -60,6 +61,12 @@ class RegistrationResult:
     already_registered: bool = False
     #: For an already registered person: whether a fresh management link was mailed.
     link_resent: bool = False
+
+    @property
+    def registration_id(self) -> int:
+        """The registration's id, from its identity key: the commit expired the row, and reading
+        `registration.id` would reload it (three more round trips) just for its primary key."""
+        return sa.inspect(self.registration).identity[0]
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,9 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
         db.session.rollback()
         raise RegistrationClosed(reason)
 
-    existing = _active_registration(workshop.id, applicant.email)
-    if existing is not None:
-        return _already_registered(existing)
-
-    count = _count_locked(workshop)
+    count, existing_id = _seats_and_existing(workshop, applicant.email)
+    if existing_id is not None:
+        return _already_registered(db.session.get(Registration, existing_id))
     _race_pause()
     registration = Registration(
         workshop=workshop,
@@ -151,15 +156,14 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
     else:
         registration.status = RegistrationStatus.confirmed
         registration.confirmed_at = now()
+    db.session.add(registration)
     try:
-        with db.session.begin_nested():
-            db.session.add(registration)
+        db.session.flush()
     except IntegrityError:
-        # Only reachable without the lock: another request registered the same address.
+        # Only reachable without the lock: another request registered the same address. The
+        # whole transaction is void (PostgreSQL aborts it), so no savepoint would save anything.
         db.session.rollback()
         return _already_registered(_active_registration(workshop_id, applicant.email))
-
-    db.session.flush()
     template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
     _mail(registration, template, _subjects[template])
     db.session.commit()
@@ -265,15 +269,31 @@ def _lock_workshop(workshop_id: int) -> Workshop:
     query = (
         sa.select(Workshop)
         .where(Workshop.id == workshop_id)
+        # The place and trainer the mails show come in the same round trip: no lazy loads
+        # (three more queries) while the row is locked and other registrations queue behind it.
+        .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
         .execution_options(populate_existing=True)
     )
     if lock:
-        query = query.with_for_update()
+        # Only the workshop row is locked, exactly as before; the joined rows are just read.
+        query = query.with_for_update(of=Workshop)
     workshop = db.session.scalar(query)
     if workshop is None or workshop.status is WorkshopStatus.draft:
         db.session.rollback()
         raise WorkshopNotFound(workshop_id)
     return workshop
+
+
+def _seats_and_existing(workshop: Workshop, email: str) -> tuple[SeatCount, int | None]:
+    """The seat count and this address's active registration, in one query under the lock."""
+    confirmed, waiting, existing_id = db.session.execute(
+        sa.select(
+            sa.func.count().filter(Registration.status == RegistrationStatus.confirmed),
+            sa.func.count().filter(Registration.status == RegistrationStatus.waiting),
+            sa.func.max(sa.case((Registration.email == email, Registration.id))),
+        ).where(Registration.workshop_id == workshop.id, Registration.status.in_(ACTIVE))
+    ).one()
+    return SeatCount(workshop.capacity, confirmed, waiting), existing_id
 
 
 def _count_locked(workshop: Workshop) -> SeatCount:

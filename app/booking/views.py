@@ -56,7 +56,7 @@ def register(workshop_id: int):
     except services.RegistrationClosed as closed:
         return render_workshop_page(workshop_id, form, error=str(closed), status=409)
     session["last_registration"] = {
-        "id": result.registration.id,
+        "id": result.registration_id,
         "already": result.already_registered,
         "resent": result.link_resent,
     }
