@@ -252,6 +252,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def outbox(template: str | None = None):
+    """The outbox rows, oldest first; only those of `booking/<template>` when given."""
+    from app.mail.models import OutboxMail
+
+    query = sa.select(OutboxMail).order_by(OutboxMail.id)
+    if template:
+        query = query.where(OutboxMail.template == f"booking/{template}")
+    return list(db.session.scalars(query))
+
+
+def manage_secret(mail) -> str:
+    """The management token in a booking mail's link."""
+    return mail.body_text.split("/inscription/")[1].split()[0]
+
+
 # --- mail --------------------------------------------------------------------------------------
 
 

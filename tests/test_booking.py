@@ -9,19 +9,8 @@ from app.booking import services
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import WorkshopStatus
 from app.extensions import db
-from app.mail.models import OutboxMail
 from app.tokens import Token
-
-
-def outbox(template=None):
-    query = sa.select(OutboxMail).order_by(OutboxMail.id)
-    if template:
-        query = query.where(OutboxMail.template == f"booking/{template}")
-    return list(db.session.scalars(query))
-
-
-def manage_secret(mail: OutboxMail) -> str:
-    return mail.body_text.split("/inscription/")[1].split()[0]
+from tests.conftest import manage_secret, outbox
 
 
 def test_seats_then_waiting_list_in_order(make_workshop, applicant):

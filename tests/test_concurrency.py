@@ -25,7 +25,7 @@ from app.booking import services
 from app.booking.models import Registration, RegistrationStatus
 from app.extensions import db
 from app.mail.models import OutboxMail
-from tests.conftest import form_data
+from tests.conftest import form_data, manage_secret
 
 pytestmark = pytest.mark.live
 
@@ -194,8 +194,6 @@ def mails(template: str) -> list[OutboxMail]:
     )
 
 
-def manage_secret(mail: OutboxMail) -> str:
-    return mail.body_text.split("/inscription/")[1].split()[0]
 
 
 def email(n: int) -> str:

@@ -19,7 +19,7 @@ from app.catalog.models import WorkshopStatus
 from app.extensions import db
 from app.mail.models import OutboxMail
 from app.tokens import Token, TokenPurpose
-from tests.conftest import form_data
+from tests.conftest import form_data, manage_secret, outbox
 
 NOT_FOUND = "Page introuvable"
 
@@ -40,15 +40,8 @@ def assert_nothing_written():
     assert written() == (0, 0, 0)
 
 
-def outbox(template=None) -> list[OutboxMail]:
-    query = sa.select(OutboxMail).order_by(OutboxMail.id)
-    if template:
-        query = query.where(OutboxMail.template == f"booking/{template}")
-    return list(db.session.scalars(query))
 
 
-def manage_secret(mail: OutboxMail) -> str:
-    return mail.body_text.split("/inscription/")[1].split()[0]
 
 
 def registrations() -> list[Registration]:
