@@ -73,7 +73,11 @@ class Config:
     CLOCK = None  # a callable returning an aware UTC datetime, or None for the real clock
     BENCH_ENDPOINTS = False
 
-    SCHEDULER_DELIVERY_SECONDS = 5
+    #: Seconds between two runs of each sweep, and between two tries of a standby scheduler.
+    SCHEDULER_DELIVERY_SECONDS = float(os.environ.get("SCHEDULER_DELIVERY_SECONDS", "5"))
+    SCHEDULER_ELECTION_SECONDS = float(os.environ.get("SCHEDULER_ELECTION_SECONDS", "10"))
+    #: On PostgreSQL, one active scheduler among several; off only to race sweepers in tests.
+    SCHEDULER_ELECTION = _env_bool("SCHEDULER_ELECTION", default=True)
 
 
 class DevelopmentConfig(Config):

@@ -2,5 +2,6 @@
 
 from app.booking.models import Registration  # noqa: F401
 from app.catalog.models import Room, Site, Topic, Trainer, Workshop  # noqa: F401
+from app.heartbeat import Heartbeat  # noqa: F401
 from app.mail.models import OutboxMail  # noqa: F401
 from app.tokens import Token  # noqa: F401

@@ -4,6 +4,8 @@ import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template
 from sqlalchemy.exc import SQLAlchemyError
 
+from app import heartbeat
+from app.clock import now
 from app.extensions import db
 from app.mail.models import MailStatus, OutboxMail
 
@@ -22,6 +24,7 @@ def accessibility():
 
 @blueprint.get("/sante")
 def health():
+    """200 while the database answers, with the scheduler's last heartbeat and the outbox."""
     try:
         counts = dict(
             db.session.execute(
@@ -30,12 +33,22 @@ def health():
                 .group_by(OutboxMail.status)
             ).all()
         )
+        last = heartbeat.latest()
     except SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="indisponible"), 503
+    scheduler = None
+    if last is not None:
+        scheduler = {
+            "last_beat_at": last.beat_at.isoformat(),
+            "seconds_ago": round((now() - last.beat_at).total_seconds()),
+            "sweep": last.name,
+            "process": last.process,
+        }
     return jsonify(
         status="ok",
         database="ok",
+        scheduler=scheduler,
         outbox_pending=counts.get(MailStatus.pending, 0),
         outbox_failed=counts.get(MailStatus.failed, 0),
     )

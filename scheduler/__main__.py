@@ -1,6 +1,8 @@
 """`python -m scheduler`: one BlockingScheduler running every sweep periodically.
 
-`--once` runs every sweep once and exits (for cron and for tests).
+Several hosts may run it: on PostgreSQL one is active (it holds an advisory lock) and the others
+stand by, trying again every SCHEDULER_ELECTION_SECONDS. `--once` runs every sweep once and
+exits; where another process holds the lock, it says so and exits 0.
 """
 
 import argparse
@@ -13,7 +15,8 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app import create_app
-from scheduler.jobs import SWEEPS
+from scheduler.jobs import SWEEPS, run_sweep
+from scheduler.leader import Leadership
 
 log = logging.getLogger("scheduler")
 
@@ -25,23 +28,41 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our sweeps log what they did
     app = create_app()
+    leadership = Leadership.for_app(app)
+    try:
+        return run_once(app, leadership) if args.once else run_forever(app, leadership)
+    finally:
+        leadership.release()
 
-    if args.once:
-        for job, _ in SWEEPS:
-            job(app)
+
+def run_once(app, leadership) -> int:
+    if not leadership.keep():
+        log.info("another scheduler process is active: nothing to do")
         return 0
+    for sweep, _ in SWEEPS:
+        run_sweep(app, leadership, sweep)
+    return 0
 
+
+def run_forever(app, leadership) -> int:
     scheduler = BlockingScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
     )
-    for job, setting in SWEEPS:
+    start = datetime.now(UTC)
+    if not leadership.keep():
+        log.info("another scheduler process is active: standing by")
+    scheduler.add_job(
+        leadership.keep, "interval", seconds=app.config["SCHEDULER_ELECTION_SECONDS"],
+        id="election", next_run_time=start,
+    )
+    for sweep, setting in SWEEPS:
         scheduler.add_job(
-            job, "interval", args=[app], seconds=app.config[setting], id=job.__name__,
-            next_run_time=datetime.now(UTC),
+            run_sweep, "interval", args=[app, leadership, sweep], seconds=app.config[setting],
+            id=sweep.__name__, next_run_time=start,
         )
     signal.signal(signal.SIGTERM, lambda signum, frame: scheduler.shutdown(wait=True))
-    log.info("scheduler started: %s", ", ".join(job.__name__ for job, _ in SWEEPS))
+    log.info("scheduler started: %s", ", ".join(sweep.__name__ for sweep, _ in SWEEPS))
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()
     log.info("scheduler stopped")

@@ -1,18 +1,33 @@
-"""The periodic sweeps. Each opens an app context and calls a service in app/: the database is
+"""The periodic sweeps. Each runs in an app context and calls a service in app/: the database is
 the only source of truth, so a restart loses nothing and a late run catches up."""
 
 import logging
 
+from app import heartbeat
+from app.extensions import db
 from app.mail.services import deliver_pending
 
 log = logging.getLogger("scheduler")
 
 
-def deliver_outbox(app) -> None:
+def deliver_outbox() -> str:
     """Send the mails the business transactions left in the outbox."""
-    with app.app_context():
-        deliver_pending()
+    return str(deliver_pending())
 
 
-#: (job function, setting holding its interval in seconds)
+#: (sweep, setting holding its interval in seconds)
 SWEEPS = [(deliver_outbox, "SCHEDULER_DELIVERY_SECONDS")]
+
+
+def run_sweep(app, leadership, sweep) -> None:
+    """Run one sweep if this process is the active scheduler, then record a heartbeat."""
+    if not leadership.is_leader:
+        return
+    with app.app_context():
+        try:
+            detail = sweep()
+            heartbeat.beat(sweep.__name__, detail)
+        except Exception:
+            log.exception("sweep %s failed; it runs again at its next turn", sweep.__name__)
+        finally:
+            db.session.remove()

@@ -93,7 +93,9 @@ def test_french_dates():
 def test_health_reports_the_outbox(client):
     response = client.get("/sante")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "database": "ok", "outbox_pending": 0, "outbox_failed": 0}
+    assert response.json == {
+        "status": "ok", "database": "ok", "scheduler": None, "outbox_pending": 0, "outbox_failed": 0,
+    }
 
 
 def test_make_run_path_migrates_seeds_and_delivers_with_the_scheduler(tmp_path):
@@ -125,3 +127,14 @@ def test_make_run_path_migrates_seeds_and_delivers_with_the_scheduler(tmp_path):
     assert "1 sent" in done.stderr
     [eml] = (tmp_path / "mail").glob("*.eml")
     assert b"lea@ac-amiens.fr" in eml.read_bytes()
+
+
+def test_health_is_503_when_the_database_does_not_answer():
+    from tests.conftest import free_port, make_config
+
+    app = create_app(make_config(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/absent"))
+    response = app.test_client().get("/sante")
+    assert response.status_code == 503
+    assert response.json["status"] == "error"
+    with app.app_context():
+        db.engine.dispose()

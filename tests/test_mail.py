@@ -176,3 +176,38 @@ class TestTwoDeliveryRuns:
         ids = sorted(m["Message-ID"] for m in smtp.messages)
         assert len(ids) == 60 and len(set(ids)) == 60
         assert {r.status for r in rows()} == {MailStatus.sent}
+
+
+def test_an_unknown_address_frees_its_seat_for_the_next_person_waiting(smtp, make_workshop, applicant):
+    """Rule 10: a confirmation the server refuses for good cancels that registration."""
+    from app.booking.models import Registration, RegistrationStatus
+
+    smtp.reject["lea.martni@ac-amiens.fr"] = (550, "5.1.1 <lea.martni@ac-amiens.fr>: user unknown")
+    workshop = make_workshop(capacity=1)
+    booking.register(workshop.id, applicant(1, email="lea.martni@ac-amiens.fr"))
+    booking.register(workshop.id, applicant(2))
+
+    assert mail.deliver_pending().failed == 1
+
+    by_email = {r.email: r for r in db.session.scalars(sa.select(Registration))}
+    assert by_email["lea.martni@ac-amiens.fr"].status is RegistrationStatus.cancelled
+    assert by_email["lea.martin2@ac-amiens.fr"].status is RegistrationStatus.confirmed
+    failed = [r for r in rows() if r.status is MailStatus.failed]
+    assert [r.recipient for r in failed] == ["lea.martni@ac-amiens.fr"]  # shown to coordinators
+
+    mail.deliver_pending()
+    assert [m["Subject"] for m in smtp.to("lea.martin2@ac-amiens.fr")] == [
+        f"Liste d'attente : {workshop.title}",
+        f"Une place s'est libérée : {workshop.title}",
+    ]
+    assert smtp.to("lea.martni@ac-amiens.fr") == []  # no cancellation mail to a dead address
+
+
+def test_a_temporary_refusal_keeps_the_seat(smtp, make_workshop, applicant):
+    from app.booking.models import Registration, RegistrationStatus
+
+    smtp.reject["lea.martin1@ac-amiens.fr"] = (452, "4.2.2 Mailbox full")
+    booking.register(make_workshop(capacity=1).id, applicant(1))
+
+    assert mail.deliver_pending().retried == 1
+    assert db.session.scalar(sa.select(Registration.status)) is RegistrationStatus.confirmed

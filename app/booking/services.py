@@ -5,6 +5,7 @@ Every decision about seats is one transaction that first locks the workshop row
 counts; the mails it implies are written to the outbox in the same transaction.
 """
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,8 @@ from app.database import begin_write
 from app.extensions import db
 from app.mail import services as mail
 from app.tokens import TokenPurpose
+
+log = logging.getLogger(__name__)
 
 #: A person registering again within this delay is a double click: their mail is on its way.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=2)
@@ -194,6 +197,41 @@ def cancel(secret: str) -> Registration:
     _mail(registration, "cancelled", _subjects["cancelled"], with_link=False)
     if was_confirmed:
         _promote_waiting(registration.workshop)
+    db.session.commit()
+    return registration
+
+
+#: Mails whose refusal means the address is wrong: the seat or place must not be held by it.
+_MAILS_PROVING_THE_ADDRESS = {"booking/confirmed", "booking/waiting", "booking/promoted"}
+
+
+@mail.mail_refused.connect
+def _on_mail_refused(sender, *, template, subject_kind, subject_id, **details) -> None:
+    if subject_kind == "registration" and template in _MAILS_PROVING_THE_ADDRESS:
+        release_undeliverable(subject_id)
+
+
+def release_undeliverable(registration_id: int) -> Registration | None:
+    """Cancel a registration whose mail the server refused for good (an unknown address, often a
+    typo) and give its seat to the next person waiting: a typo must not hold a seat (rule 10).
+
+    The refused mail stays in the outbox, failed, for the coordinators to see.
+    """
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        return None
+    try:
+        workshop = _lock_workshop(registration.workshop_id)
+    except WorkshopNotFound:
+        return None
+    if not registration.is_active:  # re-read under the lock
+        db.session.rollback()
+        return registration
+    was_confirmed = registration.status is RegistrationStatus.confirmed
+    _withdraw(registration)
+    log.warning("registration %s cancelled: its mail to %s was refused", registration.id, registration.email)
+    if was_confirmed:
+        _promote_waiting(workshop)
     db.session.commit()
     return registration
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from blinker import Namespace
 from flask import current_app, render_template
 from flask_mail import BadHeaderError, Message
 
@@ -26,6 +27,11 @@ from app.extensions import db, mail
 from app.mail.models import MailStatus, OutboxMail
 
 log = logging.getLogger(__name__)
+
+signals = Namespace()
+#: Sent after commit for each mail the server refused for good (5xx): the feature that queued it
+#: decides what that means for its own rows (booking frees the seat of an unknown address).
+mail_refused = signals.signal("mail-refused")
 
 #: Minutes to wait after the 1st, 2nd… temporary failure: about a day in all, then give up.
 RETRY_DELAYS_MINUTES = (1, 5, 15, 30, 60, 120, 240, 480, 720)
@@ -64,8 +70,9 @@ class DeliveryReport:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
 
 
-#: What happened to one mail: "sent", "retry", "failed", or "lost" (the connection dropped: retry
-#: it, and the rest of the batch too), with the error met.
+#: What happened to one mail, with the error met: "sent"; "retry" (4xx, timeout); "lost" (the
+#: connection dropped: retry it, and the rest of the batch too); "refused" (5xx: the server will
+#: never take it); "failed" (unsendable as it is, e.g. a header with a line break).
 Outcome = tuple[str, str | None]
 
 
@@ -154,12 +161,17 @@ def _send_one(send, message: Message) -> Outcome:
 def _refusal(code: int, answer) -> Outcome:
     """5xx is permanent; anything else (4xx) is worth another try."""
     text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
-    return ("failed" if 500 <= code < 600 else "retry", f"{code} {text}")
+    return ("refused" if 500 <= code < 600 else "retry", f"{code} {text}")
 
 
 def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
     begin_write()
-    rows = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(outcomes)))
+    rows = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(outcomes))).all()
+    refused = [
+        {"mail_id": r.id, "template": r.template, "subject_kind": r.subject_kind, "subject_id": r.subject_id}
+        for r in rows
+        if outcomes[r.id][0] == "refused"
+    ]
     for row in rows:
         kind, error = outcomes[row.id]
         row.claim = None
@@ -183,6 +195,8 @@ def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
         report.errors.append(error)
         log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
     db.session.commit()
+    for mail_refusal in refused:
+        mail_refused.send(current_app._get_current_object(), **mail_refusal)
 
 
 def _describe(error: BaseException) -> str:

@@ -1,0 +1,133 @@
+"""The scheduler process: `--once`, heartbeats on /sante, SIGTERM, one active process among
+several on PostgreSQL and a standby taking over when it dies."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.heartbeat import Heartbeat
+from scheduler.leader import LOCK_KEY
+from tests.conftest import outbox
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def app(live_app):
+    return live_app
+
+
+@pytest.fixture
+def scheduler_env(database_url, tmp_path):
+    return {
+        **os.environ,
+        "ATELIERS_ENV": "development",
+        "DATABASE_URL": database_url,
+        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        "SCHEDULER_DELIVERY_SECONDS": "0.2",
+        "SCHEDULER_ELECTION_SECONDS": "0.2",
+    }
+
+
+def start(env, *args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "scheduler", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def beats() -> dict[str, str]:
+    db.session.remove()
+    return {row.name: row.process for row in db.session.scalars(sa.select(Heartbeat))}
+
+
+def wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stop(process):
+    if process.poll() is None:
+        process.kill()
+    return process.communicate(timeout=10)[0]
+
+
+def test_once_delivers_and_leaves_a_heartbeat_that_health_reports(
+    app, scheduler_env, make_workshop, applicant
+):
+    from app.booking import services
+
+    services.register(make_workshop().id, applicant(1))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=scheduler_env,
+        capture_output=True, text=True, timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "1 sent" in done.stderr
+    db.session.remove()
+    assert [m.status.value for m in outbox()] == ["sent"]
+    health = app.test_client().get("/sante").json
+    assert health["scheduler"]["sweep"] == "deliver_outbox"
+    host, pid = health["scheduler"]["process"].rsplit(":", 1)
+    assert host and pid.isdigit()
+
+
+def test_sigterm_stops_the_scheduler_cleanly(app, scheduler_env):
+    process = start(scheduler_env)
+    try:
+        assert wait_for(lambda: "deliver_outbox" in beats()), "no heartbeat"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        output = stop(process)
+    assert "scheduler stopped" in output
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_one_active_scheduler_and_a_standby_that_takes_over(app, scheduler_env):
+    first = start(scheduler_env)
+    second = None
+    try:
+        assert wait_for(lambda: beats().get("deliver_outbox", "").endswith(f":{first.pid}"))
+        second = start(scheduler_env)
+        time.sleep(2)  # ten election rounds: the standby must not work meanwhile
+        assert beats()["deliver_outbox"].endswith(f":{first.pid}")
+
+        first.kill()  # the active one dies: PostgreSQL frees its lock with its connection
+        first.wait(timeout=10)
+        assert wait_for(lambda: beats()["deliver_outbox"].endswith(f":{second.pid}")), (
+            "the standby did not take over"
+        )
+    finally:
+        stop(first)
+        output = stop(second) if second else ""
+    assert "standing by" in output and "now the active scheduler" in output
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_once_while_another_process_is_active_says_so_and_exits_0(app, scheduler_env):
+    holder = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        holder.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+        done = subprocess.run(
+            [sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=scheduler_env,
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        holder.close()
+    assert done.returncode == 0
+    assert "another scheduler process is active" in done.stderr
+    assert beats() == {}
