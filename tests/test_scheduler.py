@@ -131,3 +131,28 @@ def test_once_while_another_process_is_active_says_so_and_exits_0(app, scheduler
     assert done.returncode == 0
     assert "another scheduler process is active" in done.stderr
     assert beats() == {}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_two_scheduler_processes_deliver_each_of_1000_mails_exactly_once(app, scheduler_env, smtp):
+    """Election off, on purpose: two processes sweep the same outbox at the same time."""
+    from app.mail.models import OutboxMail
+
+    db.session.add_all(
+        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject="Essai",
+                   body_text="Bonjour", body_html="<p>Bonjour</p>")
+        for n in range(1000)
+    )
+    db.session.commit()
+    env = {**scheduler_env, "SCHEDULER_ELECTION": "0", "MAIL_SERVER": smtp.host,
+           "MAIL_PORT": str(smtp.port), "SCHEDULER_DELIVERY_SECONDS": "0.05"}
+    first, second = start(env), start(env)
+    try:
+        assert wait_for(lambda: len(smtp.received) >= 1000, timeout=120), len(smtp.received)
+        time.sleep(1)  # anything sent twice would arrive now
+    finally:
+        outputs = [stop(first), stop(second)]
+
+    message_ids = [m["Message-ID"] for m in smtp.messages]
+    assert len(message_ids) == 1000 and len(set(message_ids)) == 1000
+    assert all(" sent" in output for output in outputs), "both processes took part"
