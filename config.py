@@ -79,6 +79,12 @@ class Config:
     #: On PostgreSQL, one active scheduler among several; off only to race sweepers in tests.
     SCHEDULER_ELECTION = _env_bool("SCHEDULER_ELECTION", default=True)
 
+    #: Calendar feeds: rendered bytes are reused while their data has not changed, and at most
+    #: this long (edits of a site, room, topic or trainer touch no workshop row).
+    FEED_CACHE_SECONDS = 300
+    #: Rendered feeds kept in memory per process (the public ones, then personal ones).
+    FEED_CACHE_SIZE = 2000
+
 
 class DevelopmentConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")

@@ -53,6 +53,7 @@ def _register_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.booking.views import blueprint as booking
+    from app.calendars.views import blueprint as calendars
     from app.catalog.views import blueprint as catalog
     from app.mail.views import blueprint as mail_templates
     from app.pages import blueprint as pages
@@ -60,6 +61,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(pages)
     app.register_blueprint(catalog)
     app.register_blueprint(booking)
+    app.register_blueprint(calendars)
     app.register_blueprint(mail_templates)
     if app.config["BENCH_ENDPOINTS"]:
         from app.bench_views import blueprint as bench

@@ -1,9 +1,10 @@
-"""Flask CLI commands: `flask seed-demo`, `flask mail deliver`."""
+"""Flask CLI commands: `flask seed-demo`, `flask mail deliver`, `flask calendars …`."""
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.calendars.commands import calendars_cli
 from app.catalog.demo import seed_demo
 from app.mail.services import deliver_pending
 
@@ -29,3 +30,4 @@ def deliver_command():
 def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(calendars_cli)

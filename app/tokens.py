@@ -24,6 +24,7 @@ TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 class TokenPurpose(TitledEnum):
     manage_registration = ("manage", "Gérer une inscription")
     personal_feed = ("feed", "Calendrier personnel")
+    trainer_feed = ("trainer-feed", "Calendrier d'un formateur")
 
 
 class Token(db.Model):
@@ -36,7 +37,8 @@ class Token(db.Model):
     #: SHA-256 of the secret, hex.
     digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
     purpose: Mapped[TokenPurpose] = enum_column(TokenPurpose)
-    #: Id of the row this token opens (a registration for `manage`).
+    #: Id of the row this token opens: a registration for `manage` and `feed`, a trainer for
+    #: `trainer-feed`.
     owner_id: Mapped[int]
     created_at = mapped_column(UTCDateTime, nullable=False, default=now)
     revoked_at = mapped_column(UTCDateTime, nullable=True)

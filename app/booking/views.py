@@ -13,9 +13,10 @@ from flask import (
     url_for,
 )
 
-from app.booking import services
+from app.booking import feeds, services
 from app.booking.forms import RegistrationForm
 from app.booking.models import Source
+from app.calendars.http import ics_response
 from app.catalog.views import render_workshop_page
 from app.extensions import limiter
 
@@ -99,13 +100,55 @@ def _registration_or_404(token: str):
 @blueprint.get("/inscription/<token>")
 def manage(token: str):
     registration = _registration_or_404(token)
+    feed_secret = feeds.feed_secret(registration, _remembered_feeds().get(str(registration.id)))
+    _remember_feed(registration.id, feed_secret)
     return render_template(
         "booking/manage.html",
         registration=registration,
         workshop=registration.workshop,
         token=token,
         closed_reason=services.closed_reason(registration.workshop),
+        personal_feed=feeds.subscription_links(feed_secret),
+        feed_name=feeds.FEED_NAME,
     )
+
+
+#: Personal feed links remembered per browser (the page shows the same link on each visit).
+REMEMBERED_FEEDS = 5
+
+
+def _remembered_feeds() -> dict[str, str]:
+    remembered = session.get("feed_links")
+    return remembered if isinstance(remembered, dict) else {}
+
+
+def _remember_feed(registration_id: int, secret: str) -> None:
+    remembered = {k: v for k, v in _remembered_feeds().items() if k != str(registration_id)}
+    remembered[str(registration_id)] = secret
+    session["feed_links"] = dict(list(remembered.items())[-REMEMBERED_FEEDS:])
+
+
+@blueprint.post("/inscription/<token>/calendrier/renouveler")
+def renew_feed(token: str):
+    """A new personal calendar link; every previous one stops working."""
+    try:
+        registration_id, secret = feeds.renew_feed_secret(token)
+    except services.RegistrationNotFound:
+        abort(404)
+    _remember_feed(registration_id, secret)
+    flash(
+        "Le lien de votre calendrier personnel a été renouvelé : l'ancien ne fonctionne plus. "
+        "Abonnez-vous de nouveau avec le lien ci-dessous."
+    )
+    return redirect(url_for(".manage", token=token, _anchor="calendrier"), code=303)
+
+
+@blueprint.get("/calendriers/perso/<token>.ics")
+def personal_feed(token: str):
+    rendered = feeds.personal_feed(token)
+    if rendered is None:
+        abort(404)
+    return ics_response(rendered, private=True)
 
 
 @blueprint.get("/inscription/<token>/annuler")

@@ -1,9 +1,10 @@
 """The catalogue: where (sites, rooms), what (topics, workshops) and who runs it (trainers)."""
 
+import re
 import unicodedata
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.clock import now
 from app.database import UTCDateTime
@@ -20,6 +21,23 @@ class WorkshopStatus(TitledEnum):
     draft = ("draft", "Brouillon")
     published = ("published", "Publié")
     cancelled = ("cancelled", "Annulé")
+
+
+#: Lower-case ASCII words joined by hyphens: what a slug in a URL or a feed's address may be.
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+#: Feed names under /calendriers/ that are not topics (the sites' slugs are reserved too).
+RESERVED_FEED_SLUGS = frozenset({"tous", "perso", "formateur", *(level.value for level in Level)})
+#: The agreement's sites: reserved for them even before they exist in the database.
+AGREEMENT_SITE_SLUGS = frozenset({"amiens", "abbeville", "peronne"})
+
+
+def _check_slug(value: str) -> str:
+    if not SLUG_PATTERN.fullmatch(value or "") or len(value) > 40:
+        raise ValueError(
+            "L'identifiant ne peut contenir que des lettres minuscules sans accent, des chiffres "
+            "et des tirets (40 caractères au plus), par exemple « ressources-numeriques »."
+        )
+    return value
 
 
 def search_key(text: str) -> str:
@@ -48,6 +66,16 @@ class Site(db.Model):
     access_notes: Mapped[str] = mapped_column(sa.Text, default="")
 
     rooms: Mapped[list["Room"]] = relationship(back_populates="site", order_by="Room.name")
+
+    @validates("slug")
+    def _validate_slug(self, key, value: str) -> str:
+        """A site's slug names its calendar feed: it may not be a reserved feed name or a topic's."""
+        _check_slug(value)
+        if value in RESERVED_FEED_SLUGS or _slug_taken(Topic, value):
+            raise ValueError(
+                f"L'identifiant « {value} » est déjà pris par un calendrier : choisissez-en un autre."
+            )
+        return value
 
     @property
     def address(self) -> str:
@@ -92,8 +120,26 @@ class Topic(db.Model):
     name: Mapped[str] = mapped_column(sa.String(80))
     description: Mapped[str] = mapped_column(sa.Text, default="")
 
+    @validates("slug")
+    def _validate_slug(self, key, value: str) -> str:
+        """A topic's slug names its calendar feed, beside `tous`, the sites and the levels."""
+        _check_slug(value)
+        reserved = RESERVED_FEED_SLUGS | AGREEMENT_SITE_SLUGS
+        if value in reserved or _slug_taken(Site, value):
+            raise ValueError(
+                f"L'identifiant « {value} » est réservé aux calendriers (tous, sites, niveaux, "
+                "perso, formateur) : choisissez-en un autre pour ce thème."
+            )
+        return value
+
     def __repr__(self) -> str:
         return f"<Topic {self.slug}>"
+
+
+def _slug_taken(model, slug: str) -> bool:
+    """Whether a row of `model` (sites or topics) already has this slug."""
+    with db.session.no_autoflush:
+        return db.session.scalar(sa.select(sa.exists().where(model.slug == slug)))
 
 
 class Trainer(db.Model):

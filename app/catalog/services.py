@@ -104,3 +104,27 @@ def sites() -> list[Site]:
 
 def topics() -> list[Topic]:
     return list(db.session.scalars(sa.select(Topic).order_by(Topic.name)))
+
+
+def move_workshop(
+    workshop: Workshop,
+    *,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    room: Room | None = None,
+) -> Workshop:
+    """Change a workshop's time or room; a real change raises its calendar SEQUENCE (the UID
+    stays, so calendars move the event instead of adding another). Committed.
+
+    Only the catalogue row: telling the registered teachers is the caller's business.
+    """
+    changes = {"starts_at": starts_at, "ends_at": ends_at, "room": room}
+    changed = False
+    for name, value in changes.items():
+        if value is not None and value != getattr(workshop, name):
+            setattr(workshop, name, value)
+            changed = True
+    if changed:
+        workshop.sequence += 1
+    db.session.commit()
+    return workshop
