@@ -44,6 +44,8 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get(
         "MAIL_DEFAULT_SENDER", "Ateliers TICE – CRDP d'Amiens <ateliers-tice@ac-amiens.fr>"
     )
+    #: Where answers to the automatic mails go (the CRDP's contact address), if anywhere.
+    MAIL_REPLY_TO = os.environ.get("MAIL_REPLY_TO")
     MAIL_SUPPRESS_SEND = False
     #: Without MAIL_SERVER, delivery writes each mail as an .eml file here.
     MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR", str(INSTANCE_DIR / "mail"))

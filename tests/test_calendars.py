@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 import vobject
-from ical.calendar_stream import IcsCalendarStream
 
 from app import tokens
 from app.booking import services as booking
@@ -24,6 +23,7 @@ from app.catalog.services import move_workshop
 from app.extensions import db
 from app.tokens import Token, TokenPurpose
 from tests.conftest import manage_secret, outbox
+from tests.ical_checks import events, lines
 
 PARIS = ZoneInfo("Europe/Paris")
 CONTENT_TYPE = "text/calendar; charset=utf-8"
@@ -34,48 +34,6 @@ CONTENT_TYPE = "text/calendar; charset=utf-8"
 
 def paris(year, month, day, hour, minute=0, fold=0) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=PARIS, fold=fold)
-
-
-def events(data: bytes) -> dict[str, dict]:
-    """The events of a calendar by UID, read by both parsers after the lint; both must agree."""
-    assert lint.problems(data) == []
-    text = data.decode("utf-8")
-
-    strict = IcsCalendarStream.calendar_from_ics(text)
-    by_strict = {
-        e.uid: {
-            "start": e.dtstart.astimezone(UTC),
-            "end": e.dtend.astimezone(UTC),
-            "sequence": e.sequence,
-            "status": getattr(e.status, "value", e.status),
-            "summary": e.summary,
-            "location": e.location,
-        }
-        for e in strict.events
-    }
-    assert len(by_strict) == len(strict.events)
-
-    loose = vobject.readOne(text)
-    vevents = loose.contents.get("vevent", [])
-    by_loose = {
-        e.uid.value: {
-            "start": e.dtstart.value.astimezone(UTC),
-            "end": e.dtend.value.astimezone(UTC),
-            "sequence": int(e.sequence.value),
-            "status": e.status.value,
-            "summary": e.summary.value,
-            "location": e.location.value,
-        }
-        for e in vevents
-    }
-    assert len(by_loose) == len(vevents)
-    assert by_strict == by_loose
-    return by_strict
-
-
-def lines(data: bytes) -> list[str]:
-    """Unfolded content lines."""
-    return data.decode().replace("\r\n ", "").split("\r\n")
 
 
 def get_ics(client, url, status=200, **headers):

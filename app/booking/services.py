@@ -9,6 +9,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app
@@ -17,6 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from app import tokens
 from app.booking.models import ACTIVE, Registration, RegistrationStatus, Source
+from app.calendars.builder import CANCELLED, Person, build_calendar, event_uid, workshop_event
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
@@ -168,7 +170,7 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
         db.session.rollback()
         return _already_registered(_active_registration(workshop_id, applicant.email))
     template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
-    _mail(registration, template, _subjects[template])
+    _mail(registration, template)
     db.session.commit()
     return RegistrationResult(registration)
 
@@ -194,7 +196,7 @@ def cancel(secret: str) -> Registration:
 
     was_confirmed = registration.status is RegistrationStatus.confirmed
     _withdraw(registration)
-    _mail(registration, "cancelled", _subjects["cancelled"], with_link=False)
+    _mail(registration, "cancelled", with_link=False, cancels_invitation=was_confirmed)
     if was_confirmed:
         _promote_waiting(registration.workshop)
     db.session.commit()
@@ -265,7 +267,7 @@ def _promote_waiting(workshop: Workshop) -> list[Registration]:
         db.session.flush()
         _shift_waiting_list(workshop.id, after=0, by=len(promoted))
         for registration in promoted:
-            _mail(registration, "promoted", _subjects["promoted"])
+            _mail(registration, "promoted")
     return promoted
 
 
@@ -353,7 +355,7 @@ def _already_registered(registration: Registration) -> RegistrationResult:
     if now() - registration.created_at < DOUBLE_SUBMIT_WINDOW:
         db.session.rollback()
         return RegistrationResult(registration, already_registered=True)
-    _mail(registration, "link", _subjects["link"])
+    _mail(registration, "link")
     db.session.commit()
     return RegistrationResult(registration, already_registered=True, link_resent=True)
 
@@ -374,23 +376,55 @@ _subjects = {
 }
 
 
-def _mail(registration: Registration, template: str, subject: str, *, with_link: bool = True):
-    """Queue a booking mail; each one carries a fresh management link (the old ones stay valid)."""
+def _mail(
+    registration: Registration,
+    template: str,
+    *,
+    with_link: bool = True,
+    cancels_invitation: bool = False,
+) -> None:
+    """Queue a booking mail; each one carries a fresh management link (the old ones stay valid).
+
+    A confirmed seat's mails carry the calendar invitation (METHOD:REQUEST); the mail that ends
+    a seat withdraws it (METHOD:CANCEL), under the same UID with a higher SEQUENCE.
+    """
     manage_url = None
     if with_link:
         secret = tokens.mint(TokenPurpose.manage_registration, registration.id)
         manage_url = f"{current_app.config['PUBLIC_BASE_URL']}/inscription/{secret}"
+    invitation = None
+    if cancels_invitation:
+        invitation = _invitation(registration, "CANCEL")
+    elif registration.status is RegistrationStatus.confirmed:
+        invitation = _invitation(registration, "REQUEST")
     workshop = registration.workshop
     mail.queue(
         f"booking/{template}",
         registration.email,
-        subject.format(title=workshop.title),
+        _subjects[template].format(title=workshop.title),
         about=registration,
+        invitation=invitation,
         registration=registration,
         workshop=workshop,
         manage_url=manage_url,
         workshop_url=f"{current_app.config['PUBLIC_BASE_URL']}/ateliers/{workshop.id}",
     )
+
+
+def _invitation(registration: Registration, method: str) -> tuple[str, bytes]:
+    """The iTIP message for this registration's seat: the CRDP invites the teacher."""
+    workshop = registration.workshop
+    organizer_name, organizer_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    event = workshop_event(
+        workshop,
+        uid=event_uid("registration", registration.id),
+        sequence=registration.sequence,
+        status=CANCELLED if method == "CANCEL" else None,
+        stamp=max(registration.updated_at, workshop.updated_at),
+        organizer=Person(organizer_name or "Ateliers TICE", organizer_email),
+        attendee=Person(registration.full_name, registration.email),
+    )
+    return method, build_calendar([event], name=workshop.title, method=method, feed=False)
 
 
 def registration_by_id(registration_id: int) -> Registration | None:

@@ -30,6 +30,9 @@ class OutboxMail(db.Model):
     #: The bodies hold secret links: purged 30 days after delivery (`purged_at`), the row stays.
     body_text: Mapped[str | None] = mapped_column(sa.Text)
     body_html: Mapped[str | None] = mapped_column(sa.Text)
+    #: A calendar invitation carried by the mail (iTIP METHOD: REQUEST, CANCEL), and its bytes.
+    calendar_method: Mapped[str | None] = mapped_column(sa.String(10))
+    calendar_ics: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[MailStatus] = enum_column(MailStatus, default=MailStatus.pending)
     attempts: Mapped[int] = mapped_column(default=0)
     #: Not delivered before this moment (retries back off).

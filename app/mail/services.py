@@ -13,6 +13,7 @@ import smtplib
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from email.mime.text import MIMEText
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,10 +40,19 @@ RETRY_DELAYS_MINUTES = (1, 5, 15, 30, 60, 120, 240, 480, 720)
 STALE_CLAIM = timedelta(minutes=10)
 
 
-def queue(template: str, recipient: str, subject: str, *, about=None, **context) -> OutboxMail:
+def queue(
+    template: str,
+    recipient: str,
+    subject: str,
+    *,
+    about=None,
+    invitation: tuple[str, bytes] | None = None,
+    **context,
+) -> OutboxMail:
     """Compose `mail/<template>.txt` and `.html` and add the mail to the outbox (not committed).
 
-    `about` is the row the mail concerns (a registration…), kept for the outbox view.
+    `about` is the row the mail concerns (a registration…), kept for the outbox view;
+    `invitation` a calendar to carry, as (iTIP method, iCalendar bytes).
     """
     context.setdefault("base_url", current_app.config["PUBLIC_BASE_URL"])
     row = OutboxMail(
@@ -53,6 +63,8 @@ def queue(template: str, recipient: str, subject: str, *, about=None, **context)
         body_html=render_template(f"mail/{template}.html", subject=subject, **context),
         subject_kind=type(about).__name__.lower() if about is not None else None,
         subject_id=about.id if about is not None else None,
+        calendar_method=invitation[0] if invitation else None,
+        calendar_ics=invitation[1].decode("utf-8") if invitation else None,
         next_attempt_at=now(),
     )
     db.session.add(row)
@@ -208,16 +220,46 @@ def message_id_for(row: OutboxMail) -> str:
     return f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{host}>"
 
 
+class InvitationMessage(Message):
+    """A Message carrying a calendar invitation the way mail clients recognise it:
+
+    multipart/mixed [ multipart/alternative (text/plain, text/html,
+    text/calendar; method=X — last), the .ics as attachment ].
+    Flask-Mail cannot put the method parameter on a part, nor place a part after the HTML one.
+    """
+
+    def __init__(self, *args, method: str, calendar: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.method, self.calendar = method, calendar
+        self.attach("invitation.ics", "application/ics", calendar.encode("utf-8"))
+
+    def _message(self):
+        message = super()._message()
+        alternative = next(
+            part for part in message.get_payload()
+            if part.get_content_type() == "multipart/alternative"
+        )
+        part = MIMEText(self.calendar, "calendar", "utf-8")
+        part.set_param("method", self.method)
+        alternative.attach(part)
+        return message
+
+
 def build_message(row: OutboxMail) -> Message:
     """The MIME message for an outbox row; the same row always gives the same Message-ID."""
-    message = Message(
+    fields = dict(
         subject=row.subject,
         recipients=[row.recipient],
         body=row.body_text,
         html=row.body_html,
         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        reply_to=current_app.config["MAIL_REPLY_TO"],
         extra_headers={"Auto-Submitted": "auto-generated"},
     )
+    if row.calendar_ics:
+        message = InvitationMessage(method=row.calendar_method, calendar=row.calendar_ics, **fields)
+    else:
+        message = Message(**fields)
     message.msgId = message_id_for(row)
     message.date = now().timestamp()
     return message
