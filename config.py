@@ -66,6 +66,14 @@ class Config:
     #: Number of reverse proxies in front of the app (for the client address).
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
+    #: Reminders to confirmed teachers: days before the workshop, sent at this local hour.
+    REMINDER_DAYS_BEFORE = (2,)
+    REMINDER_LOCAL_HOUR = 17
+    #: The trainer's list of who is coming, the evening before, at this local hour.
+    TRAINER_LIST_LOCAL_HOUR = 18
+    #: A notice found later than this before the start is no longer useful: dropped and logged.
+    NOTICE_USEFUL_UNTIL_HOURS_BEFORE = 2
+
     #: No automatic promotion from the waiting list this close to the start.
     PROMOTION_CUTOFF_HOURS = 2
 
@@ -77,6 +85,7 @@ class Config:
 
     #: Seconds between two runs of each sweep, and between two tries of a standby scheduler.
     SCHEDULER_DELIVERY_SECONDS = float(os.environ.get("SCHEDULER_DELIVERY_SECONDS", "5"))
+    SCHEDULER_NOTICES_SECONDS = float(os.environ.get("SCHEDULER_NOTICES_SECONDS", "60"))
     SCHEDULER_ELECTION_SECONDS = float(os.environ.get("SCHEDULER_ELECTION_SECONDS", "10"))
     #: On PostgreSQL, one active scheduler among several; off only to race sweepers in tests.
     SCHEDULER_ELECTION = _env_bool("SCHEDULER_ELECTION", default=True)

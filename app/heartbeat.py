@@ -43,5 +43,6 @@ def beat(name: str, detail: str = "") -> None:
     db.session.commit()
 
 
-def latest() -> Heartbeat | None:
-    return db.session.scalar(sa.select(Heartbeat).order_by(Heartbeat.beat_at.desc()).limit(1))
+def all_beats() -> list[Heartbeat]:
+    """Every sweep's last run, latest first."""
+    return list(db.session.scalars(sa.select(Heartbeat).order_by(Heartbeat.beat_at.desc())))

@@ -1,6 +1,6 @@
 """Every model, imported in one place so that Alembic and the mappers see all tables."""
 
-from app.booking.models import Registration  # noqa: F401
+from app.booking.models import Notice, Registration  # noqa: F401
 from app.calendars.models import FeedState  # noqa: F401
 from app.catalog.models import Room, Site, Topic, Trainer, Workshop  # noqa: F401
 from app.heartbeat import Heartbeat  # noqa: F401

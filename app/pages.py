@@ -33,17 +33,17 @@ def health():
                 .group_by(OutboxMail.status)
             ).all()
         )
-        last = heartbeat.latest()
+        beats = heartbeat.all_beats()
     except SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="indisponible"), 503
     scheduler = None
-    if last is not None:
+    if beats:
         scheduler = {
-            "last_beat_at": last.beat_at.isoformat(),
-            "seconds_ago": round((now() - last.beat_at).total_seconds()),
-            "sweep": last.name,
-            "process": last.process,
+            "last_beat_at": beats[0].beat_at.isoformat(),
+            "seconds_ago": round((now() - beats[0].beat_at).total_seconds()),
+            "process": beats[0].process,
+            "sweeps": {b.name: {"at": b.beat_at.isoformat(), "did": b.detail} for b in beats},
         }
     return jsonify(
         status="ok",

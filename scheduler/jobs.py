@@ -4,6 +4,7 @@ the only source of truth, so a restart loses nothing and a late run catches up."
 import logging
 
 from app import heartbeat
+from app.booking import reminders
 from app.extensions import db
 from app.mail.services import deliver_pending
 
@@ -15,8 +16,22 @@ def deliver_outbox() -> str:
     return str(deliver_pending())
 
 
+def send_reminders() -> str:
+    """Remind confirmed teachers before their workshop (at most once per registration and kind)."""
+    return str(reminders.send_due_reminders())
+
+
+def send_trainer_lists() -> str:
+    """Send each trainer, the evening before, the list of who is coming."""
+    return str(reminders.send_trainer_lists())
+
+
 #: (sweep, setting holding its interval in seconds)
-SWEEPS = [(deliver_outbox, "SCHEDULER_DELIVERY_SECONDS")]
+SWEEPS = [
+    (deliver_outbox, "SCHEDULER_DELIVERY_SECONDS"),
+    (send_reminders, "SCHEDULER_NOTICES_SECONDS"),
+    (send_trainer_lists, "SCHEDULER_NOTICES_SECONDS"),
+]
 
 
 def run_sweep(app, leadership, sweep) -> None:

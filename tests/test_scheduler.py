@@ -80,7 +80,8 @@ def test_once_delivers_and_leaves_a_heartbeat_that_health_reports(
     db.session.remove()
     assert [m.status.value for m in outbox()] == ["sent"]
     health = app.test_client().get("/sante").json
-    assert health["scheduler"]["sweep"] == "deliver_outbox"
+    assert health["scheduler"]["sweeps"]["deliver_outbox"]["did"] == "1 sent, 0 to retry, 0 failed"
+    assert set(health["scheduler"]["sweeps"]) == {"deliver_outbox", "send_reminders", "send_trainer_lists"}
     host, pid = health["scheduler"]["process"].rsplit(":", 1)
     assert host and pid.isdigit()
 

@@ -80,3 +80,28 @@ class Registration(db.Model):
 
     def __repr__(self) -> str:
         return f"<Registration {self.id} {self.status.value} workshop {self.workshop_id}>"
+
+
+class Notice(db.Model):
+    """A notice sent at most once: a reminder to a registration, a trainer's list for a session.
+
+    The unique `key` ("rappel-j2:registration:12", "liste-formateur:workshop:4") is what makes a
+    sweep idempotent: a second scheduler, or a second run, cannot insert it again.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    #: "rappel-j2", "liste-formateur"…
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshops.id"), index=True)
+    registration_id: Mapped[int | None] = mapped_column(sa.ForeignKey("registrations.id"))
+    #: When it was due.
+    due_at = mapped_column(UTCDateTime, nullable=False)
+    #: True when it was dropped: found too late to be useful (after an outage).
+    dropped: Mapped[bool] = mapped_column(default=False)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=now)
+
+    def __repr__(self) -> str:
+        return f"<Notice {self.key}{' dropped' if self.dropped else ''}>"

@@ -373,6 +373,7 @@ _subjects = {
     "promoted": "Une place s'est libérée : {title}",
     "cancelled": "Inscription annulée : {title}",
     "link": "Votre lien pour gérer votre inscription : {title}",
+    "reminder": "Rappel : {title}",
 }
 
 
@@ -382,11 +383,13 @@ def _mail(
     *,
     with_link: bool = True,
     cancels_invitation: bool = False,
+    with_invitation: bool = True,
 ) -> None:
     """Queue a booking mail; each one carries a fresh management link (the old ones stay valid).
 
-    A confirmed seat's mails carry the calendar invitation (METHOD:REQUEST); the mail that ends
-    a seat withdraws it (METHOD:CANCEL), under the same UID with a higher SEQUENCE.
+    A confirmed seat's mails carry the calendar invitation (METHOD:REQUEST) unless told not to
+    (a reminder); the mail that ends a seat withdraws it (METHOD:CANCEL), under the same UID with
+    a higher SEQUENCE.
     """
     manage_url = None
     if with_link:
@@ -395,7 +398,7 @@ def _mail(
     invitation = None
     if cancels_invitation:
         invitation = _invitation(registration, "CANCEL")
-    elif registration.status is RegistrationStatus.confirmed:
+    elif with_invitation and registration.status is RegistrationStatus.confirmed:
         invitation = _invitation(registration, "REQUEST")
     workshop = registration.workshop
     mail.queue(
@@ -409,6 +412,11 @@ def _mail(
         manage_url=manage_url,
         workshop_url=f"{current_app.config['PUBLIC_BASE_URL']}/ateliers/{workshop.id}",
     )
+
+
+def queue_mail(registration: Registration, template: str, **options) -> None:
+    """Queue a booking mail from another booking module (reminders, changes): see `_mail`."""
+    _mail(registration, template, **options)
 
 
 def _invitation(registration: Registration, method: str) -> tuple[str, bytes]:
