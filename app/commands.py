@@ -1,9 +1,11 @@
-"""Flask CLI commands: `flask seed-demo`, `flask mail deliver`, `flask calendars …`."""
+"""Flask CLI commands: `flask seed-demo`, `flask mail deliver`, `flask calendars …`,
+`flask ateliers …`."""
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.booking.commands import workshops_cli
 from app.calendars.commands import calendars_cli
 from app.catalog.demo import seed_demo
 from app.mail.services import deliver_pending
@@ -31,3 +33,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(mail_cli)
     app.cli.add_command(calendars_cli)
+    app.cli.add_command(workshops_cli)

@@ -3,7 +3,8 @@
 "mercredi 12 mars 2025, 14 h 30"; times on the hour read "14 h".
 """
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
@@ -17,7 +18,10 @@ def to_paris(moment: datetime) -> datetime:
 
 
 def time_fr(moment: datetime) -> str:
-    local = to_paris(moment)
+    return _clock_fr(to_paris(moment))
+
+
+def _clock_fr(local: datetime) -> str:
     return f"{local.hour} h" if local.minute == 0 else f"{local.hour} h {local.minute:02d}"
 
 
@@ -44,6 +48,35 @@ def timespan_fr(start: datetime, end: datetime) -> str:
 def month_fr(year: int, month: int) -> str:
     """'mars 2025'."""
     return format_date(date(year, month, 1), "LLLL y", locale=LOCALE)
+
+
+class NonexistentLocalTime(ValueError):
+    """A Paris wall-clock time skipped by the spring change (02:30 on the last Sunday of March)."""
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    """A wall-clock time read as Paris time: the moment, and whether that time happens twice."""
+
+    moment: datetime
+    #: True on the autumn change day (02:30 happens twice): the first occurrence was taken.
+    ambiguous: bool = False
+
+
+def from_paris(wall_clock: datetime) -> LocalTime:
+    """The moment a naive Paris wall-clock time names (typed by staff), with `zoneinfo`'s fold.
+
+    A time that does not exist raises NonexistentLocalTime (with a French message); one that
+    happens twice gives its first occurrence, flagged `ambiguous` so the caller can warn.
+    """
+    first = wall_clock.replace(tzinfo=PARIS, fold=0)
+    second = wall_clock.replace(tzinfo=PARIS, fold=1)
+    if first.astimezone(UTC).astimezone(PARIS).replace(tzinfo=None) != wall_clock:
+        raise NonexistentLocalTime(
+            f"L'heure {_clock_fr(wall_clock)} n'existe pas le {date_fr(wall_clock.date())} à Paris "
+            "(passage à l'heure d'été : les montres passent de 2 h à 3 h). Choisissez une autre heure."
+        )
+    return LocalTime(first, ambiguous=first.utcoffset() != second.utcoffset())
 
 
 def register_filters(app) -> None:

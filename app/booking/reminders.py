@@ -118,7 +118,7 @@ def _remind(workshop_id: int, kind: str, due: datetime, report: SweepReport) -> 
             log.warning("reminder %s for registration %s dropped: found too late", kind, registration.id)
             report.dropped += 1
         else:
-            booking.queue_mail(registration, "reminder", with_invitation=False)
+            booking.queue_mail(registration, "reminder")
             report.sent += 1
     _commit_once(report)
 

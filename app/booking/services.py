@@ -170,7 +170,7 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
         db.session.rollback()
         return _already_registered(_active_registration(workshop_id, applicant.email))
     template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
-    _mail(registration, template)
+    queue_mail(registration, template, invitation=_seat_invitation(registration))
     db.session.commit()
     return RegistrationResult(registration)
 
@@ -196,7 +196,9 @@ def cancel(secret: str) -> Registration:
 
     was_confirmed = registration.status is RegistrationStatus.confirmed
     _withdraw(registration)
-    _mail(registration, "cancelled", with_link=False, cancels_invitation=was_confirmed)
+    queue_mail(
+        registration, "cancelled", with_link=False, invitation="CANCEL" if was_confirmed else None
+    )
     if was_confirmed:
         _promote_waiting(registration.workshop)
     db.session.commit()
@@ -267,7 +269,7 @@ def _promote_waiting(workshop: Workshop) -> list[Registration]:
         db.session.flush()
         _shift_waiting_list(workshop.id, after=0, by=len(promoted))
         for registration in promoted:
-            _mail(registration, "promoted")
+            queue_mail(registration, "promoted", invitation="REQUEST")
     return promoted
 
 
@@ -355,7 +357,7 @@ def _already_registered(registration: Registration) -> RegistrationResult:
     if now() - registration.created_at < DOUBLE_SUBMIT_WINDOW:
         db.session.rollback()
         return RegistrationResult(registration, already_registered=True)
-    _mail(registration, "link")
+    queue_mail(registration, "link", invitation=_seat_invitation(registration))
     db.session.commit()
     return RegistrationResult(registration, already_registered=True, link_resent=True)
 
@@ -367,59 +369,60 @@ def _race_pause() -> None:
         time.sleep(pause)
 
 
-_subjects = {
+SUBJECTS = {
     "confirmed": "Inscription confirmée : {title}",
     "waiting": "Liste d'attente : {title}",
     "promoted": "Une place s'est libérée : {title}",
     "cancelled": "Inscription annulée : {title}",
     "link": "Votre lien pour gérer votre inscription : {title}",
     "reminder": "Rappel : {title}",
+    "changed": "Atelier modifié : {title}",
+    "workshop_cancelled": "Atelier annulé : {title}",
 }
 
 
-def _mail(
+def queue_mail(
     registration: Registration,
     template: str,
     *,
+    invitation: str | None = None,
+    notice: str | None = None,
     with_link: bool = True,
-    cancels_invitation: bool = False,
-    with_invitation: bool = True,
+    **context,
 ) -> None:
-    """Queue a booking mail; each one carries a fresh management link (the old ones stay valid).
+    """Queue a booking mail (`mail/booking/<template>`), subject from `SUBJECTS`.
 
-    A confirmed seat's mails carry the calendar invitation (METHOD:REQUEST) unless told not to
-    (a reminder); the mail that ends a seat withdraws it (METHOD:CANCEL), under the same UID with
-    a higher SEQUENCE.
+    Each one carries a fresh management link (the old ones stay valid) unless `with_link` is
+    False. `invitation` is the iTIP method of the calendar invitation it carries, if any: REQUEST
+    for a seat (its first mail, a promotion, a change), CANCEL for the mail that ends one — same
+    UID, the registration's SEQUENCE; `notice` is put first in the invitation's DESCRIPTION.
     """
-    manage_url = None
+    base_url = current_app.config["PUBLIC_BASE_URL"]
+    context["manage_url"] = None
     if with_link:
         secret = tokens.mint(TokenPurpose.manage_registration, registration.id)
-        manage_url = f"{current_app.config['PUBLIC_BASE_URL']}/inscription/{secret}"
-    invitation = None
-    if cancels_invitation:
-        invitation = _invitation(registration, "CANCEL")
-    elif with_invitation and registration.status is RegistrationStatus.confirmed:
-        invitation = _invitation(registration, "REQUEST")
+        context["manage_url"] = f"{base_url}/inscription/{secret}"
     workshop = registration.workshop
     mail.queue(
         f"booking/{template}",
         registration.email,
-        _subjects[template].format(title=workshop.title),
+        SUBJECTS[template].format(title=workshop.title),
         about=registration,
-        invitation=invitation,
+        invitation=_invitation(registration, invitation, notice) if invitation else None,
         registration=registration,
         workshop=workshop,
-        manage_url=manage_url,
-        workshop_url=f"{current_app.config['PUBLIC_BASE_URL']}/ateliers/{workshop.id}",
+        workshop_url=f"{base_url}/ateliers/{workshop.id}",
+        catalogue_url=f"{base_url}/ateliers",
+        **context,
     )
 
 
-def queue_mail(registration: Registration, template: str, **options) -> None:
-    """Queue a booking mail from another booking module (reminders, changes): see `_mail`."""
-    _mail(registration, template, **options)
+def _seat_invitation(registration: Registration) -> str | None:
+    """REQUEST when the registration holds a seat: its mails put the workshop in the calendar."""
+    return "REQUEST" if registration.status is RegistrationStatus.confirmed else None
 
 
-def _invitation(registration: Registration, method: str) -> tuple[str, bytes]:
+def _invitation(registration: Registration, method: str, notice: str | None = None) -> tuple[str, bytes]:
     """The iTIP message for this registration's seat: the CRDP invites the teacher."""
     workshop = registration.workshop
     organizer_name, organizer_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
@@ -428,6 +431,7 @@ def _invitation(registration: Registration, method: str) -> tuple[str, bytes]:
         uid=event_uid("registration", registration.id),
         sequence=registration.sequence,
         status=CANCELLED if method == "CANCEL" else None,
+        notice=notice,
         stamp=max(registration.updated_at, workshop.updated_at),
         organizer=Person(organizer_name or "Ateliers TICE", organizer_email),
         attendee=Person(registration.full_name, registration.email),

@@ -116,15 +116,31 @@ def move_workshop(
     """Change a workshop's time or room; a real change raises its calendar SEQUENCE (the UID
     stays, so calendars move the event instead of adding another). Committed.
 
-    Only the catalogue row: telling the registered teachers is the caller's business.
+    Only the catalogue row: telling the registered teachers is the caller's business
+    (`app.booking.changes.reschedule` does both in one transaction).
     """
-    changes = {"starts_at": starts_at, "ends_at": ends_at, "room": room}
-    changed = False
-    for name, value in changes.items():
-        if value is not None and value != getattr(workshop, name):
-            setattr(workshop, name, value)
-            changed = True
-    if changed:
-        workshop.sequence += 1
+    apply_move(workshop, starts_at=starts_at, ends_at=ends_at, room=room)
     db.session.commit()
     return workshop
+
+
+def apply_move(
+    workshop: Workshop,
+    *,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    room: Room | None = None,
+) -> dict[str, object]:
+    """`move_workshop` without the commit, for a caller's own transaction.
+
+    Returns the previous value of each field that really changed (empty: nothing changed).
+    """
+    changes = {"starts_at": starts_at, "ends_at": ends_at, "room": room}
+    previous = {}
+    for name, value in changes.items():
+        if value is not None and value != getattr(workshop, name):
+            previous[name] = getattr(workshop, name)
+            setattr(workshop, name, value)
+    if previous:
+        workshop.sequence += 1
+    return previous
