@@ -1,11 +1,13 @@
 """Benchmark-only endpoints: registered only when `BENCH_ENDPOINTS` is True.
 
 `ProductionConfig` refuses that flag, so these URLs never exist in production. They give
-`bench/registration_burst.py` a ceiling measured on the same stack (gunicorn, Flask, SQLAlchemy,
-PostgreSQL) as the real registration: the floor of a registration's work.
+`bench/registration_burst.py` and `bench/feeds.py` a ceiling measured on the same stack (gunicorn,
+Flask, SQLAlchemy, PostgreSQL) as the real thing: the floor of a registration's work, and of a
+feed poll's.
 """
 
-from flask import Blueprint, request
+import sqlalchemy as sa
+from flask import Blueprint, Response, request
 
 from app.booking.models import Registration, RegistrationStatus
 from app.clock import now
@@ -35,3 +37,14 @@ def floor(workshop_id: int):
     )
     db.session.commit()
     return "", 204
+
+
+@blueprint.get("/_bench/plafond")
+def ceiling():
+    """One trivial query (`SELECT 1` through the session) and a two-byte body; 200.
+
+    The least any page reading the database can cost on this stack: what a feed poll (one stamp
+    query, then the cached bytes or a 304) is compared with.
+    """
+    db.session.execute(sa.text("SELECT 1")).scalar_one()
+    return Response(b"ok", content_type="text/plain")

@@ -152,6 +152,7 @@ def public_feed(slug: str) -> PublicFeed | None:
         directory = {feed.slug: feed for feed in public_feeds()}
         with state.lock:
             state.directory = (directory, time.monotonic())
+            state.selections = {}
     return directory.get(slug)
 
 
@@ -159,26 +160,51 @@ def render_public_feed(slug: str) -> RenderedFeed | None:
     feed = public_feed(slug)
     if feed is None:
         return None
-    condition = window_condition()
-    if feed.condition is not None:
-        condition = sa.and_(condition, feed.condition)
+    condition, stamp = _selection(feed)
     return cached_feed(
         feed.key,
-        workshop_stamp(condition),
+        _run_stamp(stamp),
         lambda: build_calendar([workshop_event(w) for w in workshops(condition)], name=feed.name),
     )
 
 
+def _selection(feed: PublicFeed) -> tuple[sa.ColumnElement, sa.Select]:
+    """The feed's condition for today and its stamp query, built once a day per feed.
+
+    Building them is most of a poll's Python time (the expressions, then SQLAlchemy's cache
+    key for a new statement): a poll reuses them; a new day or a reloaded directory rebuilds.
+    """
+    today = paris_today()
+    state = _state()
+    with state.lock:
+        entry = state.selections.get(feed.key)
+    if entry is None or entry[0] is not feed or entry[1] != today:
+        condition = window_condition(today)
+        if feed.condition is not None:
+            condition = sa.and_(condition, feed.condition)
+        entry = (feed, today, condition, stamp_query(condition))
+        with state.lock:
+            state.selections[feed.key] = entry
+    return entry[2], entry[3]
+
+
+def stamp_query(condition) -> sa.Select:
+    return sa.select(
+        sa.func.count(Workshop.id),
+        sa.func.max(Workshop.updated_at),
+        sa.func.sum(Workshop.sequence),
+    ).where(condition)
+
+
 def workshop_stamp(condition) -> tuple:
     """What changes whenever the selection's bytes may change: one aggregate query."""
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(Workshop.id),
-            sa.func.max(Workshop.updated_at),
-            sa.func.sum(Workshop.sequence),
-        ).where(condition)
-    ).one()
-    return tuple(row)
+    return _run_stamp(stamp_query(condition))
+
+
+def _run_stamp(statement: sa.Select) -> tuple:
+    # On the session's connection: the same transaction, without the ORM's per-execution
+    # bookkeeping (the query returns plain values, no objects).
+    return tuple(db.session.connection().execute(statement).one())
 
 
 def workshops(condition) -> list[Workshop]:
@@ -255,6 +281,8 @@ class _CalendarState:
         self.size = size
         self.feeds: OrderedDict[str, tuple[tuple, float, RenderedFeed]] = OrderedDict()
         self.directory: tuple[dict[str, PublicFeed], float] = ({}, float("-inf"))
+        #: Per public feed: (feed, day, condition, stamp query), see `_selection`.
+        self.selections: dict[str, tuple[PublicFeed, date, sa.ColumnElement, sa.Select]] = {}
 
 
 def _state() -> _CalendarState:
