@@ -11,19 +11,19 @@ from app.mail.services import deliver_pending
 log = logging.getLogger("scheduler")
 
 
-def deliver_outbox() -> str:
+def deliver_outbox():
     """Send the mails the business transactions left in the outbox."""
-    return str(deliver_pending())
+    return deliver_pending()
 
 
-def send_reminders() -> str:
+def send_reminders():
     """Remind confirmed teachers before their workshop (at most once per registration and kind)."""
-    return str(reminders.send_due_reminders())
+    return reminders.send_due_reminders()
 
 
-def send_trainer_lists() -> str:
+def send_trainer_lists():
     """Send each trainer, the evening before, the list of who is coming."""
-    return str(reminders.send_trainer_lists())
+    return reminders.send_trainer_lists()
 
 
 #: (sweep, setting holding its interval in seconds)
@@ -35,13 +35,16 @@ SWEEPS = [
 
 
 def run_sweep(app, leadership, sweep) -> None:
-    """Run one sweep if this process is the active scheduler, then record a heartbeat."""
+    """Run one sweep if this process is the active scheduler, log what it did, and record a
+    heartbeat. A sweep returns a report that is true when it did something."""
     if not leadership.is_leader:
         return
     with app.app_context():
         try:
-            detail = sweep()
-            heartbeat.beat(sweep.__name__, detail)
+            report = sweep()
+            if report:
+                log.info("%s: %s", sweep.__name__, report)
+            heartbeat.beat(sweep.__name__, str(report))
         except Exception:
             log.exception("sweep %s failed; it runs again at its next turn", sweep.__name__)
         finally:

@@ -40,6 +40,9 @@ class SweepReport:
     def __str__(self) -> str:
         return f"{self.sent} sent, {self.dropped} dropped"
 
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.dropped)
+
 
 def local_moment(start: datetime, *, days_before: int, hour: int) -> datetime:
     """`hour` o'clock, Paris time, `days_before` days before the day of `start` (in Paris)."""

@@ -81,6 +81,9 @@ class DeliveryReport:
     def __str__(self) -> str:
         return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
 
+    def __bool__(self) -> bool:
+        return bool(self.sent or self.retried or self.failed)
+
 
 #: What happened to one mail, with the error met: "sent"; "retry" (4xx, timeout); "lost" (the
 #: connection dropped: retry it, and the rest of the batch too); "refused" (5xx: the server will
@@ -98,8 +101,6 @@ def deliver_pending(batch_size: int | None = None) -> DeliveryReport:
     report = DeliveryReport()
     if messages:
         _record(_send(messages), report)
-    if report.sent or report.retried or report.failed:
-        log.info("outbox delivery: %s", report)
     return report
 
 
