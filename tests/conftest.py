@@ -222,6 +222,45 @@ def make_workshop(app, clock, make_site):
 
 
 @pytest.fixture
+def topic(app):
+    from app.catalog.models import Topic
+
+    def get(slug, name=None):
+        """The topic of this slug, created if missing."""
+        found = db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
+        if found is None:
+            found = Topic(slug=slug, name=name or slug.capitalize())
+            db.session.add(found)
+            db.session.commit()
+        return found
+
+    return get
+
+
+@pytest.fixture
+def sites(make_site):
+    return {
+        "amiens": make_site(slug="amiens", name="Amiens"),
+        "abbeville": make_site(slug="abbeville", name="Abbeville", street="2 rue du Lillier"),
+        "peronne": make_site(slug="peronne", name="Péronne", street="9 rue Saint-Sauveur"),
+    }
+
+
+@pytest.fixture
+def at(make_workshop, clock):
+    """A workshop starting at a given moment (ends three hours later unless `ends_at`)."""
+
+    def make(moment: datetime, ends_at: datetime | None = None, **fields):
+        workshop = make_workshop(starts_in=moment - clock.now, **fields)
+        if ends_at is not None:
+            workshop.ends_at = ends_at
+            db.session.commit()
+        return workshop
+
+    return make
+
+
+@pytest.fixture
 def applicant():
     from app.booking.services import Applicant
 

@@ -48,42 +48,6 @@ def uid(kind, id_):
     return f"{kind}-{id_}@ateliers.test"
 
 
-@pytest.fixture
-def topic(app):
-    def get(slug, name=None):
-        found = db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
-        if found is None:
-            found = Topic(slug=slug, name=name or slug.capitalize())
-            db.session.add(found)
-            db.session.commit()
-        return found
-
-    return get
-
-
-@pytest.fixture
-def sites(make_site):
-    return {
-        "amiens": make_site(slug="amiens", name="Amiens"),
-        "abbeville": make_site(slug="abbeville", name="Abbeville", street="2 rue du Lillier"),
-        "peronne": make_site(slug="peronne", name="Péronne", street="9 rue Saint-Sauveur"),
-    }
-
-
-@pytest.fixture
-def at(make_workshop, clock):
-    """A workshop starting at a given moment (ends three hours later unless `ends_at`)."""
-
-    def make(moment: datetime, ends_at: datetime | None = None, **fields):
-        workshop = make_workshop(starts_in=moment - clock.now, **fields)
-        if ends_at is not None:
-            workshop.ends_at = ends_at
-            db.session.commit()
-        return workshop
-
-    return make
-
-
 def register(workshop, n=1, **fields):
     from app.booking.services import Applicant
 

@@ -68,38 +68,6 @@ def when_fr(start: datetime, end: datetime) -> str:
 
 
 @pytest.fixture
-def topic(app):
-    def get(slug, name=None):
-        found = db.session.scalar(sa.select(Topic).where(Topic.slug == slug))
-        if found is None:
-            found = Topic(slug=slug, name=name or slug.capitalize())
-            db.session.add(found)
-            db.session.commit()
-        return found
-
-    return get
-
-
-@pytest.fixture
-def sites(make_site):
-    return {
-        "amiens": make_site(slug="amiens", name="Amiens"),
-        "abbeville": make_site(slug="abbeville", name="Abbeville", street="2 rue du Lillier"),
-        "peronne": make_site(slug="peronne", name="Péronne", street="9 rue Saint-Sauveur"),
-    }
-
-
-@pytest.fixture
-def at(make_workshop, clock):
-    """A workshop starting at a given Paris time."""
-
-    def make(moment: datetime, **fields):
-        return make_workshop(starts_in=moment - clock.now, **fields)
-
-    return make
-
-
-@pytest.fixture
 def catalogue(sites, topic, make_workshop):
     ent, tbi, tablets = topic("ent", "ENT"), topic("tbi", "TBI"), topic("tablettes", "Tablettes")
     w = {
