@@ -2,18 +2,33 @@
 the only source of truth, so a restart loses nothing and a late run catches up."""
 
 import logging
+import time
+
+from flask import current_app
 
 from app import heartbeat
 from app.booking import reminders
 from app.extensions import db
-from app.mail.services import deliver_pending
+from app.mail.services import DeliveryReport, deliver_pending
 
 log = logging.getLogger("scheduler")
 
 
+#: One delivery sweep keeps sending full batches for at most this long (a programme mail to the
+#: lists queues thousands), then lets the other sweeps run.
+DELIVERY_SWEEP_SECONDS = 30
+
+
 def deliver_outbox():
-    """Send the mails the business transactions left in the outbox."""
-    return deliver_pending()
+    """Send the mails the business transactions left in the outbox, batch after batch."""
+    report = DeliveryReport()
+    deadline = time.monotonic() + DELIVERY_SWEEP_SECONDS
+    batch_size = current_app.config["MAIL_BATCH_SIZE"]
+    while True:
+        batch = deliver_pending(batch_size)
+        report.add(batch)
+        if batch.sent + batch.retried + batch.failed < batch_size or time.monotonic() > deadline:
+            return report
 
 
 def send_reminders():

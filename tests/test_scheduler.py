@@ -157,3 +157,21 @@ def test_two_scheduler_processes_deliver_each_of_1000_mails_exactly_once(app, sc
     message_ids = [m["Message-ID"] for m in smtp.messages]
     assert len(message_ids) == 1000 and len(set(message_ids)) == 1000
     assert all(" sent" in output for output in outputs), "both processes took part"
+
+
+def test_one_delivery_sweep_sends_batch_after_batch(app, smtp):
+    """A programme mail queues thousands: one sweep does not stop at the first batch."""
+    from app.mail.models import OutboxMail
+    from scheduler.jobs import deliver_outbox
+
+    app.config["MAIL_BATCH_SIZE"] = 10
+    db.session.add_all(
+        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject="Essai",
+                   body_text="Bonjour", body_html="<p>Bonjour</p>")
+        for n in range(35)
+    )
+    db.session.commit()
+
+    report = deliver_outbox()
+
+    assert report.sent == 35 and len(smtp.messages) == 35

@@ -84,6 +84,12 @@ class DeliveryReport:
     def __bool__(self) -> bool:
         return bool(self.sent or self.retried or self.failed)
 
+    def add(self, other: "DeliveryReport") -> None:
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.errors += other.errors
+
 
 #: What happened to one mail, with the error met: "sent"; "retry" (4xx, timeout); "lost" (the
 #: connection dropped: retry it, and the rest of the batch too); "refused" (5xx: the server will
