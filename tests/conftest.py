@@ -59,16 +59,8 @@ def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.sqlite3'}"
     else:
-        base = os.environ.get("TEST_DATABASE_URL")
-        require(bool(base), "PostgreSQL: TEST_DATABASE_URL is not set")
-        schema = f"pytest_{os.getpid()}"
-        admin = sa.create_engine(base)
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        separator = "&" if "?" in base else "?"
-        url = f"{base}{separator}options=-csearch_path%3D{schema}"
-        request.addfinalizer(lambda: _drop_schema(admin, schema))
+        url, drop = postgresql_schema(f"pytest_{os.getpid()}")
+        request.addfinalizer(drop)
     app = create_app(make_config(url))
     with app.app_context():
         upgrade()
@@ -76,10 +68,25 @@ def database_url(request, tmp_path_factory):
     return url
 
 
-def _drop_schema(admin, schema: str) -> None:
+def postgresql_schema(schema: str):
+    """A fresh, empty schema on TEST_DATABASE_URL's server: (its URL, a function that drops it).
+
+    The URL sets `search_path`, so everything connecting through it works in that schema only.
+    """
+    base = os.environ.get("TEST_DATABASE_URL")
+    require(bool(base), "PostgreSQL: TEST_DATABASE_URL is not set")
+    admin = sa.create_engine(base)
     with admin.begin() as connection:
         connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    admin.dispose()
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        admin.dispose()
+
+    separator = "&" if "?" in base else "?"
+    return f"{base}{separator}options=-csearch_path%3D{schema}", drop
 
 
 @pytest.fixture

@@ -916,23 +916,14 @@ def fresh_database(request, tmp_path):
     """An empty database of each backend, for migrations run by the test itself."""
     import os
 
-    from tests.conftest import require
+    from tests.conftest import postgresql_schema
 
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    base = os.environ.get("TEST_DATABASE_URL")
-    require(bool(base), "PostgreSQL: TEST_DATABASE_URL is not set")
-    schema = f"pytest_migrations_{os.getpid()}"
-    admin = sa.create_engine(base)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    admin.dispose()
+    url, drop = postgresql_schema(f"pytest_migrations_{os.getpid()}")
+    yield url
+    drop()
 
 
 def test_the_calendar_migration_goes_down_and_up(fresh_database):
