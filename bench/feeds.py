@@ -58,7 +58,6 @@ import hashlib
 import multiprocessing
 import os
 import queue
-import resource
 import socket
 import statistics
 import sys
@@ -76,6 +75,7 @@ from bench.registration_burst import (  # noqa: E402
     Sample,
     cpu_by_pid,
     cpu_used,
+    drive_clients,
     figures,
     free_port,
     machine_busy_seconds,
@@ -479,20 +479,7 @@ def run_phase(spec: PhaseSpec, connections, host: str, port: int) -> PhaseResult
                     continue
             failed[key] = failed.get(key, 0) + 1
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before
-    merged: dict[str, int] = {}
-    for failed in errors:
-        for key, count in failed.items():
-            merged[key] = merged.get(key, 0) + count
+    elapsed, cpu, merged = drive_clients(client, clients, barrier, errors)
     return PhaseResult(
         spec.kind,
         spec.label,

@@ -399,6 +399,26 @@ def client_process(base_url: str, clients: int, commands, results) -> None:
             session.close()
 
 
+def drive_clients(client, clients: int, barrier, errors: list[dict[str, int]]):
+    """Run `client(i)` in one thread per client, released together by `barrier` (the caller is
+    its last party); (elapsed seconds, this process's CPU seconds, the clients' errors merged)."""
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before
+    merged: dict[str, int] = {}
+    for failed in errors:
+        for key, count in failed.items():
+            merged[key] = merged.get(key, 0) + count
+    return elapsed, cpu, merged
+
+
 def run_phase(spec: PhaseSpec, sessions) -> PhaseResult:
     import httpx
 
@@ -446,20 +466,7 @@ def run_phase(spec: PhaseSpec, sessions) -> PhaseResult:
                 key = f"HTTP {status}"
             failed[key] = failed.get(key, 0) + 1
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    cpu_before = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu_before
-    merged: dict[str, int] = {}
-    for failed in errors:
-        for key, count in failed.items():
-            merged[key] = merged.get(key, 0) + count
+    elapsed, cpu, merged = drive_clients(client, clients, barrier, errors)
     return PhaseResult(
         spec.kind,
         spec.label,
