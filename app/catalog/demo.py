@@ -2,14 +2,12 @@
 trainers, topics, and a term of workshops from next week on, outside zone-B school holidays and
 public holidays."""
 
-from datetime import date, datetime, time, timedelta
-from functools import cache
+from datetime import datetime, time, timedelta
 from itertools import cycle
 
-import holidays
 import sqlalchemy as sa
-from vacances_scolaires_france import SchoolHolidayDates, UnsupportedYearException
 
+from app.catalog.holidays import is_school_day_off
 from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
 from app.extensions import db
@@ -65,26 +63,6 @@ SLOTS = [(2, time(9, 0), time(12, 0)), (2, time(14, 0), time(17, 0)),
          (1, time(17, 0), time(19, 0)), (3, time(17, 0), time(19, 0))]
 
 TERM_WEEKS = 14
-
-
-@cache
-def _school_holidays() -> SchoolHolidayDates:
-    return SchoolHolidayDates()  # parses its data file: once per process
-
-
-@cache
-def _public_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.France(years=year)
-
-
-def is_school_day_off(day: date) -> bool:
-    """A French public holiday or a zone-B school holiday (unknown years count as open)."""
-    if day in _public_holidays(day.year):
-        return True
-    try:
-        return _school_holidays().is_holiday_for_zone(day, "B")
-    except UnsupportedYearException:
-        return False
 
 
 def seed_demo() -> bool:
