@@ -34,6 +34,8 @@ class Config:
 
     #: Registrations accept only these e-mail domains when set, e.g. "ac-amiens.fr".
     ALLOWED_EMAIL_DOMAINS = _env_list("ALLOWED_EMAIL_DOMAINS")
+    #: The teachers' mailing lists the programme is sent to, e.g. "ecoles-somme@ac-amiens.fr".
+    PROGRAMME_LIST_ADDRESSES = _env_list("PROGRAMME_LIST_ADDRESSES")
 
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
@@ -54,6 +56,7 @@ class Config:
     MAIL_SMTP_TIMEOUT = 30
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_I18N_ENABLED = False  # WTForms' own French messages (app.forms.Form), not Flask-Babel's
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -63,6 +66,11 @@ class Config:
     #: Registrations per e-mail address, and per client address (a whole school may share one).
     RATELIMIT_REGISTRATION_PER_EMAIL = "10 per hour"
     RATELIMIT_REGISTRATION_PER_IP = "300 per minute"
+    #: Staff logins: attempts per client address, and per account name.
+    RATELIMIT_LOGIN_PER_IP = "30 per minute"
+    RATELIMIT_LOGIN_PER_EMAIL = "10 per 15 minutes"
+    #: The demo accounts and their printed passwords (development and tests only).
+    DEMO_ACCOUNTS = False
     #: Number of reverse proxies in front of the app (for the client address).
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
@@ -99,6 +107,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    DEMO_ACCOUNTS = True
 
 
 class ProductionConfig(Config):
@@ -112,6 +121,8 @@ class ProductionConfig(Config):
             problems.append("SECRET_KEY must be set to a real secret")
         if not cls.SEAT_LOCK_ENABLED or cls.SEAT_RACE_PAUSE:
             problems.append("the seat lock cannot be disabled or delayed in production")
+        if cls.DEMO_ACCOUNTS:
+            problems.append("demo accounts and their passwords are refused in production")
         if cls.CLOCK is not None or cls.BENCH_ENDPOINTS:
             problems.append("test clocks and benchmark endpoints are refused in production")
         if problems:
@@ -128,6 +139,7 @@ class TestConfig(Config):
     MAIL_SUPPRESS_SEND = False
     WTF_CSRF_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"
+    DEMO_ACCOUNTS = True
 
 
 CONFIGS = {

@@ -49,20 +49,35 @@ def _register_extensions(app: Flask) -> None:
     ext.mail.init_app(app)
     ext.csrf.init_app(app)
     ext.limiter.init_app(app)
+    ext.login_manager.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.admin.figures_views import blueprint as figures
+    from app.admin.programme_views import blueprint as programme
+    from app.admin.views import blueprint as admin
+    from app.attendance.checkin_views import blueprint as checkin
+    from app.attendance.followup_views import blueprint as followup
+    from app.attendance.views import blueprint as attendance
     from app.booking.views import blueprint as booking
     from app.calendars.views import blueprint as calendars
     from app.catalog.views import blueprint as catalog
     from app.mail.views import blueprint as mail_templates
     from app.pages import blueprint as pages
+    from app.staff.views import blueprint as staff
 
     app.register_blueprint(pages)
     app.register_blueprint(catalog)
     app.register_blueprint(booking)
     app.register_blueprint(calendars)
     app.register_blueprint(mail_templates)
+    app.register_blueprint(staff)
+    app.register_blueprint(attendance)
+    app.register_blueprint(admin)
+    app.register_blueprint(figures)
+    app.register_blueprint(programme)
+    app.register_blueprint(checkin)
+    app.register_blueprint(followup)
     if app.config["BENCH_ENDPOINTS"]:
         from app.bench_views import blueprint as bench
 

@@ -1,5 +1,6 @@
 """Flask CLI commands: `flask seed-demo`, `flask mail deliver`, `flask calendars …`,
-`flask ateliers …`."""
+`flask ateliers …`,
+`flask staff …`."""
 
 import click
 from flask import Flask
@@ -9,6 +10,8 @@ from app.booking.commands import workshops_cli
 from app.calendars.commands import calendars_cli
 from app.catalog.demo import seed_demo
 from app.mail.services import deliver_pending
+from app.staff.commands import staff_cli
+from app.staff.services import seed_demo_accounts
 
 mail_cli = AppGroup("mail", help="La boîte d'envoi.")
 
@@ -20,6 +23,9 @@ def seed_demo_command():
         click.echo("Données de démonstration créées : 3 sites, leurs salles, un trimestre d'ateliers.")
     else:
         click.echo("La base contient déjà des données : rien n'a été ajouté.")
+    click.echo("Comptes de démonstration (connexion sur /connexion) :")
+    for email, password, role in seed_demo_accounts():
+        click.echo(f"  {role.title} : {email} / mot de passe {password}")
 
 
 @mail_cli.command("deliver")
@@ -34,3 +40,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(calendars_cli)
     app.cli.add_command(workshops_cli)
+    app.cli.add_command(staff_cli)

@@ -13,6 +13,16 @@ PARIS = ZoneInfo("Europe/Paris")
 LOCALE = "fr_FR"
 
 
+def of_place(name: str) -> str:
+    """French elision before a place name: "d'Amiens", "de Péronne", "d'Abbeville"."""
+    return f"d'{name}" if name and name[0].casefold() in "aeiouyàâéèêëîïôùû" else f"de {name}"
+
+
+def site_place(site) -> str:
+    """How mails and pages name a CRDP site: "CRDP, site d'Amiens"."""
+    return f"CRDP, site {of_place(site.name)}"
+
+
 def to_paris(moment: datetime) -> datetime:
     return moment.astimezone(PARIS)
 
@@ -80,6 +90,7 @@ def from_paris(wall_clock: datetime) -> LocalTime:
 
 
 def register_filters(app) -> None:
+    app.add_template_filter(site_place, "site_place")
     app.add_template_filter(date_fr, "date_fr")
     app.add_template_filter(time_fr, "time_fr")
     app.add_template_filter(datetime_fr, "datetime_fr")

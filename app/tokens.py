@@ -25,6 +25,8 @@ class TokenPurpose(TitledEnum):
     manage_registration = ("manage", "Gérer une inscription")
     personal_feed = ("feed", "Calendrier personnel")
     trainer_feed = ("trainer-feed", "Calendrier d'un formateur")
+    password_reset = ("password-reset", "Réinitialiser un mot de passe")
+    questionnaire = ("questionnaire", "Questionnaire après un atelier")
 
 
 class Token(db.Model):
@@ -37,8 +39,8 @@ class Token(db.Model):
     #: SHA-256 of the secret, hex.
     digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
     purpose: Mapped[TokenPurpose] = enum_column(TokenPurpose)
-    #: Id of the row this token opens: a registration for `manage` and `feed`, a trainer for
-    #: `trainer-feed`.
+    #: Id of the row this token opens: a registration for `manage`, `feed` and `questionnaire`, a
+    #: trainer for `trainer-feed`, a staff account for `password-reset`.
     owner_id: Mapped[int]
     created_at = mapped_column(UTCDateTime, nullable=False, default=now)
     revoked_at = mapped_column(UTCDateTime, nullable=True)

@@ -20,9 +20,12 @@ What it does, in order:
    which carry a calendar invitation — a text/calendar part and the .ics attached — and ~20 %
    "liste d'attente" ones, each rendered from its template pair with a fresh management link),
    then prints the sizes (about 0.7 KB of text, 2.7 KB of HTML, 7.4 KB of MIME per mail).
-4. Prepares the ceiling's messages before any timing: `build_message(row).as_bytes()` for every
-   outbox row (the very bytes, Message-IDs included, that delivery sends) and the envelope
-   addresses.
+4. Prepares the ceiling's messages before any timing: `build_message(row)` for every outbox row
+   (the very bytes, Message-IDs included, that delivery sends, and the envelope addresses), and
+   checks that each of them parses (standard `email` package, default policy) to the same
+   headers and parts as the message Flask-Mail builds from the same row, the way the service
+   built them before it wrote its MIME itself (see REFERENCE at the end of this file): no
+   defect, CRLF line ends only, no line over 998 octets.
 5. Rounds (after a short warm-up of each phase): in each, for every batch size in
    `--batch-sizes` (the configured MAIL_BATCH_SIZE first, then 500), a ceiling run then a
    service run, and one more ceiling run at the very end:
@@ -37,15 +40,12 @@ What it does, in order:
 6. Prints mails, seconds, mails/s per phase, the ratio service/ceiling and whether it meets the
    target (≥ 0.7), the sink's counts, where the CPU went (this process, the sink, PostgreSQL,
    in µs per mail; other processes, in cores) and where the service's wall time went (claim,
-   MIME build, SMTP, record). Exits 1 when a mail was lost, doubled or not recorded, 0
-   otherwise: missing the target is reported, not fatal.
+   MIME build, SMTP, record). Exits 1 when a mail was lost, doubled or not recorded, or when a
+   mail does not parse like the reference; 0 otherwise: missing the target is reported, not
+   fatal.
 
-`--profile [service|p1…p5]` adds one extra run under cProfile (not timed with the rounds) and
-prints the functions where the time goes.
-`--prototype p1,…,p5` (or `all`) adds, in each round, service runs with the changes proposed
-for app/mail/services.py monkeypatched in this process (see the PROTOTYPE section at the end
-of this file), after checking that they produce the same mails once parsed: the app's code is
-not changed.
+`--profile` adds one extra service run under cProfile (not timed with the rounds) and prints
+the functions where the time goes.
 
 Only one run at a time per database (a lock file): a second run would drop the first's database.
 """
@@ -86,7 +86,6 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_outbo
 TARGET_RATIO = 0.7
 CEILING = "plafond smtplib"
 SERVICE = "service"
-PROTOTYPE = "prototype"
 
 # --------------------------------------------------------------------------------------------
 # The SMTP sink, in its own process
@@ -308,26 +307,35 @@ class Prepared:
     html_sizes: list[int]
 
 
-def prepare(app) -> Prepared:
+def prepare(app) -> tuple[Prepared, str]:
+    """The ceiling's input, and the check of every mail against the reference (REFERENCE)."""
     import sqlalchemy as sa
-    from flask_mail import sanitize_address
+    from sqlalchemy.orm import selectinload
 
     from app.extensions import db
     from app.mail.models import OutboxMail
     from app.mail.services import build_message
 
     with app.app_context():
-        rows = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
-        built = [(row, build_message(row)) for row in rows]
+        rows = db.session.scalars(
+            sa.select(OutboxMail)
+            .order_by(OutboxMail.id)
+            .options(selectinload(OutboxMail.attachments))
+        ).all()
+        built = [build_message(row) for row in rows]
+        senders = {mail.sender for mail in built}
+        if len(senders) != 1:
+            raise SystemExit(f"expected one envelope sender, found {senders}")
         prepared = Prepared(
-            sender=sanitize_address(app.config["MAIL_DEFAULT_SENDER"]),
-            messages=[(sanitize_address(row.recipient), msg.as_bytes()) for row, msg in built],
-            message_ids=[msg.msgId for _, msg in built],
+            sender=senders.pop(),
+            messages=[(mail.recipient, mail.data) for mail in built],
+            message_ids=[mail.message_id for mail in built],
             text_sizes=[len(row.body_text.encode()) for row in rows],
             html_sizes=[len(row.body_html.encode()) for row in rows],
         )
+        check = compare_with_reference(rows, [mail.data for mail in built])
         db.session.remove()
-    return prepared
+    return prepared, check
 
 
 def requeue(app, database_url: str, first: int | None = None) -> None:
@@ -464,9 +472,8 @@ def run_ceiling(prepared: Prepared, port: int, count: int, time_cap: float, mete
 
 
 class step_timers:
-    """Wall time spent in app.mail.services' _claim, _send and _record, and in building the MIME
-    bytes: each message that build_message() returns gets its as_bytes() wrapped (an instance
-    attribute, so whatever its class). A few µs per call; `send` includes `build`."""
+    """Wall time spent in app.mail.services' _claim, _send and _record, and in build_message()
+    (the MIME bytes, called by _claim). A few µs per call; `claim` includes `build`."""
 
     def __init__(self):
         from app.mail import services
@@ -486,20 +493,12 @@ class step_timers:
 
         return timed
 
-    def _build_message(self, build_message):
-        def timed_build(row):
-            message = build_message(row)
-            message.as_bytes = self._timed(message.as_bytes, "build")
-            return message
-
-        return timed_build
-
     def __enter__(self):
-        names = ("_claim", "_send", "_record", "build_message")
-        self.saved = {name: getattr(self.module, name) for name in names}
-        for name, key in (("_claim", "claim"), ("_send", "send"), ("_record", "record")):
+        names = (("_claim", "claim"), ("_send", "send"), ("_record", "record"))
+        names += (("build_message", "build"),)
+        self.saved = {name: getattr(self.module, name) for name, _ in names}
+        for name, key in names:
             setattr(self.module, name, self._timed(self.saved[name], key))
-        self.module.build_message = self._build_message(self.saved["build_message"])
         return self
 
     def __exit__(self, *exc_info):
@@ -572,18 +571,8 @@ def parse_args(argv=None):
     parser.add_argument("--time-cap", type=float, default=120.0, help="seconds, per phase")
     parser.add_argument(
         "--profile",
-        nargs="?",
-        const="service",
-        default=None,
-        help="one extra run under cProfile, after the rounds: 'service' (the default), or a "
-        "prototype variant (p1, p2, p3)",
-    )
-    parser.add_argument(
-        "--prototype",
-        default="",
-        help="comma-separated variants among p1,p2,p3 (or 'all'): also run, each round, the "
-        "delivery changes proposed for app/mail/services.py, monkeypatched in this process only "
-        "(see the PROTOTYPE section of this file)",
+        action="store_true",
+        help="one extra service run under cProfile, after the rounds",
     )
     return parser.parse_args(argv)
 
@@ -626,7 +615,7 @@ def bench(args, sink: Sink, postgresql: bool, database: str | None, engine_name:
     states = outbox_states(app)
     if states.get("pending") != args.mails:
         raise SystemExit(f"expected {args.mails} pending mails, found {states}")
-    prepared = prepare(app)
+    prepared, parse_check = prepare(app)
     expected_all = set(prepared.message_ids)
     if len(expected_all) != args.mails:
         raise SystemExit("Message-IDs are not unique: the sink's check would be meaningless")
@@ -687,42 +676,29 @@ def bench(args, sink: Sink, postgresql: bool, database: str | None, engine_name:
         )
         return run
 
-    variants = (
-        list(VARIANTS)
-        if args.prototype == "all"
-        else [v for v in args.prototype.split(",") if v.strip()]
-    )
-    if unknown := set(variants) - set(VARIANTS):
-        raise SystemExit(f"unknown prototype variants {sorted(unknown)}: choose among {VARIANTS}")
-    if variants:
-        print(f"  prototype bytes check: {compare_prototype_bytes(app, prepared)}", flush=True)
+    print(f"  the service's mails against the reference: {parse_check}", flush=True)
     runs: list[Run] = []
     warm = min(args.warmup, args.mails)
     if warm:
         ceiling("w", warm)
         for batch in batch_sizes:
             service("w", warm, batch)
-        for variant in variants:
-            with prototype_installed(variant):
-                service("w", warm, batch_sizes[0], f"{PROTOTYPE} {variant}")
     # A ceiling run before every service run and one at the end: each service run is compared
     # with the two ceilings measured around it (this machine's speed drifts within seconds).
     for r in range(1, args.rounds + 1):
         for batch in batch_sizes:
             runs.append(ceiling(f"r{r}", args.mails))
             runs.append(service(f"r{r}", args.mails, batch))
-        for variant in variants:
-            for batch in batch_sizes:
-                runs.append(ceiling(f"r{r}", args.mails))
-                with prototype_installed(variant):
-                    runs.append(service(f"r{r}", args.mails, batch, f"{PROTOTYPE} {variant}"))
     runs.append(ceiling(f"r{args.rounds}", args.mails))
     pair_with_ceilings(runs)
 
     if args.profile:
-        profile_service(app, args, batch_sizes[0], args.profile)
+        profile_service(app, args, batch_sizes[0])
 
-    return summary(args, runs, batch_sizes, variants, engine_name)
+    status = summary(args, runs, batch_sizes, engine_name)
+    parses = parse_check.startswith(f"{args.mails} of {args.mails} ")
+    print(f"mails parsed like before : {parse_check}")
+    return status if parses else 1
 
 
 def pair_with_ceilings(runs: list[Run]) -> None:
@@ -735,9 +711,7 @@ def pair_with_ceilings(runs: list[Run]) -> None:
         run.paired_ceiling = (before.rate + after.rate) / 2
 
 
-def summary(
-    args, runs: list[Run], batch_sizes: list[int], variants: list[str], engine_name: str
-) -> int:
+def summary(args, runs: list[Run], batch_sizes: list[int], engine_name: str) -> int:
     def total(kind: str, batch: int | None) -> Run | None:
         chosen = [r for r in runs if r.kind == kind and r.batch == batch]
         if not chosen:
@@ -763,7 +737,6 @@ def summary(
 
     rows = [("ceiling: smtplib, prepared bytes", ceiling)]
     kinds = [(SERVICE, "service: deliver_pending")]
-    kinds += [(f"{PROTOTYPE} {v}", f"prototype {v}: deliver_pending") for v in variants]
     for kind, name in kinds:
         for batch in batch_sizes:
             merged = total(kind, batch)
@@ -822,17 +795,17 @@ def summary(
         per = 1e6 / run.mails
         steps = run.steps
         inside = steps["claim"] + steps["send"] + steps["record"]
-        smtp = steps["send"] - steps["build"]
+        claim = steps["claim"] - steps["build"]
         print(
-            f"{name:<40}{steps['claim'] * per:>7.0f}{steps['build'] * per:>7.0f}{smtp * per:>7.0f}"
+            f"{name:<40}{claim * per:>7.0f}{steps['build'] * per:>7.0f}{steps['send'] * per:>7.0f}"
             f"{steps['record'] * per:>8.0f}{(run.elapsed - inside) * per:>7.0f}"
             f"{run.elapsed * per:>7.0f}"
         )
     print("-" * len(header))
     print(
-        "(claim: the claiming transaction and the Message objects; build: the MIME bytes; SMTP: "
-        "the rest of sending, connection included, i.e. smtplib, the waits for the sink and "
-        "what Flask-Mail adds; record: the outcomes' transaction)"
+        "(claim: the claiming transaction, rows loaded; build: build_message(), the MIME bytes; "
+        "SMTP: sending, connection included, i.e. smtplib and the waits for the sink; record: "
+        "the outcomes' transaction)"
     )
     print()
     headline = total(SERVICE, batch_sizes[0])
@@ -845,13 +818,6 @@ def summary(
         f"ratio to the ceiling     : {ratio:.2f}   (target ≥ {TARGET_RATIO}: "
         f"{'met' if met else 'NOT met'}; per round {min(spread):.2f}–{max(spread):.2f})"
     )
-    for variant in variants:
-        best = total(f"{PROTOTYPE} {variant}", batch_sizes[0])
-        print(
-            f"prototype {variant} ratio       : {ratio_of(best):.2f}   "
-            f"({best.rate:.1f} mails/s, batch {batch_sizes[0]}; per round "
-            f"{min(best.ratios):.2f}–{max(best.ratios):.2f})"
-        )
     bad = []
     for name, run in rows:
         for delivery in run.deliveries:
@@ -875,20 +841,18 @@ def summary(
 # --------------------------------------------------------------------------------------------
 
 
-def profile_service(app, args, batch: int, variant: str) -> None:
+def profile_service(app, args, batch: int) -> None:
     import cProfile
     import pstats
 
     requeue(app, args.database_url)
     profiler = cProfile.Profile()
     meter = Meter(0, None)
-    patched = prototype_installed(variant) if variant != "service" else contextlib.nullcontext()
-    with patched:
-        profiler.enable()
-        elapsed, sent, *_ = run_service(app, batch, args.time_cap, meter)
-        profiler.disable()
+    profiler.enable()
+    elapsed, sent, *_ = run_service(app, batch, args.time_cap, meter)
+    profiler.disable()
     print(
-        f"\ncProfile of one {variant} run (batch {batch}): {sent} mails in {elapsed:.2f} s "
+        f"\ncProfile of one service run (batch {batch}): {sent} mails in {elapsed:.2f} s "
         f"(slowed by the profiler; only this process's main thread is profiled)"
     )
     stats = pstats.Stats(profiler)
@@ -897,398 +861,92 @@ def profile_service(app, args, batch: int, variant: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# PROTOTYPE — changes proposed for app/mail/services.py, monkeypatched in this process only.
-# Nothing here is the app's code: `prototype_installed(variant)` swaps functions of
-# app.mail.services for the duration of a phase and puts the originals back. Each variant adds
-# one change to the previous one:
-#   p1 lean MIME: build_message() returns an OutboxMessage, the Flask-Mail subclass DESIGN.md
-#      already calls for, whose _message() builds the tree itself with the legacy generator
-#      (compat32, CRLF, no ">From" mangling) instead of policy.SMTP (whose generator re-parses
-#      every header through email.headerregistry: ~1 ms a mail), sets its MIME boundaries
-#      (the generator otherwise compiles a new regex per boundary to check it against the
-#      text), and encodes Subject and From once per distinct value (cached), folded with the
-#      header's name counted. Anything but text + html (attachments, cc, reply-to, other
-#      alternatives) still goes through Flask-Mail's own _message().
-#   p2 direct sendmail: _send() gives each message's bytes, built once, to the connection's
-#      smtplib.SMTP.sendmail(), the envelope sender encoded once per batch and a plain ASCII
-#      recipient address taken as it is; Flask-Mail's Connection.send() re-encodes both
-#      envelope addresses for every mail (parseaddr + RFC 2047) and fires a signal no one
-#      listens to. Same outcomes, same exceptions. (p1 already takes a plain To as it is.)
-#   p3 bulk record: _record() marks all the sent rows with one UPDATE … WHERE id IN (…),
-#      instead of loading every row of the batch again (bodies included) and flushing one
-#      UPDATE per row; the rare retries and failures keep the row-by-row path.
-#   p4 pre-folded headers: the message's policy writes a header whose value is already ASCII
-#      and folded (CRLF + whitespace, lines ≤ 78) as it is, instead of running it through
-#      email.header.Header again; any other value takes compat32's folding.
-#   p5 written MIME: p4, but OutboxMessage.as_bytes() writes the same structure (mixed >
-#      alternative > text/plain, text/html; 8bit UTF-8, as Flask-Mail does) with string
-#      formatting instead of email.mime + email.generator: not proposed as such (hand-written
-#      MIME is one more thing to get right), measured to show what the email package costs.
+# REFERENCE — the mail as Flask-Mail builds it from the same row: the way app/mail/services.py
+# built its mails before it wrote the MIME bytes itself (a Message whose _message() adds the
+# text/calendar alternative last with its method parameter, and the .ics attached). Not the
+# app's code: only what the service's bytes are compared with once parsed.
 # --------------------------------------------------------------------------------------------
 
-VARIANTS = ("p1", "p2", "p3", "p4", "p5")
 
-
-def _prototype_parts():
-    import base64
-    import functools
-    import secrets
-    import smtplib as _smtplib
-    from email import policy as email_policy
-    from email.encoders import encode_base64
-    from email.header import Header
-    from email.mime.base import MIMEBase
-    from email.mime.multipart import MIMEMultipart
+def reference_message(row) -> bytes:
     from email.mime.text import MIMEText
-    from email.utils import formatdate, parseaddr
 
-    import sqlalchemy as sa
     from flask import current_app
-    from flask_mail import BadHeaderError, Message, sanitize_address
+    from flask_mail import Message
 
-    from app.clock import now
-    from app.database import begin_write
-    from app.extensions import db, mail
-    from app.mail import services
-    from app.mail.models import MailStatus, OutboxMail
+    from app.mail.services import message_id_for
 
-    crlf = "\r\n"
-    compat_crlf = email_policy.compat32.clone(linesep=crlf, mangle_from_=False)
+    class InvitationMessage(Message):
+        def __init__(self, *args, method: str, calendar: str, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.method, self.calendar = method, calendar
 
-    class PreFolded(type(email_policy.compat32)):
-        """compat32, CRLF; a value already ASCII and folded is written as it is."""
-
-        def fold_binary(self, name, value):
-            if isinstance(value, str) and value.isascii():
-                lines = value.split(crlf)
-                if (
-                    len(name) + 2 + len(lines[0]) <= 78
-                    and "\r" not in value.replace(crlf, "")
-                    and "\n" not in value.replace(crlf, "")
-                    and all(line[:1] in (" ", "\t") and len(line) <= 78 for line in lines[1:])
-                ):
-                    return f"{name}: {value}{crlf}".encode("ascii")
-            return super().fold_binary(name, value)
-
-    prefolded = PreFolded(linesep=crlf, mangle_from_=False)
-
-    @functools.lru_cache(maxsize=1024)
-    def encoded_text(name: str, value: str) -> str:
-        """RFC 2047 when needed, folded (CRLF) with `Name: ` counted on the first line."""
-        if value.isascii():
-            return value
-        return Header(value, "utf-8", header_name=name).encode(linesep=crlf)
-
-    plain_address = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+").fullmatch
-
-    def encoded_address(name: str, address: str) -> str:
-        """Flask-Mail's sanitize_address(), folded (CRLF) with `Name: ` counted; a plain ASCII
-        address (what the outbox holds for recipients) is its own result: no parsing."""
-        if plain_address(address):
-            return address
-        return encoded_named_address(name, address)
-
-    @functools.lru_cache(maxsize=1024)
-    def encoded_named_address(name: str, address: str) -> str:
-        display, addr = parseaddr(address)
-        if not addr.isascii() or not display or display.isascii():
-            return sanitize_address(address)  # IDN, a bare address, an ASCII name: as it is now
-        words = Header(display, "utf-8", header_name=name).encode(linesep=crlf)
-        last = words.rsplit(crlf, 1)[-1]
-        width = len(last) + (len(name) + 2 if crlf not in words else 0)
-        fold = crlf if width + len(addr) + 3 > 78 else ""
-        return f"{words}{fold} <{addr}>"
-
-    def make_outbox_message(policy):
-        class OutboxMessage(Message):
-            """Flask-Mail's layout — mixed [ alternative (plain, html, the calendar of an
-            invitation last), attachments ] — built with `policy` and cheap headers."""
-
-            def _unusual(self) -> bool:
-                ascii_names = current_app.extensions["mail"].ascii_attachments
-                return bool(set(self.alts) - {"html"}) or (ascii_names and self.attachments)
-
-            def _message(self):
-                if self._unusual():  # nothing the outbox sends: Flask-Mail's own way
-                    msg = super()._message()
-                    msg.policy = policy
-                    return msg
-                token = secrets.token_urlsafe(16)
-                alternative = MIMEMultipart("alternative", boundary=f"=_a{token}", policy=policy)
-                alternative.attach(MIMEText(self.body, "plain", "utf-8", policy=policy))
-                if self.html is not None:
-                    alternative.attach(MIMEText(self.html, "html", "utf-8", policy=policy))
-                calendar = getattr(self, "calendar", None)  # an invitation (InvitationMessage)
-                if calendar is not None:
-                    part = MIMEText(calendar, "calendar", "utf-8", policy=policy)
-                    part.set_param("method", self.method)
-                    alternative.attach(part)
-                msg = MIMEMultipart("mixed", boundary=f"=_m{token}", policy=policy)
-                msg.attach(alternative)
-                if self.subject:
-                    msg["Subject"] = encoded_text("Subject", self.subject)
-                msg["From"] = encoded_address("From", self.sender)
-                msg["To"] = ", ".join(sorted({encoded_address("To", r) for r in self.recipients}))
-                msg["Date"] = formatdate(self.date, localtime=True)
-                msg["Message-ID"] = self.msgId
-                if self.cc:
-                    msg["Cc"] = ", ".join(sorted({encoded_address("Cc", r) for r in self.cc}))
-                if self.reply_to:
-                    msg["Reply-To"] = encoded_address("Reply-To", self.reply_to)
-                for key, value in (self.extra_headers or {}).items():
-                    msg[key] = value
-                for attachment in self.attachments:
-                    part = MIMEBase(*attachment.content_type.split("/"), policy=policy)
-                    part.set_payload(attachment.data)
-                    encode_base64(part)
-                    if attachment.filename is not None:
-                        name = attachment.filename
-                        if not name.isascii():
-                            name = ("UTF8", "", name)
-                        part.add_header(
-                            "Content-Disposition", attachment.disposition, filename=name
-                        )
-                    for key, value in attachment.headers.items():
-                        part.add_header(key, value)
-                    msg.attach(part)
-                return msg
-
-        return OutboxMessage
-
-    lean_compat, lean_prefolded = make_outbox_message(compat_crlf), make_outbox_message(prefolded)
-
-    def crlf_text(text: str) -> str:
-        return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", crlf)
-
-    class WrittenMessage(lean_prefolded):
-        """p5: the same MIME structure as p4's, written with string formatting."""
-
-        def as_bytes(self) -> bytes:
-            simple = all(
-                a.filename and a.filename.isascii() and not a.headers for a in self.attachments
-            )
-            if self._unusual() or not simple:
-                return super().as_bytes()
-            token = secrets.token_urlsafe(16)
-            mixed, alternative = f"=_m{token}", f"=_a{token}"
-            head = [f'Content-Type: multipart/mixed; boundary="{mixed}"', "MIME-Version: 1.0"]
-            if self.subject:
-                head.append(f"Subject: {encoded_text('Subject', self.subject)}")
-            head += [
-                f"From: {encoded_address('From', self.sender)}",
-                "To: " + ", ".join(sorted({encoded_address("To", r) for r in self.recipients})),
-                f"Date: {formatdate(self.date, localtime=True)}",
-                f"Message-ID: {self.msgId}",
-            ]
-            if self.cc:
-                head.append("Cc: " + ", ".join(sorted({encoded_address("Cc", r) for r in self.cc})))
-            if self.reply_to:
-                head.append(f"Reply-To: {encoded_address('Reply-To', self.reply_to)}")
-            head += [f"{key}: {value}" for key, value in (self.extra_headers or {}).items()]
-            text = 'Content-Type: text/{}; charset="utf-8"{}' + crlf
-            text += f"MIME-Version: 1.0{crlf}Content-Transfer-Encoding: 8bit{crlf}{crlf}"
-            out = [
-                crlf.join(head),
-                f"{crlf}{crlf}--{mixed}{crlf}",
-                f'Content-Type: multipart/alternative; boundary="{alternative}"{crlf}',
-                f"MIME-Version: 1.0{crlf}{crlf}",
-                f"--{alternative}{crlf}",
-                text.format("plain", ""),
-                crlf_text(self.body or ""),
-            ]
-            if self.html is not None:
-                out += [
-                    f"{crlf}--{alternative}{crlf}",
-                    text.format("html", ""),
-                    crlf_text(self.html),
-                ]
-            calendar = getattr(self, "calendar", None)
-            if calendar is not None:
-                method = f'; method="{self.method}"'
-                out += [
-                    f"{crlf}--{alternative}{crlf}",
-                    text.format("calendar", method),
-                    crlf_text(calendar),
-                ]
-            out.append(f"{crlf}--{alternative}--{crlf}")
-            for a in self.attachments:
-                data = base64.encodebytes(a.data).decode("ascii").replace("\n", crlf)
-                out += [
-                    f"{crlf}--{mixed}{crlf}Content-Type: {a.content_type}{crlf}",
-                    f"MIME-Version: 1.0{crlf}Content-Transfer-Encoding: base64{crlf}",
-                    f'Content-Disposition: {a.disposition}; filename="{a.filename}"{crlf}{crlf}',
-                    data,
-                ]
-            out.append(f"{crlf}--{mixed}--{crlf}")
-            return "".join(out).encode("utf-8")
-
-    original_build, original_send, original_record = (
-        services.build_message,
-        services._send,
-        services._record,
-    )
-    known = (Message, services.InvitationMessage)
-
-    def builder(cls):
-        def build_message(row):
-            message = original_build(row)
-            if type(message) in known:  # the same attributes; its own _message()
-                message.__class__ = cls
+        def _message(self):
+            message = super()._message()
+            alternative = message.get_payload()[0]
+            part = MIMEText(self.calendar, "calendar", "utf-8")
+            part.set_param("method", self.method)
+            alternative.attach(part)
             return message
 
-        return build_message
-
-    def _bytes(message) -> bytes:
-        if message.has_bad_headers():
-            raise BadHeaderError
-        return message.as_bytes()
-
-    def _send(messages):
-        if not current_app.config.get("MAIL_SERVER"):
-            return original_send(messages)  # the .eml directory: unchanged
-        outcomes = {}
-        try:
-            connection = mail.connect()
-            connection.__enter__()
-        except (OSError, _smtplib.SMTPException) as error:
-            problem = f"connexion impossible : {services._describe(error)}"
-            return {row_id: ("retry", problem) for row_id in messages}
-        envelopes: dict = {}
-        try:
-            for row_id, message in messages.items():
-                outcomes[row_id] = outcome = _send_one(connection, envelopes, message)
-                if outcome[0] == "lost":
-                    break  # the rest waits for the next run
-        finally:
-            with contextlib.suppress(OSError, _smtplib.SMTPException):
-                connection.__exit__(None, None, None)  # QUIT may fail: the mails were accepted
-        for row_id in messages:
-            outcomes.setdefault(row_id, ("retry", "connexion interrompue avant l'envoi"))
-        return outcomes
-
-    def envelope(address: str) -> str:
-        return address if plain_address(address) else sanitize_address(address)
-
-    def _send_one(connection, envelopes, message):
-        try:
-            data = _bytes(message)
-            if message.sender not in envelopes:
-                envelopes[message.sender] = sanitize_address(message.sender)
-            if connection.host is not None:  # None: MAIL_SUPPRESS_SEND
-                connection.host.sendmail(
-                    envelopes[message.sender],
-                    [envelope(address) for address in message.send_to],
-                    data,
-                    message.mail_options,
-                    message.rcpt_options,
-                )
-        except _smtplib.SMTPRecipientsRefused as error:
-            code, answer = next(iter(error.recipients.values()))
-            return services._refusal(code, answer)
-        except _smtplib.SMTPResponseException as error:
-            return services._refusal(error.smtp_code, error.smtp_error)
-        except (_smtplib.SMTPServerDisconnected, OSError) as error:
-            return ("lost", f"connexion perdue : {services._describe(error)}")
-        except BadHeaderError:
-            return ("failed", "en-têtes invalides (retour à la ligne dans un en-tête)")
-        return ("sent", None)
-
-    def _record(outcomes, report):
-        sent = [row_id for row_id, (kind, _) in outcomes.items() if kind == "sent"]
-        others = {row_id: o for row_id, o in outcomes.items() if o[0] != "sent"}
-        if sent:
-            begin_write()
-            db.session.execute(
-                sa.update(OutboxMail)
-                .where(OutboxMail.id.in_(sent))
-                .values(
-                    status=MailStatus.sent, sent_at=now(), last_error=None, claim=None,
-                    claimed_at=None,
-                )
-                .execution_options(synchronize_session=False)
-            )  # fmt: skip
-            db.session.commit()
-            report.sent += len(sent)
-        if others:  # rare: the row-by-row path, as it is now
-            original_record(others, report)
-
-    p1 = {"build_message": builder(lean_compat)}
-    p2 = {**p1, "_send": _send}
-    p3 = {**p2, "_record": _record}
-    p4 = {**p3, "build_message": builder(lean_prefolded)}
-    p5 = {**p4, "build_message": builder(WrittenMessage)}
-    return services, {"p1": p1, "p2": p2, "p3": p3, "p4": p4, "p5": p5}
+    fields = dict(
+        subject=row.subject,
+        recipients=[row.recipient],
+        body=row.body_text,
+        html=row.body_html,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        reply_to=current_app.config["MAIL_REPLY_TO"],
+        extra_headers={"Auto-Submitted": "auto-generated"},
+    )
+    if row.calendar_ics:
+        message = InvitationMessage(method=row.calendar_method, calendar=row.calendar_ics, **fields)
+        message.attach("invitation.ics", "application/ics", row.calendar_ics.encode("utf-8"))
+    else:
+        message = Message(**fields)
+    for attachment in row.attachments:
+        message.attach(attachment.filename, attachment.content_type, attachment.data)
+    message.msgId = message_id_for(row)
+    return message.as_bytes()
 
 
-class prototype_installed:
-    """Within the block, app.mail.services uses the prototype's functions of `variant`."""
-
-    def __init__(self, variant: str):
-        self.module, variants = _prototype_parts()
-        self.replacements = variants[variant]
-
-    def __enter__(self):
-        self.saved = {name: getattr(self.module, name) for name in self.replacements}
-        for name, function in self.replacements.items():
-            setattr(self.module, name, function)
-        return self
-
-    def __exit__(self, *exc_info):
-        for name, function in self.saved.items():
-            setattr(self.module, name, function)
-        return False
-
-
-def compare_prototype_bytes(app, prepared: Prepared) -> str:
-    """Every mail, built by the prototype, parses to the same headers and parts as the service's."""
+def parsed(data: bytes):
+    """(headers, parts, defects) of a mail once parsed with the standard `email` package."""
     import email
     from email import policy
 
-    import sqlalchemy as sa
+    message = email.message_from_bytes(data, policy=policy.default)
+    names = ("Subject", "From", "To", "Cc", "Reply-To", "Message-ID", "Auto-Submitted", "Date")
+    headers = {name: [str(value) for value in message.get_all(name, [])] for name in names}
+    headers["Date"] = len(headers["Date"])  # now(): only its presence, once
+    parts = [
+        (
+            part.get_content_type(),
+            [(k, v) for k, v in part.get_params() or () if k != "boundary"],
+            part.get_filename(),
+            part.get_content_disposition(),
+            None if part.is_multipart() else part.get_content(),
+        )
+        for part in message.walk()
+    ]
+    defects = [defect for part in message.walk() for defect in part.defects]
+    return headers, parts, defects
 
-    from app.extensions import db
-    from app.mail.models import OutboxMail
 
-    def parsed(data: bytes):
-        message = email.message_from_bytes(data, policy=policy.default)
-        headers = {
-            k: str(message[k])
-            for k in ("Subject", "From", "To", "Cc", "Reply-To", "Message-ID", "Auto-Submitted")
-        }
-        parts = [
-            (
-                part.get_content_type(),
-                [(k, v) for k, v in part.get_params() or () if k != "boundary"],
-                part.get_filename(),
-                part.get_content_disposition(),
-                None if part.is_multipart() else part.get_content(),
-            )
-            for part in message.walk()
-        ]
-        return headers, parts, message.defects
-
-    from app.mail import services
-
-    results = []
-    with app.app_context():
-        rows = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
-        for variant in ("p1", "p4", "p5"):
-            differences = longest = 0
-            with prototype_installed(variant):
-                for row, (_, original) in zip(rows, prepared.messages, strict=True):
-                    mine = services.build_message(row).as_bytes()
-                    a, b = parsed(original), parsed(mine)
-                    bare_lf = b"\n" in mine.replace(b"\r\n", b"")
-                    if a[:2] != b[:2] or b[2] or bare_lf:
-                        differences += 1
-                    head = mine.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
-                    longest = max(longest, *map(len, head))
-            results.append(
-                f"{variant}: {len(rows) - differences} of {len(rows)} the same once parsed "
-                f"(headers, parts), longest header line {longest}"
-            )
-        db.session.remove()
-    return "; ".join(results)
+def compare_with_reference(rows, datas: list[bytes]) -> str:
+    """How many of the service's mails parse to the reference's headers and parts, without
+    defects, with CRLF line ends only and no line over 998 octets."""
+    differences, longest, example = 0, 0, ""
+    for row, data in zip(rows, datas, strict=True):
+        mine, reference = parsed(data), parsed(reference_message(row))
+        longest = max(longest, *map(len, data.split(b"\r\n")))
+        bare_line_end = b"\n" in data.replace(b"\r\n", b"") or b"\r" in data.replace(b"\r\n", b"")
+        if mine[:2] != reference[:2] or mine[2] or bare_line_end or longest > 998:
+            differences += 1
+            example = example or f" (first: outbox row {row.id})"
+    return (
+        f"{len(rows) - differences} of {len(rows)} parse to the same headers and parts, no "
+        f"defect, CRLF only; longest line {longest} octets{example}"
+    )
 
 
 if __name__ == "__main__":

@@ -56,9 +56,10 @@ def run_forever(app, leadership) -> int:
         leadership.keep, "interval", seconds=app.config["SCHEDULER_ELECTION_SECONDS"],
         id="election", next_run_time=start,
     )
-    for sweep, setting in SWEEPS:
+    for sweep, every in SWEEPS:
+        seconds = app.config[every] if isinstance(every, str) else every
         scheduler.add_job(
-            run_sweep, "interval", args=[app, leadership, sweep], seconds=app.config[setting],
+            run_sweep, "interval", args=[app, leadership, sweep], seconds=seconds,
             id=sweep.__name__, next_run_time=start,
         )
     signal.signal(signal.SIGTERM, lambda signum, frame: scheduler.shutdown(wait=True))

@@ -7,9 +7,10 @@ import time
 from flask import current_app
 
 from app import heartbeat
+from app.attendance import followup, trainer_list
 from app.booking import reminders
 from app.extensions import db
-from app.mail.services import DeliveryReport, deliver_pending
+from app.mail.services import DeliveryReport, deliver_pending, purge_delivered
 
 log = logging.getLogger("scheduler")
 
@@ -38,14 +39,26 @@ def send_reminders():
 
 def send_trainer_lists():
     """Send each trainer, the evening before, the list of who is coming."""
-    return reminders.send_trainer_lists()
+    return trainer_list.send_trainer_lists()
 
 
-#: (sweep, setting holding its interval in seconds)
+def send_follow_ups():
+    """After a closed session, mail each person present their certificate and the questionnaire."""
+    return followup.send_follow_ups()
+
+
+def purge_mail_bodies():
+    """Empty the bodies of the mails delivered more than 30 days ago: they hold secret links."""
+    return purge_delivered()
+
+
+#: (sweep, its interval: the setting holding it in seconds, or seconds)
 SWEEPS = [
     (deliver_outbox, "SCHEDULER_DELIVERY_SECONDS"),
     (send_reminders, "SCHEDULER_NOTICES_SECONDS"),
     (send_trainer_lists, "SCHEDULER_NOTICES_SECONDS"),
+    (send_follow_ups, 3 * 60),  # certificates arrive a few minutes after the closure
+    (purge_mail_bodies, 24 * 3600),  # daily, and once at start-up: an idempotent sweep
 ]
 
 

@@ -210,7 +210,7 @@ def make_workshop(app, clock, make_site):
         topic = topic or db.session.scalar(sa.select(Topic).where(Topic.slug == "ent"))
         if topic is None:
             topic = Topic(slug="ent", name="ENT")
-        trainer = db.session.scalar(sa.select(Trainer)) or Trainer(
+        trainer = fields.pop("trainer", None) or db.session.scalar(sa.select(Trainer)) or Trainer(
             first_name="Claire", last_name="Dumont", email="claire.dumont@ac-amiens.fr"
         )
         starts_at = clock.now + (starts_in or timedelta(days=7))
@@ -282,6 +282,41 @@ def applicant():
     return make
 
 
+STAFF_PASSWORD = "un mot de passe de test"
+
+
+@pytest.fixture
+def make_staff(app):
+    """A staff account: `make_staff("coordinator")`, or `make_staff("trainer", trainer=…)`
+    (a trainer without one gets a fresh catalogue trainer). Password: STAFF_PASSWORD."""
+    from app.catalog.models import Trainer
+    from app.staff.models import Role
+    from app.staff.services import create_account
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(role="trainer", *, trainer=None, email=None, password=STAFF_PASSWORD):
+        n = next(counter)
+        role = Role(role)
+        if role is Role.trainer and trainer is None:
+            trainer = Trainer(first_name="Formateur", last_name=f"N{n}", email=f"formateur{n}@ac-amiens.fr")
+            db.session.add(trainer)
+        email = email or (trainer.email if trainer is not None else f"coordination{n}@ac-amiens.fr")
+        name = trainer.full_name if trainer is not None else f"Coordination {n}"
+        user = create_account(email, name, role, password, trainer=trainer)
+        db.session.commit()
+        return user
+
+    return make
+
+
+def login(client, user, password=STAFF_PASSWORD):
+    """Log `user` in on this test client (CSRF is off in the in-process tests)."""
+    response = client.post("/connexion", data={"courriel": user.email, "mot_de_passe": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
 def form_data(n=1, **fields):
     data = {
         "nom": "Martin", "prenom": "Léa", "courriel": f"lea.martin{n}@ac-amiens.fr",
@@ -299,12 +334,13 @@ def free_port() -> int:
 
 
 def outbox(template: str | None = None):
-    """The outbox rows, oldest first; only those of `booking/<template>` when given."""
+    """The outbox rows, oldest first; only those of `template` when given ("attendance/certificate";
+    a bare name is booking's: "confirmed" is "booking/confirmed")."""
     from app.mail.models import OutboxMail
 
     query = sa.select(OutboxMail).order_by(OutboxMail.id)
     if template:
-        query = query.where(OutboxMail.template == f"booking/{template}")
+        query = query.where(OutboxMail.template == (template if "/" in template else f"booking/{template}"))
     return list(db.session.scalars(query))
 
 

@@ -1,5 +1,6 @@
-"""Reminders and the trainer's list, with the injected clock: sent once, never stale, following a
-moved workshop, right across the daylight-saving change, dropped when found too late."""
+"""Reminders, with the injected clock: sent once, never stale, following a moved workshop, right
+across the daylight-saving change, dropped when found too late. (The trainer's list, on the same
+rules, is tested with the attendance sheet it carries: tests/test_sheets.py.)"""
 
 from datetime import UTC, datetime
 
@@ -119,21 +120,3 @@ def test_a_missed_reminder_is_sent_while_useful_then_dropped(make_workshop, appl
     assert "dropped" in caplog.text
     assert reminders.send_due_reminders().dropped == 0  # logged once
 
-
-def test_trainer_gets_the_list_the_evening_before(make_workshop, applicant, clock):
-    workshop = workshop_at(make_workshop, clock, paris(2026, 3, 11, 9), capacity=1)
-    booking.register(workshop.id, applicant(1, last_name="L'Hôte-Dupré", first_name="Zoé"))
-    booking.register(workshop.id, applicant(2, last_name="Bernard"))
-
-    clock.set(paris(2026, 3, 10, 17, 59))
-    assert reminders.send_trainer_lists().sent == 0
-    clock.set(paris(2026, 3, 10, 18))
-    assert reminders.send_trainer_lists().sent == 1
-    assert reminders.send_trainer_lists().sent == 0
-
-    [trainer_mail] = outbox("trainer_list")
-    assert trainer_mail.recipient == "claire.dumont@ac-amiens.fr"
-    assert "Inscrit·es (1 sur 1 places)" in trainer_mail.body_text
-    assert "L'Hôte-Dupré Zoé" in trainer_mail.body_text
-    assert "1. Bernard Léa" in trainer_mail.body_text
-    assert "L&#39;Hôte-Dupré" in trainer_mail.body_html

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,6 +58,30 @@ def wait_for(condition, timeout=20.0):
     return False
 
 
+class Lines:
+    """A process's output, read as it comes (a thread), for a test to wait on."""
+
+    def __init__(self, process):
+        self.lines: list[str] = []
+        self._stream = process.stdout
+        self._reader = threading.Thread(target=self._read, args=(process.stdout,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def finish(self) -> str:
+        """All of it, once the process has ended."""
+        self._reader.join(10)
+        self._stream.close()
+        return self.text
+
+
 def stop(process):
     if process.poll() is None:
         process.kill()
@@ -81,7 +106,9 @@ def test_once_delivers_and_leaves_a_heartbeat_that_health_reports(
     assert [m.status.value for m in outbox()] == ["sent"]
     health = app.test_client().get("/sante").json
     assert health["scheduler"]["sweeps"]["deliver_outbox"]["did"] == "1 sent, 0 to retry, 0 failed"
-    assert set(health["scheduler"]["sweeps"]) == {"deliver_outbox", "send_reminders", "send_trainer_lists"}
+    assert set(health["scheduler"]["sweeps"]) == {
+        "deliver_outbox", "send_reminders", "send_trainer_lists", "send_follow_ups", "purge_mail_bodies",
+    }
     host, pid = health["scheduler"]["process"].rsplit(":", 1)
     assert host and pid.isdigit()
 
@@ -104,7 +131,10 @@ def test_one_active_scheduler_and_a_standby_that_takes_over(app, scheduler_env):
     try:
         assert wait_for(lambda: beats().get("deliver_outbox", "").endswith(f":{first.pid}"))
         second = start(scheduler_env)
-        time.sleep(2)  # ten election rounds: the standby must not work meanwhile
+        second_output = Lines(second)
+        # Its first election lost (a process takes a second or two to start on a busy machine)…
+        assert wait_for(lambda: "standing by" in second_output.text), second_output.text
+        time.sleep(2)  # …then ten more rounds: the standby must not work meanwhile
         assert beats()["deliver_outbox"].endswith(f":{first.pid}")
 
         first.kill()  # the active one dies: PostgreSQL frees its lock with its connection
@@ -114,8 +144,10 @@ def test_one_active_scheduler_and_a_standby_that_takes_over(app, scheduler_env):
         )
     finally:
         stop(first)
-        output = stop(second) if second else ""
-    assert "standing by" in output and "now the active scheduler" in output
+        if second is not None:
+            second.kill()  # not stop(): its output is being read by `second_output`
+            second.wait(timeout=10)
+    assert "now the active scheduler" in second_output.finish()
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -14,6 +14,7 @@ and the feed's event both supersede the last invitation.
 """
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,7 +26,7 @@ from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.catalog.services import apply_move
 from app.clock import now
 from app.extensions import db
-from app.formatting import timespan_fr
+from app.formatting import site_place, timespan_fr
 
 #: A cancellation's reason goes into mails and calendars: a few sentences at most.
 MAX_REASON_LENGTH = 500
@@ -68,6 +69,7 @@ def reschedule(
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
     room_id: int | None = None,
+    before_commit: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Move a published workshop to another time or room, and tell the people registered.
 
@@ -75,6 +77,8 @@ def reschedule(
     workshop's capacity (so its confirmed seats). When the date, time, site or room really
     changed, each confirmed teacher gets an update mail with the new invitation (same UID,
     higher SEQUENCE) and each person waiting an information mail; no change sends nothing.
+    `before_commit(outcome)` runs in the transaction when something changed (the back office
+    writes its audit entry there, so both commit together).
     Raises WorkshopNotFound or ChangeRefused (nothing written).
     """
     if any(moment is not None and moment.tzinfo is None for moment in (starts_at, ends_at)):
@@ -97,16 +101,21 @@ def reschedule(
     _tell_everyone(outcome, "changed", method="REQUEST", changes=outcome.changes)
     # Moved away from its start, a workshop may promote people the cutoff held back (rule 2).
     outcome.promoted = len(booking._promote_waiting(workshop))
+    if before_commit is not None:
+        before_commit(outcome)
     db.session.commit()
     return outcome
 
 
-def cancel_workshop(workshop_id: int, reason: str) -> Outcome:
+def cancel_workshop(
+    workshop_id: int, reason: str, before_commit: Callable[[Outcome], None] | None = None
+) -> Outcome:
     """Cancel a published workshop and tell everyone registered or waiting, with the reason.
 
     Confirmed teachers get METHOD:CANCEL (same UID, higher SEQUENCE), people waiting the same
     mail without invitation; registrations stay as they are (see the module's docstring).
     Cancelling a cancelled workshop changes nothing and sends nothing (`changed` is False).
+    `before_commit(outcome)` as for `reschedule`.
     Raises WorkshopNotFound or ChangeRefused (nothing written).
     """
     reason = clean_reason(reason)
@@ -130,6 +139,8 @@ def cancel_workshop(workshop_id: int, reason: str) -> Outcome:
         notice=f"Atelier annulé : {reason}",
         reason=reason,
     )
+    if before_commit is not None:
+        before_commit(outcome)
     db.session.commit()
     return outcome
 
@@ -200,7 +211,7 @@ def _description(workshop: Workshop) -> dict[str, str]:
     """The workshop's time and place as a teacher reads them, to compare before and after."""
     return {
         "Date et horaire": timespan_fr(workshop.starts_at, workshop.ends_at),
-        "Lieu": f"CRDP, site de {workshop.site.name}, {workshop.site.address}",
+        "Lieu": f"{site_place(workshop.site)}, {workshop.site.address}",
         "Salle": workshop.room.name,
     }
 

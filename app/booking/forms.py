@@ -90,47 +90,74 @@ def honeypot_empty(form, field):
         raise ValidationError("Votre demande n'a pas pu être enregistrée.")
 
 
-class RegistrationForm(FlaskForm):
-    nom = StringField(
+def strip_spaces(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+# The person's fields, with their rules, for every form that names a teacher (the public
+# registration, a walk-in at check-in, a coordinator's registration by hand): only the message
+# for a missing value differs, as it speaks to the teacher or about them.
+
+
+def last_name_field(missing: str = "Indiquez votre nom.") -> StringField:
+    return StringField(
         "Nom",
         filters=[collapse_spaces],
         validators=[
-            DataRequired("Indiquez votre nom."),
+            DataRequired(missing),
             Length(max=100, message="Le nom ne peut dépasser 100 caractères."),
             person_name("Le nom"),
         ],
     )
-    prenom = StringField(
+
+
+def first_name_field(missing: str = "Indiquez votre prénom.") -> StringField:
+    return StringField(
         "Prénom",
         filters=[collapse_spaces],
         validators=[
-            DataRequired("Indiquez votre prénom."),
+            DataRequired(missing),
             Length(max=100, message="Le prénom ne peut dépasser 100 caractères."),
             person_name("Le prénom"),
         ],
     )
-    courriel = EmailField(
+
+
+def email_field(missing: str = "Indiquez votre adresse électronique.") -> EmailField:
+    return EmailField(
         "Adresse électronique",
-        filters=[lambda v: v.strip() if isinstance(v, str) else v],
+        filters=[strip_spaces],
         validators=[
-            DataRequired("Indiquez votre adresse électronique."),
+            DataRequired(missing),
             Length(max=254, message="L'adresse électronique est trop longue."),
             academic_email,
         ],
     )
-    ecole = StringField(
+
+
+def school_field(missing: str = "Indiquez le nom de votre école.") -> StringField:
+    return StringField(
         "École",
         filters=[collapse_spaces],
         validators=[
-            DataRequired("Indiquez le nom de votre école."),
+            DataRequired(missing),
             Length(max=200, message="Le nom de l'école ne peut dépasser 200 caractères."),
             plain_text("Le nom de l'école"),
         ],
     )
-    uai = StringField(
-        "Code UAI de l'école (facultatif)",
-        filters=[collapse_spaces],
-        validators=[Optional(), uai_code],
+
+
+def uai_field() -> StringField:
+    return StringField(
+        "Code UAI de l'école (facultatif)", filters=[collapse_spaces], validators=[Optional(), uai_code]
     )
+
+
+class RegistrationForm(FlaskForm):
+    nom = last_name_field()
+    prenom = first_name_field()
+    courriel = email_field()
+    ecole = school_field()
+    uai = uai_field()
     #: Left empty by people; filled by robots. Hidden from sight and from assistive technology.
     site_web = StringField("Ne pas remplir ce champ", validators=[honeypot_empty])

@@ -14,6 +14,8 @@ class RegistrationStatus(TitledEnum):
     confirmed = ("confirmed", "Inscription confirmée")
     waiting = ("waiting", "En liste d'attente")
     cancelled = ("cancelled", "Annulée")
+    #: Came without a registration and was added at check-in: holds no seat, even beyond capacity.
+    walk_in = ("walk_in", "Venu·e sans inscription")
 
 
 class Source(TitledEnum):

@@ -1,5 +1,7 @@
 """Notices sent at most once, by scheduler sweeps: reminders to confirmed teachers before their
-workshop, and each trainer's list of who is coming, the evening before.
+workshop here, and the trainer's list the evening before in `app.attendance.trainer_list` (it
+carries the attendance sheet, and booking does not import attendance), on the same rules and
+helpers: `local_moment`, `workshops_starting_within`, `too_late`, `commit_once`.
 
 Each notice's moment is computed from the workshop's current start, in Paris time, so a moved
 workshop gets its notices at the new time. A notice is sent once (unique key, written in the
@@ -16,20 +18,16 @@ from datetime import datetime, time, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from app.booking import services as booking
-from app.booking.models import ACTIVE, Notice, Registration, RegistrationStatus
-from app.catalog.models import Room, Workshop, WorkshopStatus
+from app.booking.models import Notice, Registration, RegistrationStatus
+from app.catalog.models import Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
 from app.formatting import PARIS
-from app.mail import services as mail
 
 log = logging.getLogger(__name__)
-
-TRAINER_LIST = "liste-formateur"
 
 
 @dataclass
@@ -56,25 +54,14 @@ def send_due_reminders() -> SweepReport:
     hour = current_app.config["REMINDER_LOCAL_HOUR"]
     for days in current_app.config["REMINDER_DAYS_BEFORE"]:
         kind = f"rappel-j{days}"
-        for workshop in _workshops_starting_within(timedelta(days=days + 1)):
+        for workshop in workshops_starting_within(timedelta(days=days + 1)):
             due = local_moment(workshop.starts_at, days_before=days, hour=hour)
             if due <= now():
                 _remind(workshop.id, kind, due, report)
     return report
 
 
-def send_trainer_lists() -> SweepReport:
-    """Queue, for each session starting tomorrow, its trainer's list of who is coming."""
-    report = SweepReport()
-    hour = current_app.config["TRAINER_LIST_LOCAL_HOUR"]
-    for workshop in _workshops_starting_within(timedelta(days=2)):
-        due = local_moment(workshop.starts_at, days_before=1, hour=hour)
-        if due <= now():
-            _send_trainer_list(workshop.id, due, report)
-    return report
-
-
-def _workshops_starting_within(horizon: timedelta) -> list[Workshop]:
+def workshops_starting_within(horizon: timedelta) -> list[Workshop]:
     """Published workshops not yet started whose start is within `horizon` (a cheap pre-filter)."""
     moment = now()
     workshops = db.session.scalars(
@@ -88,7 +75,8 @@ def _workshops_starting_within(horizon: timedelta) -> list[Workshop]:
     return list(workshops)
 
 
-def _too_late(workshop: Workshop) -> bool:
+def too_late(workshop: Workshop) -> bool:
+    """Whether a notice about `workshop` found now is no longer useful (dropped and logged)."""
     cutoff = timedelta(hours=current_app.config["NOTICE_USEFUL_UNTIL_HOURS_BEFORE"])
     return now() >= workshop.starts_at - cutoff
 
@@ -111,7 +99,7 @@ def _remind(workshop_id: int, kind: str, due: datetime, report: SweepReport) -> 
             Registration.id.not_in(already),
         )
     ).all()
-    late = _too_late(workshop)
+    late = too_late(workshop)
     for registration in registrations:
         db.session.add(
             Notice(key=f"{kind}:registration:{registration.id}", kind=kind, workshop_id=workshop_id,
@@ -123,49 +111,11 @@ def _remind(workshop_id: int, kind: str, due: datetime, report: SweepReport) -> 
         else:
             booking.queue_mail(registration, "reminder")
             report.sent += 1
-    _commit_once(report)
+    commit_once(report)
 
 
-def _send_trainer_list(workshop_id: int, due: datetime, report: SweepReport) -> None:
-    key = f"{TRAINER_LIST}:workshop:{workshop_id}"
-    begin_write()
-    if db.session.scalar(sa.select(Notice.id).where(Notice.key == key)) is not None:
-        db.session.rollback()
-        return
-    workshop = db.session.scalar(
-        sa.select(Workshop)
-        .where(Workshop.id == workshop_id)
-        .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
-    )
-    late = _too_late(workshop)
-    db.session.add(Notice(key=key, kind=TRAINER_LIST, workshop_id=workshop_id, due_at=due, dropped=late))
-    if late:
-        log.warning("trainer list of workshop %s dropped: found too late", workshop_id)
-        report.dropped += 1
-    else:
-        people = db.session.scalars(
-            sa.select(Registration)
-            .where(Registration.workshop_id == workshop_id, Registration.status.in_(ACTIVE))
-            .order_by(Registration.waiting_position.nulls_first(), Registration.last_name,
-                      Registration.first_name)
-        ).all()
-        confirmed = [r for r in people if r.status is RegistrationStatus.confirmed]
-        waiting = [r for r in people if r.status is RegistrationStatus.waiting]
-        mail.queue(
-            "booking/trainer_list",
-            workshop.trainer.email,
-            f"Demain : {workshop.title} – {len(confirmed)} inscrit·es",
-            about=workshop,
-            workshop=workshop,
-            confirmed=confirmed,
-            waiting=waiting,
-            workshop_url=f"{current_app.config['PUBLIC_BASE_URL']}/ateliers/{workshop.id}",
-        )
-        report.sent += 1
-    _commit_once(report)
-
-
-def _commit_once(report: SweepReport) -> None:
+def commit_once(report: SweepReport) -> None:
+    """Commit a sweep's notices and mails; a duplicate key means another run sent them first."""
     try:
         db.session.commit()
     except IntegrityError:

@@ -7,6 +7,7 @@ counts; the mails it implies are written to the outbox in the same transaction.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import parseaddr
@@ -130,11 +131,15 @@ def closed_reason(workshop: Workshop) -> str | None:
     return None
 
 
-def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
+def register(
+    workshop_id: int, applicant: Applicant, *, before_commit: Callable[[Registration], None] | None = None
+) -> RegistrationResult:
     """Give the applicant a seat, or the next place on the waiting list, and mail them.
 
     Raises WorkshopNotFound or RegistrationClosed; an already registered person gets the result
     `already_registered` and, unless they just registered (a double click), a fresh link by mail.
+    `before_commit(registration)` runs in the transaction of a new registration (the back
+    office's audit entry commits with it).
     """
     workshop = _lock_workshop(workshop_id)
     reason = closed_reason(workshop)
@@ -146,15 +151,7 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
     if existing_id is not None:
         return _already_registered(db.session.get(Registration, existing_id))
     _race_pause()
-    registration = Registration(
-        workshop=workshop,
-        last_name=applicant.last_name,
-        first_name=applicant.first_name,
-        email=applicant.email,
-        school=applicant.school,
-        uai=applicant.uai,
-        source=applicant.source,
-    )
+    registration = _new_registration(workshop, applicant)
     if count.full:
         registration.status = RegistrationStatus.waiting
         registration.waiting_position = count.waiting + 1
@@ -171,8 +168,43 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
         return _already_registered(_active_registration(workshop_id, applicant.email))
     template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
     queue_mail(registration, template, invitation=_seat_invitation(registration))
+    if before_commit is not None:
+        before_commit(registration)
     db.session.commit()
     return RegistrationResult(registration)
+
+
+def add_walk_in(workshop_id: int, applicant: Applicant) -> RegistrationResult:
+    """Record a person who came without a registration, at check-in: status walk_in, no seat
+    (even beyond capacity: the seat counts ignore walk-ins), no waiting place, no mail.
+
+    An address that already holds a registration on this workshop (confirmed, waiting, or added
+    on the spot before) gives that one back, `already_registered`: no duplicate.
+    The write transaction stays open with the workshop row locked: the caller (the check-in)
+    checks the session under that lock, marks the person present and commits, so both are
+    written together or not at all. Raises WorkshopNotFound.
+    """
+    workshop = _lock_workshop(workshop_id)
+    existing = _active_registration(workshop_id, applicant.email)
+    if existing is not None:
+        return RegistrationResult(existing, already_registered=True)
+    registration = _new_registration(workshop, applicant, status=RegistrationStatus.walk_in)
+    db.session.add(registration)
+    db.session.flush()
+    return RegistrationResult(registration)
+
+
+def _new_registration(workshop: Workshop, applicant: Applicant, **fields) -> Registration:
+    return Registration(
+        workshop=workshop,
+        last_name=applicant.last_name,
+        first_name=applicant.first_name,
+        email=applicant.email,
+        school=applicant.school,
+        uai=applicant.uai,
+        source=applicant.source,
+        **fields,
+    )
 
 
 def registration_for_token(secret: str) -> Registration:
@@ -333,7 +365,12 @@ def _seats_and_existing(workshop: Workshop, email: str) -> tuple[SeatCount, int 
             sa.func.count().filter(Registration.status == RegistrationStatus.confirmed),
             sa.func.count().filter(Registration.status == RegistrationStatus.waiting),
             sa.func.max(sa.case((Registration.email == email, Registration.id))),
-        ).where(Registration.workshop_id == workshop.id, Registration.status.in_(ACTIVE))
+        ).where(
+            Registration.workshop_id == workshop.id,
+            # Any registration that is not cancelled holds the address (the unique index's
+            # rule): a person added at the door (walk_in) who then registers is "already there".
+            Registration.status != RegistrationStatus.cancelled,
+        )
     ).one()
     return SeatCount(workshop.capacity, confirmed, waiting), existing_id
 
@@ -343,11 +380,12 @@ def _count_locked(workshop: Workshop) -> SeatCount:
 
 
 def _active_registration(workshop_id: int, email: str) -> Registration | None:
+    """The registration holding this address on this workshop: confirmed, waiting or walk-in."""
     return db.session.scalar(
         sa.select(Registration).where(
             Registration.workshop_id == workshop_id,
             Registration.email == email,
-            Registration.status.in_(ACTIVE),
+            Registration.status != RegistrationStatus.cancelled,
         )
     )
 

@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 
+from app.attendance import certificates
 from app.booking import feeds, services
 from app.booking.forms import RegistrationForm
 from app.booking.models import Source
@@ -110,6 +111,7 @@ def manage(token: str):
         closed_reason=services.closed_reason(registration.workshop),
         personal_feed=feeds.subscription_links(feed_secret),
         feed_name=feeds.FEED_NAME,
+        hours=certificates.year_hours(registration),
     )
 
 

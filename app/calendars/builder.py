@@ -30,7 +30,7 @@ from icalendar import (
 )
 
 from app.catalog.models import Workshop, WorkshopStatus
-from app.formatting import PARIS
+from app.formatting import PARIS, site_place
 
 PRODID = "-//CRDP de l'academie d'Amiens//Ateliers TICE//FR"
 TZID = "Europe/Paris"
@@ -118,12 +118,7 @@ def paragraphs(text: str) -> str:
 def location(workshop: Workshop) -> str:
     """Where, in full: "CRDP, site d'Amiens – Salle multimédia 1, 45 rue Saint-Leu, 80026 Amiens"."""
     site = workshop.site
-    return f"CRDP, site {_of(site.name)} – {workshop.room.name}, {site.address}"
-
-
-def _of(name: str) -> str:
-    """French elision: "d'Amiens", "de Péronne"."""
-    return f"d'{name}" if name and name[0].casefold() in "aeiouyàâéèêëîïôùû" else f"de {name}"
+    return f"{site_place(site)} – {workshop.room.name}, {site.address}"
 
 
 def summary(workshop: Workshop) -> str:

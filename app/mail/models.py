@@ -1,7 +1,7 @@
 """The outbox table: one row per mail, written in the transaction that decided to send it."""
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.database import UTCDateTime
@@ -49,5 +49,28 @@ class OutboxMail(db.Model):
     sent_at = mapped_column(UTCDateTime, nullable=True)
     purged_at = mapped_column(UTCDateTime, nullable=True)
 
+    attachments: Mapped[list["OutboxAttachment"]] = relationship(
+        back_populates="mail", order_by="OutboxAttachment.id", cascade="all, delete-orphan"
+    )
+
     def __repr__(self) -> str:
         return f"<OutboxMail {self.id} {self.template} to {self.recipient} {self.status.value}>"
+
+
+class OutboxAttachment(db.Model):
+    """A file carried by an outbox mail (an attendance sheet, a certificate), as it will be sent."""
+
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_id: Mapped[int] = mapped_column(sa.ForeignKey("outbox_mails.id"), index=True)
+    #: As the recipient will see it: "emargement-2026-03-12-amiens.pdf".
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    #: The bytes; emptied with the bodies after delivery (`OutboxMail.purged_at`).
+    data: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+
+    mail: Mapped[OutboxMail] = relationship(back_populates="attachments")
+
+    def __repr__(self) -> str:
+        return f"<OutboxAttachment {self.filename} of mail {self.mail_id}>"

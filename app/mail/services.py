@@ -1,31 +1,45 @@
-"""Composing mails into the outbox, and delivering the outbox.
+"""Composing mails into the outbox, delivering the outbox, and purging what was delivered.
 
 `queue()` is called inside a business transaction: the mail is a row committed (or rolled back)
 with the decision it reports. `deliver_pending()` runs in the scheduler, after commit: it claims
 rows with a conditional UPDATE (two schedulers never send the same row), sends them over one
 connection, and records each outcome. A temporary failure (connection refused, timeout, 4xx) is
 retried later; a permanent one (5xx) marks the row failed with the server's answer.
+`purge_delivered()` empties the bodies of mails delivered a month ago: they hold secret links.
+
+The MIME bytes are written here (`build_message`) rather than by Flask-Mail and `email.mime`:
+the generator of the `email` package costs most of a delivery (about 1 ms a mail, the SMTP
+exchange with a local relay about 0.3 ms). The layout is fixed and small, see `build_message`;
+tests parse what an SMTP server receives with the standard `email` package.
 """
 
-import contextlib
+import base64
+import functools
 import logging
+import re
+import secrets
 import smtplib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.mime.text import MIMEText
+from email.header import Header
+from email.quoprimime import body_encode as quoted_printable
+from email.utils import formataddr, formatdate, parseaddr
+from operator import attrgetter
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import sqlalchemy as sa
 from blinker import Namespace
 from flask import current_app, render_template
-from flask_mail import BadHeaderError, Message
+from flask_mail import sanitize_address
+from sqlalchemy.orm import selectinload
 
 from app.clock import now
 from app.database import begin_write
-from app.extensions import db, mail
-from app.mail.models import MailStatus, OutboxMail
+from app.extensions import db
+from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +52,15 @@ mail_refused = signals.signal("mail-refused")
 RETRY_DELAYS_MINUTES = (1, 5, 15, 30, 60, 120, 240, 480, 720)
 #: A row left `sending` this long belongs to a delivery run that died: offer it again.
 STALE_CLAIM = timedelta(minutes=10)
+#: Delivered bodies (they hold secret links) are emptied this long after delivery (rule 7).
+PURGE_AFTER_DAYS = 30
+
+#: type/subtype, optionally with parameters: what an attachment's Content-Type may be.
+_CONTENT_TYPE = re.compile(
+    r"[A-Za-z0-9][\w!#$&^.+-]*/[A-Za-z0-9][\w!#$&^.+-]*"
+    r'(\s*;\s*[\w!#$&^.+-]+=([\w!#$&^.+-]+|"[^"\\\x00-\x1f\x7f]*"))*',
+    re.ASCII,
+)
 
 
 def queue(
@@ -47,12 +70,14 @@ def queue(
     *,
     about=None,
     invitation: tuple[str, bytes] | None = None,
+    attachments: Iterable[tuple[str, str, bytes]] = (),
     **context,
 ) -> OutboxMail:
     """Compose `mail/<template>.txt` and `.html` and add the mail to the outbox (not committed).
 
     `about` is the row the mail concerns (a registration…), kept for the outbox view;
-    `invitation` a calendar to carry, as (iTIP method, iCalendar bytes).
+    `invitation` a calendar to carry, as (iTIP method, iCalendar bytes); `attachments` files to
+    carry, as (filename, content type, bytes).
     """
     context.setdefault("base_url", current_app.config["PUBLIC_BASE_URL"])
     row = OutboxMail(
@@ -67,8 +92,18 @@ def queue(
         calendar_ics=invitation[1].decode("utf-8") if invitation else None,
         next_attempt_at=now(),
     )
+    row.attachments = [_attachment(*attachment) for attachment in attachments]
     db.session.add(row)
     return row
+
+
+def _attachment(filename: str, content_type: str, data: bytes) -> OutboxAttachment:
+    if not filename or not _CONTENT_TYPE.fullmatch(content_type):
+        raise ValueError(f"attachment {filename!r}: bad name or content type {content_type!r}")
+    return OutboxAttachment(filename=filename, content_type=content_type, data=bytes(data))
+
+
+# --- delivery ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -97,21 +132,36 @@ class DeliveryReport:
 Outcome = tuple[str, str | None]
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """A mail ready for the wire: its envelope and its bytes."""
+
+    sender: str  # MAIL FROM
+    recipient: str  # RCPT TO
+    message_id: str
+    data: bytes
+
+
+class UnsendableMail(ValueError):
+    """A row that cannot become a mail as it is: its message says why, in French."""
+
+
 def deliver_pending(batch_size: int | None = None) -> DeliveryReport:
     """Deliver the mails that are due, one batch over one connection, and record the outcomes.
 
     Three short steps, so no transaction stays open while the SMTP server is talked to:
-    claim the batch (a write transaction), send it (no database), record the outcomes (another).
+    claim the batch and build its messages (a write transaction), send them (no database),
+    record the outcomes (another).
     """
-    messages = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"])
+    ready, unsendable = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"])
     report = DeliveryReport()
-    if messages:
-        _record(_send(messages), report)
+    if ready or unsendable:
+        _record({**unsendable, **_send(ready)}, report)
     return report
 
 
-def _claim(limit: int) -> dict[int, Message]:
-    """Mark up to `limit` due rows as this run's and build their messages.
+def _claim(limit: int) -> tuple[dict[int, Outgoing], dict[int, Outcome]]:
+    """Mark up to `limit` due rows as this run's and build their messages: (ready, unsendable).
 
     The UPDATE only takes rows still pending, so a row another run claimed first is not touched;
     a row left `sending` by a run that died is offered again after STALE_CLAIM.
@@ -123,29 +173,41 @@ def _claim(limit: int) -> dict[int, Message]:
         .where(OutboxMail.status == MailStatus.sending, OutboxMail.claimed_at < now() - STALE_CLAIM)
         .values(status=MailStatus.pending, claim=None, claimed_at=None)
     )
+    # The oldest due first, read in the (status, next_attempt_at) index: no sort of the whole
+    # backlog at every batch. Mails due at the very same instant come in the index's order
+    # (SQLite: by id); a batch is sent in id order anyway.
     due = (
         sa.select(OutboxMail.id)
         .where(OutboxMail.status == MailStatus.pending, OutboxMail.next_attempt_at <= now())
-        .order_by(OutboxMail.next_attempt_at, OutboxMail.id)
+        .order_by(OutboxMail.next_attempt_at)
         .limit(limit)
     )
-    db.session.execute(
+    claimed = db.session.scalars(
         sa.update(OutboxMail)
         .where(OutboxMail.id.in_(due.scalar_subquery()), OutboxMail.status == MailStatus.pending)
         .values(status=MailStatus.sending, claim=claim, claimed_at=now())
+        .returning(OutboxMail)  # the claimed rows themselves, without another round trip
+        .options(selectinload(OutboxMail.attachments))
         .execution_options(synchronize_session=False)
-    )
-    rows = db.session.scalars(
-        sa.select(OutboxMail).where(OutboxMail.claim == claim).order_by(OutboxMail.id)
-    )
-    messages = {row.id: build_message(row) for row in rows}
+    ).all()
+    ready: dict[int, Outgoing] = {}
+    unsendable: dict[int, Outcome] = {}
+    for row in sorted(claimed, key=attrgetter("id")):
+        try:
+            ready[row.id] = build_message(row)
+        except UnsendableMail as error:
+            unsendable[row.id] = ("failed", str(error))
+        except ValueError as error:  # e.g. an address that cannot be written in ASCII
+            unsendable[row.id] = ("failed", f"courriel impossible à composer : {_describe(error)}")
     db.session.commit()
-    return messages
+    return ready, unsendable
 
 
-def _send(messages: dict[int, Message]) -> dict[int, Outcome]:
+def _send(messages: dict[int, Outgoing]) -> dict[int, Outcome]:
     """Send each message over one connection; one refused recipient does not stop the batch."""
     outcomes: dict[int, Outcome] = {}
+    if not messages:
+        return outcomes
     try:
         with _transport() as send:
             for row_id, message in messages.items():
@@ -162,7 +224,7 @@ def _send(messages: dict[int, Message]) -> dict[int, Outcome]:
     return outcomes
 
 
-def _send_one(send, message: Message) -> Outcome:
+def _send_one(send, message: Outgoing) -> Outcome:
     try:
         send(message)
     except smtplib.SMTPRecipientsRefused as error:
@@ -172,8 +234,9 @@ def _send_one(send, message: Message) -> Outcome:
         return _refusal(error.smtp_code, error.smtp_error)
     except (smtplib.SMTPServerDisconnected, OSError) as error:
         return ("lost", f"connexion perdue : {_describe(error)}")
-    except BadHeaderError:
-        return ("failed", "en-têtes invalides (retour à la ligne dans un en-tête)")
+    except (smtplib.SMTPException, UnicodeError) as error:
+        # e.g. a non-ASCII address the server cannot take (no SMTPUTF8): it never will.
+        return ("failed", f"envoi impossible : {_describe(error)}")
     return ("sent", None)
 
 
@@ -184,116 +247,354 @@ def _refusal(code: int, answer) -> Outcome:
 
 
 def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
+    """One UPDATE for the sent rows (nearly all of them), row by row for the others."""
+    sent = [row_id for row_id, (kind, _) in outcomes.items() if kind == "sent"]
     begin_write()
-    rows = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(outcomes))).all()
+    if sent:
+        db.session.execute(
+            sa.update(OutboxMail)
+            .where(OutboxMail.id.in_(sent))
+            .values(status=MailStatus.sent, sent_at=now(), last_error=None, claim=None,
+                    claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+        report.sent += len(sent)
+    others = [row_id for row_id, (kind, _) in outcomes.items() if kind != "sent"]
+    rows = (
+        db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(others))).all()
+        if others
+        else []
+    )
     refused = [
-        {"mail_id": r.id, "template": r.template, "subject_kind": r.subject_kind, "subject_id": r.subject_id}
+        {
+            "mail_id": r.id,
+            "template": r.template,
+            "subject_kind": r.subject_kind,
+            "subject_id": r.subject_id,
+        }
         for r in rows
         if outcomes[r.id][0] == "refused"
     ]
     for row in rows:
-        kind, error = outcomes[row.id]
-        row.claim = None
-        row.claimed_at = None
-        if kind == "sent":
-            row.status, row.sent_at, row.last_error = MailStatus.sent, now(), None
-            report.sent += 1
-            continue
-        if kind in ("retry", "lost"):
-            row.attempts += 1
-            if row.attempts <= len(RETRY_DELAYS_MINUTES):
-                row.status = MailStatus.pending
-                row.next_attempt_at = now() + timedelta(minutes=RETRY_DELAYS_MINUTES[row.attempts - 1])
-                row.last_error = error
-                report.retried += 1
-                report.errors.append(error)
-                continue
-            error = f"abandon après {row.attempts} tentatives : {error}"
-        row.status, row.last_error = MailStatus.failed, error
-        report.failed += 1
-        report.errors.append(error)
-        log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
+        _record_failure(row, *outcomes[row.id], report)
     db.session.commit()
     for mail_refusal in refused:
         mail_refused.send(current_app._get_current_object(), **mail_refusal)
+
+
+def _record_failure(row: OutboxMail, kind: str, error: str | None, report: DeliveryReport) -> None:
+    row.claim = None
+    row.claimed_at = None
+    if kind in ("retry", "lost"):
+        row.attempts += 1
+        if row.attempts <= len(RETRY_DELAYS_MINUTES):
+            row.status = MailStatus.pending
+            row.next_attempt_at = now() + timedelta(minutes=RETRY_DELAYS_MINUTES[row.attempts - 1])
+            row.last_error = error
+            report.retried += 1
+            report.errors.append(error)
+            return
+        error = f"abandon après {row.attempts} tentatives : {error}"
+    row.status, row.last_error = MailStatus.failed, error
+    report.failed += 1
+    report.errors.append(error)
+    log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
 
 
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def message_id_for(row: OutboxMail) -> str:
-    host = urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
-    return f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{host}>"
-
-
-class InvitationMessage(Message):
-    """A Message carrying a calendar invitation the way mail clients recognise it:
-
-    multipart/mixed [ multipart/alternative (text/plain, text/html,
-    text/calendar; method=X — last), the .ics as attachment ].
-    Flask-Mail cannot put the method parameter on a part, nor place a part after the HTML one.
-    """
-
-    def __init__(self, *args, method: str, calendar: str, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.method, self.calendar = method, calendar
-        self.attach("invitation.ics", "application/ics", calendar.encode("utf-8"))
-
-    def _message(self):
-        message = super()._message()
-        alternative = next(
-            part for part in message.get_payload()
-            if part.get_content_type() == "multipart/alternative"
-        )
-        part = MIMEText(self.calendar, "calendar", "utf-8")
-        part.set_param("method", self.method)
-        alternative.attach(part)
-        return message
-
-
-def build_message(row: OutboxMail) -> Message:
-    """The MIME message for an outbox row; the same row always gives the same Message-ID."""
-    fields = dict(
-        subject=row.subject,
-        recipients=[row.recipient],
-        body=row.body_text,
-        html=row.body_html,
-        sender=current_app.config["MAIL_DEFAULT_SENDER"],
-        reply_to=current_app.config["MAIL_REPLY_TO"],
-        extra_headers={"Auto-Submitted": "auto-generated"},
-    )
-    if row.calendar_ics:
-        message = InvitationMessage(method=row.calendar_method, calendar=row.calendar_ics, **fields)
-    else:
-        message = Message(**fields)
-    message.msgId = message_id_for(row)
-    message.date = now().timestamp()
-    return message
-
-
 class _transport:
     """Sends over one SMTP connection, or writes .eml files when no MAIL_SERVER is set."""
 
     def __enter__(self):
-        if current_app.config.get("MAIL_SERVER"):
-            self._connection = mail.connect()
-            smtp = self._connection.__enter__()
-            return smtp.send
-        self._connection = None
-        directory = Path(current_app.config["MAIL_FILE_DIR"])
-        directory.mkdir(parents=True, exist_ok=True)
-        return lambda message: _write_eml(directory, message)
+        self._smtp = None
+        if not current_app.config.get("MAIL_SERVER"):
+            directory = Path(current_app.config["MAIL_FILE_DIR"])
+            directory.mkdir(parents=True, exist_ok=True)
+            return lambda message: _write_eml(directory, message)
+        settings = current_app.extensions["mail"]  # Flask-Mail's state: server, port, TLS…
+        if settings.suppress:
+            return lambda message: None
+        self._smtp = smtp = _connect(settings, current_app.config["MAIL_SMTP_TIMEOUT"])
+        options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
+
+        def send(message: Outgoing) -> None:
+            smtp.sendmail(message.sender, [message.recipient], message.data, options)
+
+        return send
 
     def __exit__(self, *exc_info):
-        if self._connection is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                self._connection.__exit__(*exc_info)  # QUIT may fail: the mails were accepted
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()  # QUIT may fail: the mails were accepted
         return False
 
 
-def _write_eml(directory: Path, message: Message) -> None:
-    if message.has_bad_headers():
-        raise BadHeaderError
-    name = message.msgId.strip("<>").split("@")[0]
-    (directory / f"{name}.eml").write_bytes(message.as_bytes())
+def _connect(settings, timeout: float) -> smtplib.SMTP:
+    """What Flask-Mail's connection does, with a timeout: a dead relay must not hang the sweep."""
+    factory = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
+    smtp = factory(settings.server, settings.port, timeout=timeout)
+    try:
+        if settings.use_tls:
+            smtp.starttls()
+        if settings.username and settings.password:
+            smtp.login(settings.username, settings.password)
+        smtp.ehlo_or_helo_if_needed()  # the extensions it announces: 8BITMIME
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _write_eml(directory: Path, message: Outgoing) -> None:
+    name = message.message_id.strip("<>").split("@")[0]
+    (directory / f"{name}.eml").write_bytes(message.data)
+
+
+# --- the MIME message ----------------------------------------------------------------------------
+
+CRLF = "\r\n"
+#: An address that is its own header value and envelope: ASCII, no display name.
+_plain_address = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+").fullmatch
+_calendar_method = re.compile(r"[A-Za-z][A-Za-z-]*").fullmatch
+
+
+def message_id_for(row: OutboxMail) -> str:
+    host = _hostname(current_app.config["PUBLIC_BASE_URL"])
+    return f"<outbox-{row.id}.{int(row.created_at.timestamp())}@{host}>"
+
+
+@functools.lru_cache(maxsize=8)
+def _hostname(url: str) -> str:
+    return urlsplit(url).hostname or "localhost"
+
+
+@functools.lru_cache(maxsize=8)
+def _date(timestamp: int) -> str:
+    return formatdate(timestamp, localtime=True)
+
+
+def build_message(row: OutboxMail) -> Outgoing:
+    """The mail of an outbox row, as sent; the same row always gives the same Message-ID.
+
+    multipart/mixed [
+        multipart/alternative (text/plain, text/html, text/calendar; method=X — last),
+        the invitation as invitation.ics, the row's attachments (base64) ]
+    Headers: Subject and display names in RFC 2047 words when not ASCII; a line break in a
+    header value (an injection) raises UnsendableMail. Text parts are UTF-8, 8bit unless a line
+    is longer than 998 octets (quoted-printable then).
+    """
+    config = current_app.config
+    sender, reply_to = config["MAIL_DEFAULT_SENDER"], config["MAIL_REPLY_TO"]
+    if any(
+        "\r" in value or "\n" in value
+        for value in (row.subject, row.recipient, sender, reply_to or "")
+    ):
+        raise UnsendableMail("en-têtes invalides (retour à la ligne dans un en-tête)")
+    alternatives = [_text_part("plain", row.body_text or "")]
+    if row.body_html is not None:
+        alternatives.append(_text_part("html", row.body_html))
+    files = []
+    if row.calendar_ics is not None:
+        if not _calendar_method(row.calendar_method or ""):
+            raise UnsendableMail(f"méthode d'invitation invalide : {row.calendar_method!r}")
+        method = f'; method="{row.calendar_method}"'
+        alternatives.append(_text_part("calendar", row.calendar_ics, method))
+        files.append(_file_part("invitation.ics", "application/ics", row.calendar_ics.encode()))
+    for attachment in row.attachments:
+        if not _CONTENT_TYPE.fullmatch(attachment.content_type):
+            raise UnsendableMail(f"type de pièce jointe invalide : {attachment.content_type!r}")
+        files.append(
+            _file_part(attachment.filename, attachment.content_type, attachment.data or b"")
+        )
+
+    message_id = message_id_for(row)
+    headers = []
+    if row.subject:
+        headers.append(f"Subject: {_encoded_text('Subject', row.subject)}")
+    headers += [
+        f"From: {_encoded_address('From', sender)}",
+        f"To: {_encoded_address('To', row.recipient)}",
+        f"Date: {_date(int(now().timestamp()))}",
+        f"Message-ID: {message_id}",
+    ]
+    if reply_to:
+        headers.append(f"Reply-To: {_encoded_address('Reply-To', reply_to)}")
+    headers.append("Auto-Submitted: auto-generated")
+
+    if len(alternatives) == 1 and not files:  # text only: a single part is the whole message
+        part_head, body = alternatives[0].split(b"\r\n\r\n", 1)
+        head = part_head.decode("ascii") + CRLF + CRLF.join(headers)
+    else:
+        boundary = _boundary([*alternatives, *files])
+        body = alternatives[0]
+        if len(alternatives) > 1:
+            body = _multipart_part("alternative", f"=_a{boundary}", alternatives)
+        body = _multipart(f"=_m{boundary}", [body, *files])
+        head = CRLF.join(
+            [f'Content-Type: multipart/mixed; boundary="=_m{boundary}"', "MIME-Version: 1.0"]
+            + headers
+        )
+    return Outgoing(
+        sender=_envelope_address(sender),
+        recipient=_envelope_address(row.recipient),
+        message_id=message_id,
+        data=(head + CRLF + CRLF).encode("ascii") + body,
+    )
+
+
+def _text_part(subtype: str, text: str, params: str = "") -> bytes:
+    """A UTF-8 text part with CRLF line ends: 8bit (7bit when ASCII) while every line fits the
+    998 octets of RFC 5322, quoted-printable otherwise."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    data = text.replace("\n", CRLF).encode("utf-8")
+    if len(data) > 998 and max(map(len, data.split(b"\r\n"))) > 998:
+        encoding = "quoted-printable"
+        data = quoted_printable(data.decode("latin-1"), eol=CRLF).encode("ascii")
+    else:
+        encoding = "7bit" if data.isascii() else "8bit"
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"{params}{CRLF}MIME-Version: 1.0{CRLF}'
+        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}"
+    )
+    return head.encode("ascii") + data
+
+
+def _file_part(filename: str, content_type: str, data: bytes) -> bytes:
+    head = (
+        f"Content-Type: {content_type}{CRLF}MIME-Version: 1.0{CRLF}"
+        f"Content-Transfer-Encoding: base64{CRLF}"
+        f"Content-Disposition: attachment;{_filename_parameter(filename)}{CRLF}{CRLF}"
+    )
+    return head.encode("ascii") + base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+@functools.lru_cache(maxsize=256)
+def _filename_parameter(filename: str) -> str:
+    """` filename="…"` for a plain ASCII name; RFC 2231 (percent-encoded UTF-8, continued over
+    lines of at most 78 octets) for any other, which also neutralises quotes and line breaks."""
+    if re.fullmatch(r"[ !#-\[\]-~]+", filename):  # printable ASCII but " and \
+        return f'{CRLF} filename="{filename}"' if len(filename) > 50 else f' filename="{filename}"'
+    encoded = "utf-8''" + quote(filename, safe="")
+    chunks, start = [], 0
+    while start < len(encoded):
+        end = min(start + 60, len(encoded))
+        cut = encoded.rfind("%", end - 2, end)  # never split a %XX
+        end = cut if cut > start else end
+        chunks.append(encoded[start:end])
+        start = end
+    if len(chunks) == 1:
+        return f"{CRLF} filename*={encoded}"
+    return ";".join(f"{CRLF} filename*{n}*={chunk}" for n, chunk in enumerate(chunks))
+
+
+def _multipart(boundary: str, parts: list[bytes]) -> bytes:
+    """The body of a multipart: each part after its delimiter, then the close delimiter."""
+    delimiter = f"{CRLF}--{boundary}{CRLF}".encode("ascii")
+    return (
+        f"--{boundary}{CRLF}".encode("ascii")
+        + delimiter.join(parts)
+        + f"{CRLF}--{boundary}--{CRLF}".encode("ascii")
+    )
+
+
+def _multipart_part(subtype: str, boundary: str, parts: list[bytes]) -> bytes:
+    head = f'Content-Type: multipart/{subtype}; boundary="{boundary}"{CRLF}MIME-Version: 1.0{CRLF}{CRLF}'
+    return head.encode("ascii") + _multipart(boundary, parts)
+
+
+def _boundary(texts: list[bytes]) -> str:
+    """A random boundary token found in none of the parts."""
+    while True:
+        token = secrets.token_hex(12)
+        if not any(token.encode("ascii") in text for text in texts):
+            return token
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_text(name: str, value: str) -> str:
+    """An unstructured header's value: RFC 2047 words when not ASCII, folded at 78 octets with
+    `Name: ` counted (cached: a batch has few distinct subjects)."""
+    if value.isascii() and len(name) + 2 + len(value) <= 78:
+        return value
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(linesep=CRLF)
+
+
+def _encoded_address(name: str, address: str) -> str:
+    """An address header's value: a plain address as it is, a display name in RFC 2047 words
+    when not ASCII."""
+    if _plain_address(address):
+        return address
+    return _encoded_named_address(name, address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _encoded_named_address(name: str, address: str) -> str:
+    display, addr = parseaddr(address)
+    if not addr or not addr.isascii():
+        return sanitize_address(address)  # an internationalised domain: Flask-Mail's way
+    if not display:
+        return addr
+    if display.isascii():
+        return formataddr((display, addr))
+    words = Header(display, "utf-8", header_name=name).encode(linesep=CRLF)
+    last_line = words.rsplit(CRLF, 1)[-1]
+    width = len(last_line) + (0 if CRLF in words else len(name) + 2)
+    fold = CRLF if width + len(addr) + 3 > 78 else ""
+    return f"{words}{fold} <{addr}>"
+
+
+@functools.lru_cache(maxsize=64)
+def _named_envelope(address: str) -> str:
+    return parseaddr(sanitize_address(address))[1] or address
+
+
+def _envelope_address(address: str) -> str:
+    """The bare address for MAIL FROM / RCPT TO."""
+    return address if _plain_address(address) else _named_envelope(address)
+
+
+# --- purge ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class PurgeReport:
+    purged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.purged} purged"
+
+    def __bool__(self) -> bool:
+        return bool(self.purged)
+
+
+def purge_delivered(older_than_days: int = PURGE_AFTER_DAYS) -> PurgeReport:
+    """Empty the bodies, calendar and attachments of the mails delivered more than
+    `older_than_days` ago: they hold secret links (DESIGN rule 7). The rows stay (who was sent
+    what, when), marked `purged_at`; a purged row is not touched again."""
+    due = (
+        OutboxMail.status == MailStatus.sent,
+        OutboxMail.sent_at < now() - timedelta(days=older_than_days),
+        OutboxMail.purged_at.is_(None),
+    )
+    begin_write()
+    db.session.execute(
+        sa.update(OutboxAttachment)
+        .where(OutboxAttachment.mail_id.in_(sa.select(OutboxMail.id).where(*due)))
+        .values(data=None)
+        .execution_options(synchronize_session=False)
+    )
+    purged = db.session.execute(
+        sa.update(OutboxMail)
+        .where(*due)
+        .values(body_text=None, body_html=None, calendar_ics=None, purged_at=now())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return PurgeReport(purged)

@@ -1,0 +1,1 @@
+"""The coordinators' back office: catalogue, registrations, programme, outbox, figures, audit log."""

@@ -1,0 +1,47 @@
+"""Writing and reading the audit log. `record()` joins the caller's transaction: the entry is
+committed with the change it describes, or not at all."""
+
+import json
+
+import sqlalchemy as sa
+
+from app.admin.models import AuditEntry
+from app.extensions import db
+from app.staff.models import StaffUser
+
+SHELL = "ligne de commande"
+
+
+def record(
+    actor: StaffUser | None,
+    action: str,
+    target_kind: str,
+    target_id: int | None,
+    summary: str,
+    **details,
+) -> AuditEntry:
+    """Add an entry (not committed). `actor` None means the shell (CLI commands)."""
+    entry = AuditEntry(
+        actor_id=actor.id if actor is not None else None,
+        actor_name=actor.full_name if actor is not None else SHELL,
+        action=action,
+        target_kind=target_kind,
+        target_id=target_id,
+        summary=summary,
+        details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+    )
+    db.session.add(entry)
+    return entry
+
+
+def entries(*, target_kind: str | None = None, target_id: int | None = None, limit: int = 200,
+            before_id: int | None = None) -> list[AuditEntry]:
+    """The latest entries, newest first; `before_id` pages back."""
+    query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if target_kind is not None:
+        query = query.where(AuditEntry.target_kind == target_kind)
+    if target_id is not None:
+        query = query.where(AuditEntry.target_id == target_id)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return list(db.session.scalars(query))

@@ -1,0 +1,302 @@
+"""The back office's catalogue work: creating, editing, duplicating, publishing and cancelling
+workshops, with the checks of `catalog.checks`, and every action in the audit log.
+
+A published workshop's seats and schedule change only through booking's services (they lock the
+workshop row, mail the people concerned and move their calendars); the audit entry is written
+inside those transactions through their `before_commit` hook.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from app.admin import audit
+from app.booking import changes, coordination
+from app.booking.services import seat_counts
+from app.catalog.checks import Problem, check_workshop
+from app.catalog.models import Level, Room, Topic, Trainer, Workshop, WorkshopStatus
+from app.clock import now
+from app.database import begin_write
+from app.extensions import db
+from app.formatting import NonexistentLocalTime, date_fr, datetime_fr, from_paris, time_fr
+from app.staff.models import StaffUser
+
+
+class Refused(Exception):
+    """The save cannot be made; `problems` says why, in French. Nothing was written."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(" ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class WorkshopDraft:
+    """What the coordinator typed, already parsed (Paris wall-clock times)."""
+
+    title: str
+    description: str
+    topic: Topic
+    level: Level
+    room: Room
+    trainer: Trainer
+    day: date
+    start: time
+    end: time
+    capacity: int
+    what_to_bring: str = ""
+    #: Registrations close then (Paris wall clock), or at the start when None.
+    deadline: datetime | None = None
+
+
+@dataclass
+class Saved:
+    workshop: Workshop | None = None
+    #: Warnings the coordinator must confirm before the save happens (nothing written yet).
+    to_confirm: list[Problem] = field(default_factory=list)
+    #: What the save told people: "3 personnes prévenues du changement"…
+    notes: list[str] = field(default_factory=list)
+
+
+def save_workshop(
+    actor: StaffUser, draft: WorkshopDraft, *, workshop: Workshop | None = None, confirmed: bool = False
+) -> Saved:
+    """Create (as a draft) or edit a workshop. Blocking problems raise Refused; warnings come
+    back in `to_confirm` until `confirmed`."""
+    starts_at, ends_at, deadline, time_warnings = _moments(draft)
+    problems = check_workshop(
+        starts_at=starts_at, ends_at=ends_at, room=draft.room, trainer=draft.trainer,
+        capacity=draft.capacity, workshop_id=workshop.id if workshop else None,
+    )
+    blocking = [p.message for p in problems if p.blocking]
+    if blocking:
+        raise Refused(blocking)
+    warnings = [*time_warnings, *(p for p in problems if not p.blocking)]
+    if warnings and not confirmed:
+        return Saved(workshop, to_confirm=warnings)
+    if workshop is None:
+        return Saved(_create(actor, draft, starts_at, ends_at, deadline))
+    if workshop.status is WorkshopStatus.cancelled:
+        raise Refused(["Cet atelier est annulé : il ne peut plus être modifié."])
+    return _edit(actor, workshop, draft, starts_at, ends_at, deadline)
+
+
+def publish(actor: StaffUser, workshop: Workshop) -> bool:
+    """Open a draft to registrations; False when it was not a draft."""
+    begin_write()
+    db.session.refresh(workshop)
+    if workshop.status is not WorkshopStatus.draft:
+        db.session.rollback()
+        return False
+    workshop.status = WorkshopStatus.published
+    audit.record(actor, "workshop.publish", "workshop", workshop.id,
+                 f"Publication de « {workshop.title} » ({_when(workshop)})")
+    db.session.commit()
+    return True
+
+
+def cancel(actor: StaffUser, workshop: Workshop, reason: str) -> changes.Outcome:
+    """Cancel a published workshop and tell everyone (see booking.changes.cancel_workshop)."""
+    if workshop.status is WorkshopStatus.draft:
+        begin_write()
+        db.session.refresh(workshop)
+        workshop.status = WorkshopStatus.cancelled
+        audit.record(actor, "workshop.cancel", "workshop", workshop.id,
+                     f"Annulation du brouillon « {workshop.title} »", reason=reason)
+        db.session.commit()
+        return changes.Outcome(workshop)
+
+    def log(outcome: changes.Outcome) -> None:
+        audit.record(
+            actor, "workshop.cancel", "workshop", workshop.id,
+            f"Annulation de « {workshop.title} » ({_when(workshop)}) : {outcome.confirmed} "
+            f"inscrit·es et {outcome.waiting} en attente prévenu·es",
+            reason=changes.clean_reason(reason),
+        )
+
+    return changes.cancel_workshop(workshop.id, reason, before_commit=log)
+
+
+def duplicate(workshop: Workshop) -> dict:
+    """The form's initial values for a copy of `workshop` (date and place to be chosen)."""
+    return {
+        "title": workshop.title, "description": workshop.description, "topic": workshop.topic,
+        "level": workshop.level, "room": workshop.room, "trainer": workshop.trainer,
+        "capacity": workshop.capacity, "what_to_bring": workshop.what_to_bring,
+    }
+
+
+# --- internals ---------------------------------------------------------------------------------
+
+
+def _moments(draft: WorkshopDraft) -> tuple[datetime, datetime, datetime | None, list[Problem]]:
+    problems, warnings = [], []
+    moments = []
+    for label, wall_clock in (
+        ("début", datetime.combine(draft.day, draft.start)),
+        ("fin", datetime.combine(draft.day, draft.end)),
+        ("date limite", draft.deadline),
+    ):
+        if wall_clock is None:
+            moments.append(None)
+            continue
+        try:
+            local = from_paris(wall_clock)
+        except NonexistentLocalTime as error:
+            problems.append(str(error))
+            moments.append(None)
+            continue
+        if local.ambiguous:
+            warnings.append(Problem(
+                "time",
+                f"L'heure de {label} ({time_fr(local.moment)}, le {date_fr(draft.day)}) existe deux "
+                "fois à Paris (passage à l'heure d'hiver) : la première a été retenue.",
+                blocking=False,
+            ))
+        moments.append(local.moment)
+    starts_at, ends_at, deadline = moments
+    if starts_at and ends_at and ends_at <= starts_at:
+        problems.append("La fin de l'atelier doit être après son début.")
+    if deadline and starts_at and deadline > starts_at:
+        problems.append("La date limite d'inscription doit précéder le début de l'atelier.")
+    if problems:
+        raise Refused(problems)
+    return starts_at, ends_at, deadline, warnings
+
+
+def _create(actor, draft: WorkshopDraft, starts_at, ends_at, deadline) -> Workshop:
+    begin_write()
+    workshop = Workshop(
+        title=draft.title, description=draft.description, topic=draft.topic, level=draft.level,
+        room=draft.room, trainer=draft.trainer, starts_at=starts_at, ends_at=ends_at,
+        capacity=draft.capacity, what_to_bring=draft.what_to_bring,
+        registration_deadline=deadline, status=WorkshopStatus.draft,
+    )
+    db.session.add(workshop)
+    db.session.flush()
+    audit.record(actor, "workshop.create", "workshop", workshop.id,
+                 f"Création de « {workshop.title} » ({_when(workshop)}, brouillon)")
+    db.session.commit()
+    return workshop
+
+
+def _edit(actor, workshop: Workshop, draft: WorkshopDraft, starts_at, ends_at, deadline) -> Saved:
+    new = {
+        "title": draft.title, "description": draft.description, "topic": draft.topic,
+        "level": draft.level, "trainer": draft.trainer, "what_to_bring": draft.what_to_bring,
+        "registration_deadline": deadline,
+    }
+    saved = Saved(workshop)
+    if workshop.status is WorkshopStatus.draft:
+        new.update(room=draft.room, starts_at=starts_at, ends_at=ends_at, capacity=draft.capacity)
+        _write_plain(actor, workshop, new)
+        return saved
+    # Published: plain fields first, then seats and schedule through booking (mails, calendars);
+    # what booking would refuse is refused before anything is written.
+    _precheck_published(workshop, draft, starts_at, ends_at)
+    _write_plain(actor, workshop, new)
+    lower_first = draft.capacity < workshop.capacity
+    if lower_first:
+        _capacity(actor, workshop, draft.capacity, saved)
+    _move(actor, workshop, starts_at, ends_at, draft.room, saved)
+    if not lower_first:
+        _capacity(actor, workshop, draft.capacity, saved)
+    db.session.refresh(workshop)
+    return saved
+
+
+def _precheck_published(workshop: Workshop, draft: WorkshopDraft, starts_at, ends_at) -> None:
+    moved = (starts_at, ends_at, draft.room.id) != (workshop.starts_at, workshop.ends_at, workshop.room_id)
+    if not moved and draft.capacity == workshop.capacity:
+        return
+    if workshop.starts_at <= now():
+        raise Refused(["Cet atelier a déjà commencé ou eu lieu : sa date, sa salle et sa capacité "
+                       "ne changent plus."])
+    if moved and starts_at <= now():
+        raise Refused(["La nouvelle date est déjà passée : choisissez un moment à venir."])
+    confirmed = seat_counts([workshop])[workshop.id].confirmed
+    if draft.capacity < confirmed:
+        raise Refused([f"{confirmed} personnes ont une place confirmée : la capacité ne peut pas "
+                       f"descendre à {draft.capacity}. Annulez d'abord des inscriptions."])
+
+
+def _write_plain(actor, workshop: Workshop, new: dict) -> None:
+    begin_write()
+    db.session.refresh(workshop)
+    changed = {
+        name: (_show(getattr(workshop, name)), _show(value))
+        for name, value in new.items()
+        if getattr(workshop, name) != value
+    }
+    if not changed:
+        db.session.rollback()
+        return
+    for name, value in new.items():
+        setattr(workshop, name, value)
+    audit.record(actor, "workshop.edit", "workshop", workshop.id,
+                 f"Modification de « {workshop.title} » : {', '.join(_LABELS.get(n, n) for n in changed)}",
+                 **changed)
+    db.session.commit()
+
+
+def _move(actor, workshop: Workshop, starts_at, ends_at, room: Room, saved: Saved) -> None:
+    if (starts_at, ends_at, room.id) == (workshop.starts_at, workshop.ends_at, workshop.room_id):
+        return
+
+    def log(outcome: changes.Outcome) -> None:
+        audit.record(
+            actor, "workshop.move", "workshop", workshop.id,
+            f"Changement de « {workshop.title} » : "
+            + "; ".join(f"{c.label} {c.old} → {c.new}" for c in outcome.changes),
+            changes=[(c.label, c.old, c.new) for c in outcome.changes],
+        )
+
+    try:
+        outcome = changes.reschedule(
+            workshop.id, starts_at=starts_at, ends_at=ends_at, room_id=room.id, before_commit=log
+        )
+    except changes.ChangeRefused as refusal:
+        raise Refused([str(refusal)]) from None
+    if outcome.changed:
+        saved.notes.append(
+            f"{outcome.confirmed} inscrit·es ont reçu la nouvelle invitation, "
+            f"{outcome.waiting} personnes en attente ont été prévenues."
+        )
+
+
+def _capacity(actor, workshop: Workshop, capacity: int, saved: Saved) -> None:
+    before = workshop.capacity
+
+    def log(result: coordination.SeatChange) -> None:
+        promoted = f", {len(result.promoted)} personnes promues" if result.promoted else ""
+        audit.record(actor, "workshop.capacity", "workshop", workshop.id,
+                     f"Capacité de « {workshop.title} » : {before} → {capacity}{promoted}",
+                     capacity=(before, capacity), promoted=[r.id for r in result.promoted])
+
+    try:
+        result = coordination.change_capacity(workshop.id, capacity, before_commit=log)
+    except coordination.ActionRefused as refusal:
+        raise Refused([str(refusal)]) from None
+    if result.promoted:
+        saved.notes.append(f"{len(result.promoted)} personnes en attente ont reçu une place.")
+
+
+_LABELS = {
+    "title": "titre", "description": "description", "topic": "thème", "level": "niveau",
+    "trainer": "formateur", "what_to_bring": "à apporter", "registration_deadline": "date limite",
+    "room": "salle", "starts_at": "début", "ends_at": "fin", "capacity": "capacité",
+}
+
+
+def _show(value) -> str:
+    if isinstance(value, datetime):
+        return datetime_fr(value)
+    if isinstance(value, Level):
+        return value.title
+    for attribute in ("full_name", "name"):
+        if hasattr(value, attribute):
+            return getattr(value, attribute)
+    return "" if value is None else str(value)
+
+
+def _when(workshop: Workshop) -> str:
+    return f"{datetime_fr(workshop.starts_at)}, {workshop.room.site.name}"

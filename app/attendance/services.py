@@ -1,0 +1,165 @@
+"""The trainer's view of their sessions: who is expected, who came, whether the session is closed.
+
+Reads only; check-in, sheets and the follow-up have their own modules. Every listing starts from
+`staff.access.visible_workshops(user)`, so a trainer never sees another trainer's session.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+
+from app.attendance.models import Attendance, Presence, SessionClosure
+from app.booking.models import Registration, RegistrationStatus
+from app.catalog.models import Room, Workshop, WorkshopStatus
+from app.clock import now
+from app.extensions import db
+from app.staff.access import visible_workshops
+from app.staff.models import StaffUser
+
+#: Past sessions shown in the trainer's space (the rest is in the figures).
+PAST_SESSIONS_SHOWN = 60
+
+
+@dataclass
+class SessionCounts:
+    confirmed: int = 0
+    waiting: int = 0
+    walk_ins: int = 0
+    present: int = 0
+    absent: int = 0
+
+
+@dataclass
+class SessionLine:
+    workshop: Workshop
+    counts: SessionCounts
+    closed: bool
+
+
+@dataclass
+class Roster:
+    """Everyone a session concerns, in the order of the sheet, with their marks."""
+
+    workshop: Workshop
+    confirmed: list[Registration]
+    waiting: list[Registration]
+    walk_ins: list[Registration]
+    marks: dict[int, Attendance] = field(default_factory=dict)
+    closure: SessionClosure | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.closure is not None
+
+    @property
+    def expected(self) -> list[Registration]:
+        """The sheet's people: confirmed seats, then walk-ins."""
+        return [*self.confirmed, *self.walk_ins]
+
+    def presence(self, registration: Registration) -> Presence | None:
+        mark = self.marks.get(registration.id)
+        return mark.presence if mark else None
+
+    @property
+    def present_count(self) -> int:
+        return sum(1 for m in self.marks.values() if m.presence is Presence.present)
+
+
+def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]]:
+    """(upcoming, past) sessions this account may see, with their counts: three queries."""
+    start_of_today = now() - timedelta(hours=12)
+    base = visible_workshops(user).where(Workshop.status != WorkshopStatus.draft).options(
+        joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer)
+    )
+    upcoming = db.session.scalars(
+        base.where(Workshop.ends_at >= start_of_today).order_by(Workshop.starts_at, Workshop.id)
+    ).all()
+    past = db.session.scalars(
+        base.where(Workshop.ends_at < start_of_today)
+        .order_by(Workshop.starts_at.desc(), Workshop.id.desc())
+        .limit(PAST_SESSIONS_SHOWN)
+    ).all()
+    counts = _counts([w.id for w in (*upcoming, *past)])
+    closed = _closed_ids([w.id for w in (*upcoming, *past)])
+    return (
+        [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in upcoming],
+        [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in past],
+    )
+
+
+def roster(workshop: Workshop) -> Roster:
+    registrations = db.session.scalars(
+        sa.select(Registration)
+        .where(
+            Registration.workshop_id == workshop.id,
+            Registration.status != RegistrationStatus.cancelled,
+        )
+        .order_by(Registration.last_name, Registration.first_name, Registration.id)
+    ).all()
+    marks = {
+        mark.registration_id: mark
+        for mark in db.session.scalars(
+            sa.select(Attendance).where(Attendance.workshop_id == workshop.id)
+        )
+    }
+    by_status = {status: [] for status in RegistrationStatus}
+    for registration in registrations:
+        by_status[registration.status].append(registration)
+    return Roster(
+        workshop=workshop,
+        confirmed=by_status[RegistrationStatus.confirmed],
+        waiting=sorted(by_status[RegistrationStatus.waiting], key=lambda r: r.waiting_position),
+        walk_ins=by_status[RegistrationStatus.walk_in],
+        marks=marks,
+        closure=db.session.get(SessionClosure, workshop.id),
+    )
+
+
+def workshop_for_staff(workshop_id: int) -> Workshop | None:
+    """A non-draft workshop with its room, site and trainer, or None."""
+    if not 0 < workshop_id < 2**31:
+        return None
+    return db.session.scalar(
+        sa.select(Workshop)
+        .where(Workshop.id == workshop_id, Workshop.status != WorkshopStatus.draft)
+        .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
+    )
+
+
+def _counts(workshop_ids: list[int]) -> dict[int, SessionCounts]:
+    counts: dict[int, SessionCounts] = {}
+    if not workshop_ids:
+        return counts
+    rows = db.session.execute(
+        sa.select(Registration.workshop_id, Registration.status, sa.func.count())
+        .where(Registration.workshop_id.in_(workshop_ids))
+        .group_by(Registration.workshop_id, Registration.status)
+    )
+    attribute = {
+        RegistrationStatus.confirmed: "confirmed",
+        RegistrationStatus.waiting: "waiting",
+        RegistrationStatus.walk_in: "walk_ins",
+    }
+    for workshop_id, status, count in rows:
+        if status in attribute:
+            setattr(counts.setdefault(workshop_id, SessionCounts()), attribute[status], count)
+    marks = db.session.execute(
+        sa.select(Attendance.workshop_id, Attendance.presence, sa.func.count())
+        .where(Attendance.workshop_id.in_(workshop_ids))
+        .group_by(Attendance.workshop_id, Attendance.presence)
+    )
+    for workshop_id, presence, count in marks:
+        setattr(counts.setdefault(workshop_id, SessionCounts()), presence.value, count)
+    return counts
+
+
+def _closed_ids(workshop_ids: list[int]) -> set[int]:
+    if not workshop_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            sa.select(SessionClosure.workshop_id).where(SessionClosure.workshop_id.in_(workshop_ids))
+        )
+    )

@@ -1,0 +1,1 @@
+"""Staff accounts (coordinators and trainers), login and roles."""

@@ -1,0 +1,60 @@
+"""Staff accounts: coordinators see everything, trainers their own sessions."""
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.catalog.models import Trainer
+from app.clock import now
+from app.database import UTCDateTime
+from app.enums import TitledEnum, enum_column
+from app.extensions import db
+
+
+class Role(TitledEnum):
+    coordinator = ("coordinator", "Coordination")
+    trainer = ("trainer", "Formateur·rice")
+
+
+class StaffUser(UserMixin, db.Model):
+    """A person who logs in at /connexion. A trainer's account is tied to their catalogue entry."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "role != 'trainer' OR trainer_id IS NOT NULL", name="trainer_has_trainer_id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: Lower-cased and trimmed: the login.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    full_name: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[Role] = enum_column(Role)
+    #: The catalogue's trainer this account acts as (trainers only).
+    trainer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("trainers.id"), unique=True)
+    #: A werkzeug hash (scrypt); never the password.
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    #: An inactive account cannot log in (people leave; their past actions keep a name).
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Changed with the password: sessions opened before it are logged out, reset links die.
+    password_changed_at = mapped_column(UTCDateTime, nullable=False, default=now)
+    created_at = mapped_column(UTCDateTime, nullable=False, default=now)
+    last_login_at = mapped_column(UTCDateTime, nullable=True)
+
+    trainer: Mapped[Trainer | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role is Role.coordinator
+
+    def get_id(self) -> str:
+        # Changing the password changes the session id: other sessions of the account end.
+        return f"{self.id}:{int(self.password_changed_at.timestamp())}"
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.email} {self.role.value}>"

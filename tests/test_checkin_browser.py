@@ -1,0 +1,203 @@
+"""A trainer checks people in on a tablet, in a real browser (Debian's Chromium through Playwright)
+against a live server: login, today's session, two taps, a walk-in, closing — then the follow-up
+sweep mails the three certificates, and the verification link of one says it is genuine.
+
+The taps go through static/checkin.js (fetch(), the tap time from Date.now()), so the injected
+clock is set to the real time: the server refuses taps dated a day ahead of its clock.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from app.attendance.models import Attendance, SessionClosure
+from app.booking.services import register
+from app.extensions import db
+from tests import test_browser
+from tests.conftest import STAFF_PASSWORD
+from tests.test_browser import (
+    TABLET,
+    assert_no_horizontal_scroll,
+    deliver,
+    fill_registration,
+    text_of,
+)
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
+
+# The teacher's browser test's fixtures: Chromium, a page per person, mail links to the server.
+browser = test_browser.browser
+new_page = test_browser.new_page
+public_url = test_browser.public_url
+config_overrides = test_browser.config_overrides  # CSRF on, as in production
+app = test_browser.app  # the factories commit for real, for the live server's threads
+
+TITLE = "Le TBI au cycle 3"
+#: The smallest touch target a finger hits reliably (WCAG 2.5.5 asks 44 px; Android, 48 dp).
+TOUCH_TARGET_PX = 48
+TOUCH_TARGETS = """() => [...document.querySelectorAll(
+  '.checkin-toggle button, [data-checkin-close], .checkin-walk-in button[type=submit]'
+)].map(e => { const r = e.getBoundingClientRect(); return [e.textContent.trim(), r.width, r.height]; })"""
+
+
+@pytest.fixture
+def session_today(clock, make_workshop, make_staff, applicant):
+    """Today's session in half an hour: three seats taken, one person waiting; its trainer's
+    login. Plain values only: the test's own session is closed afterwards."""
+    clock.set(datetime.now(UTC))
+    workshop = make_workshop(capacity=3, starts_in=timedelta(minutes=30), title=TITLE)
+    trainer = make_staff("trainer", trainer=workshop.trainer)
+    people = [
+        ("L'Hôte-Dupré", "Zoé", "zoe.lhote-dupre@ac-amiens.fr"),
+        ("Caron", "Théo", "theo.caron@ac-amiens.fr"),
+        ("Moreau", "Inès", "ines.moreau@ac-amiens.fr"),
+        ("Roux", "Julien", "julien.roux@ac-amiens.fr"),  # waiting
+    ]
+    ids = {
+        email: register(
+            workshop.id, applicant(last_name=last, first_name=first, email=email)
+        ).registration_id
+        for last, first, email in people
+    }
+    values = {"workshop_id": workshop.id, "trainer_email": trainer.email, "ids": ids}
+    db.session.remove()
+    return values
+
+
+def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
+    new_page, session_today, smtp, public_url, tmp_path
+):
+    from playwright.sync_api import expect
+
+    deliver()  # the registration mails, out of the way
+    smtp.received.clear()
+    page = new_page(viewport=TABLET, has_touch=True)
+
+    # Login, today's session, its check-in page.
+    page.goto("/connexion")
+    page.get_by_label("Adresse électronique").fill(session_today["trainer_email"])
+    page.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mes séances")
+    page.get_by_role("link", name=TITLE).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    page.get_by_role("link", name="Pointer les présences").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Pointage : {TITLE}")
+    expect(page.locator('[data-count="unmarked"]')).to_have_text("3")
+    assert_no_horizontal_scroll(page, "check-in page on a tablet")
+    small = [t for t in page.evaluate(TOUCH_TARGETS) if min(t[1], t[2]) < TOUCH_TARGET_PX]
+    assert not small, f"touch targets under {TOUCH_TARGET_PX} px: {small}"
+
+    # Two taps: shown at once, then confirmed by the server.
+    zoe = page.get_by_role("button", name="Présent·e : Zoé L'Hôte-Dupré")
+    theo = page.get_by_role("button", name="Présent·e : Théo Caron")
+    zoe.click()
+    expect(zoe).to_have_attribute("aria-pressed", "true")
+    theo.click()
+    expect(theo).to_have_attribute("aria-pressed", "true")
+    expect(page.locator('[data-count="present"]')).to_have_text("2")
+    expect(page.locator("#checkin-status")).to_contain_text("Enregistré — Caron Théo : présent·e")
+    page.screenshot(path=tmp_path / "checkin-tablet.png", full_page=True)
+
+    # A walk-in, beyond the capacity.
+    fill_registration(
+        page,
+        last_name="Lefèvre",
+        first_name="Élodie",
+        email="elodie.lefevre@ac-amiens.fr",
+        school="École Jean Macé, Péronne",
+    )
+    page.get_by_role("button", name="Ajouter et marquer présent·e").click()
+    expect(page.get_by_role("status").filter(has_text="sur place")).to_contain_text(
+        "Élodie Lefèvre est ajouté·e sur place et marqué·e présent·e."
+    )
+    expect(page.get_by_role("button", name="Présent·e : Élodie Lefèvre")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.locator('[data-count="present"]')).to_have_text("3")
+
+    # Closing, after the confirmation step that says who will be marked absent.
+    page.get_by_role("link", name="Clore la séance").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Clore la séance ?")
+    expect(
+        page.get_by_text("1 personne inscrite n'est pas pointée et sera marquée absente")
+    ).to_be_visible()
+    expect(page.get_by_text("Moreau Inès")).to_be_visible()
+    page.get_by_role("button", name="Oui, clore la séance").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Pointage : {TITLE}")
+    expect(page.locator(".checkin-closed")).to_contain_text("Séance close")
+    expect(page.locator('[data-count="present"]')).to_have_text("3")
+    expect(page.locator('[data-count="absent"]')).to_have_text("1")
+    expect(page.locator('[data-count="unmarked"]')).to_have_text("0")
+    expect(page.locator(".checkin-toggle")).to_have_count(0)
+    page.screenshot(path=tmp_path / "checkin-closed-tablet.png", full_page=True)
+
+    db.session.remove()
+    assert db.session.get(SessionClosure, session_today["workshop_id"]) is not None
+    presences = dict(
+        db.session.execute(sa.select(Attendance.registration_id, Attendance.presence)).all()
+    )
+    ids = session_today["ids"]
+    assert {ids[e]: presences.get(ids[e]) and presences[ids[e]].value for e in ids} == {
+        ids["zoe.lhote-dupre@ac-amiens.fr"]: "present",
+        ids["theo.caron@ac-amiens.fr"]: "present",
+        ids["ines.moreau@ac-amiens.fr"]: "absent",
+        ids["julien.roux@ac-amiens.fr"]: None,  # waiting, did not come in
+    }
+    db.session.remove()
+
+    # The follow-up sweep, then delivery: three certificates, each a PDF.
+    from app.attendance.followup import send_follow_ups
+
+    send_follow_ups()
+    deliver()
+    certificates = {}
+    for message in smtp.messages:
+        pdfs = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
+        if pdfs:
+            assert pdfs[0].get_content().startswith(b"%PDF")
+            certificates[message["To"]] = message
+    assert sorted(certificates) == [
+        "elodie.lefevre@ac-amiens.fr",
+        "theo.caron@ac-amiens.fr",
+        "zoe.lhote-dupre@ac-amiens.fr",
+    ]
+
+    # The verification link printed in a certificate mail says it is genuine.
+    links = re.findall(
+        r"\S+/attestations/[\w-]+", text_of(certificates["zoe.lhote-dupre@ac-amiens.fr"])
+    )
+    assert links and links[0].startswith(f"{public_url}/attestations/"), links
+    page.goto(links[0])
+    expect(page.get_by_role("heading", level=1)).to_contain_text("authentique")
+    expect(page.get_by_text("Zoé L'Hôte-Dupré")).to_be_visible()
+
+
+def test_a_tap_made_offline_is_retried_until_it_gets_through(new_page, session_today):
+    from playwright.sync_api import expect
+
+    page = new_page(viewport=TABLET, has_touch=True)
+    page.goto("/connexion")
+    page.get_by_label("Adresse électronique").fill(session_today["trainer_email"])
+    page.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    page.goto(f"/formateur/seances/{session_today['workshop_id']}/pointage")
+
+    page.context.set_offline(True)
+    absent = page.get_by_role("button", name="Absent·e : Inès Moreau")
+    absent.click()
+    expect(absent).to_have_attribute("aria-pressed", "true")  # shown at once
+    expect(page.locator("#checkin-status")).to_have_text("Hors ligne, nouvel essai…")
+    # Closing now would have the tap refused: the page holds the trainer back.
+    page.get_by_role("link", name="Clore la séance").click()
+    expect(page.locator("#checkin-status")).to_contain_text("pas encore enregistrés")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Pointage")
+
+    page.context.set_offline(False)
+    expect(page.locator("#checkin-status")).to_contain_text("Enregistré — Moreau Inès : absent·e")
+    db.session.remove()
+    mark = db.session.get(Attendance, session_today["ids"]["ines.moreau@ac-amiens.fr"])
+    assert mark is not None and mark.presence.value == "absent"
+    db.session.remove()
