@@ -1,11 +1,11 @@
 """The back office at /admin/ (coordinators only): workshops, their registrations, the audit log."""
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.admin import audit, catalogue
+from app.admin import audit, catalogue, outbox
 from app.admin import places as places_service
 from app.admin.forms import (
     AddRegistrationForm,
@@ -24,6 +24,7 @@ from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, Work
 from app.clock import now
 from app.extensions import db
 from app.formatting import to_paris
+from app.mail.models import MailStatus, OutboxMail
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")
@@ -338,3 +339,52 @@ def _edit_place(model, row_id, form_class, label, fields: dict, extra=None, pare
     new_title = {"salle": "Nouvelle salle"}.get(label, f"Nouveau {label}")
     return render_template("admin/place_form.html", form=form, row=row, label=label, error=error,
                            parent=parent, new_title=new_title), status
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+
+@blueprint.get("/courriels")
+@coordinator_required
+def outbox_list():
+    status = MailStatus.from_value(request.args.get("etat"))
+    before = request.args.get("avant", type=int)
+    query = (request.args.get("q") or "")[:254]
+    page = outbox.listing(status, before if before and 0 < before <= booking.MAX_ID else None, query)
+    return render_template("admin/outbox.html", page=page, status=status, query=query, statuses=list(MailStatus))
+
+
+@blueprint.get("/courriels/<int:mail_id>")
+@coordinator_required
+def outbox_mail(mail_id: int):
+    mail = db.session.get(OutboxMail, mail_id) if 0 < mail_id <= booking.MAX_ID else None
+    if mail is None:
+        abort(404)
+    return render_template("admin/outbox_mail.html", reading=outbox.read(mail))
+
+
+@blueprint.get("/courriels/<int:mail_id>.eml")
+@coordinator_required
+def outbox_eml(mail_id: int):
+    mail = db.session.get(OutboxMail, mail_id) if 0 < mail_id <= booking.MAX_ID else None
+    reading = outbox.read(mail) if mail is not None else None
+    if reading is None or reading.raw is None:
+        abort(404)
+    return Response(reading.raw, mimetype="message/rfc822", headers={
+        "Content-Disposition": f'attachment; filename="courriel-{mail.id}.eml"',
+        "Cache-Control": "private, no-store",
+    })
+
+
+@blueprint.post("/courriels/<int:mail_id>/renvoyer")
+@coordinator_required
+def outbox_retry(mail_id: int):
+    if not 0 < mail_id <= booking.MAX_ID or db.session.get(OutboxMail, mail_id) is None:
+        abort(404)
+    try:
+        mail = outbox.retry(current_user, mail_id)
+    except outbox.RetryRefused as refusal:
+        flash(str(refusal))
+    else:
+        flash(f"Le courriel à {mail.recipient} repart avec le prochain envoi.")
+    return redirect(url_for("admin.outbox_mail", mail_id=mail_id))
