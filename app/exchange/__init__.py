@@ -1,0 +1,1 @@
+"""The yearly exchange half-day (demi-journée d'échanges, « Rencontres »)."""
