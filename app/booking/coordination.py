@@ -100,10 +100,7 @@ def admit(registration_id: int, *, before_commit: Hook = None) -> SeatChange:
             "Aucune place n'est libre : augmentez la capacité ou annulez une inscription d'abord."
         )
     position = registration.waiting_position
-    registration.status = RegistrationStatus.confirmed
-    registration.waiting_position = None
-    registration.confirmed_at = now()
-    registration.sequence += 1
+    booking.give_seat(registration)
     db.session.flush()
     booking._shift_waiting_list(workshop.id, after=position)
     booking.queue_mail(registration, "promoted", invitation="REQUEST")

@@ -292,10 +292,7 @@ def _promote_waiting(workshop: Workshop) -> list[Registration]:
     count = _count_locked(workshop)
     promoted = []
     for registration in _head_of_waiting_list(workshop.id, count.left):
-        registration.status = RegistrationStatus.confirmed
-        registration.waiting_position = None
-        registration.confirmed_at = now()
-        registration.sequence += 1
+        give_seat(registration)
         promoted.append(registration)
     if promoted:
         db.session.flush()
@@ -303,6 +300,14 @@ def _promote_waiting(workshop: Workshop) -> list[Registration]:
         for registration in promoted:
             queue_mail(registration, "promoted", invitation="REQUEST")
     return promoted
+
+
+def give_seat(registration: Registration) -> None:
+    """A person waiting gets a seat; the caller closes the gap in the list and mails them."""
+    registration.status = RegistrationStatus.confirmed
+    registration.waiting_position = None
+    registration.confirmed_at = now()
+    registration.sequence += 1
 
 
 def _head_of_waiting_list(workshop_id: int, size: int) -> list[Registration]:
