@@ -16,6 +16,21 @@ from sqlalchemy.engine import Engine
 
 from app.extensions import db
 
+#: Ids beyond the id columns' INTEGER (a URL like /ateliers/99999999999999999999) open nothing,
+#: instead of failing in the driver (sqlite3 raises OverflowError beyond 64 bits: a 500).
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int | None) -> bool:
+    """Whether `value` can be a row's id (a positive INTEGER): anything else opens nothing."""
+    return value is not None and 0 < value <= MAX_ID
+
+
+def get_by_id(model, row_id: int | None):
+    """The row of `model` with this id, or None — also, without a query, for an id no id column
+    can hold."""
+    return db.session.get(model, row_id) if valid_id(row_id) else None
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

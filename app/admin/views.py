@@ -22,6 +22,7 @@ from app.booking import services as booking
 from app.booking.changes import ChangeRefused
 from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
+from app.database import get_by_id, valid_id
 from app.extensions import db
 from app.formatting import to_paris
 from app.mail.models import MailStatus, OutboxMail
@@ -212,7 +213,7 @@ def admit(registration_id: int):
 
 
 def _workshop(workshop_id: int | None) -> Workshop:
-    workshop = db.session.get(Workshop, workshop_id) if workshop_id and 0 < workshop_id <= booking.MAX_ID else None
+    workshop = get_by_id(Workshop, workshop_id)
     if workshop is None:
         abort(404)
     return workshop
@@ -287,7 +288,7 @@ def site(row_id: int | None = None):
 def room(row_id: int | None = None, site_id: int | None = None):
     parent = None
     if row_id is None:
-        parent = db.session.get(Site, site_id) if 0 < site_id <= booking.MAX_ID else None
+        parent = get_by_id(Site, site_id)
         if parent is None:
             abort(404)
     return _edit_place(Room, row_id, RoomForm, "salle", {
@@ -314,7 +315,7 @@ def trainer(row_id: int | None = None):
 def _edit_place(model, row_id, form_class, label, fields: dict, extra=None, parent=None):
     row = None
     if row_id is not None:
-        row = db.session.get(model, row_id) if 0 < row_id <= booking.MAX_ID else None
+        row = get_by_id(model, row_id)
         if row is None:
             abort(404)
     form = form_class()
@@ -350,14 +351,14 @@ def outbox_list():
     status = MailStatus.from_value(request.args.get("etat"))
     before = request.args.get("avant", type=int)
     query = (request.args.get("q") or "")[:254]
-    page = outbox.listing(status, before if before and 0 < before <= booking.MAX_ID else None, query)
+    page = outbox.listing(status, before if valid_id(before) else None, query)
     return render_template("admin/outbox.html", page=page, status=status, query=query, statuses=list(MailStatus))
 
 
 @blueprint.get("/courriels/<int:mail_id>")
 @coordinator_required
 def outbox_mail(mail_id: int):
-    mail = db.session.get(OutboxMail, mail_id) if 0 < mail_id <= booking.MAX_ID else None
+    mail = get_by_id(OutboxMail, mail_id)
     if mail is None:
         abort(404)
     return render_template("admin/outbox_mail.html", reading=outbox.read(mail))
@@ -366,7 +367,7 @@ def outbox_mail(mail_id: int):
 @blueprint.get("/courriels/<int:mail_id>.eml")
 @coordinator_required
 def outbox_eml(mail_id: int):
-    mail = db.session.get(OutboxMail, mail_id) if 0 < mail_id <= booking.MAX_ID else None
+    mail = get_by_id(OutboxMail, mail_id)
     reading = outbox.read(mail) if mail is not None else None
     if reading is None or reading.raw is None:
         abort(404)
@@ -379,7 +380,7 @@ def outbox_eml(mail_id: int):
 @blueprint.post("/courriels/<int:mail_id>/renvoyer")
 @coordinator_required
 def outbox_retry(mail_id: int):
-    if not 0 < mail_id <= booking.MAX_ID or db.session.get(OutboxMail, mail_id) is None:
+    if get_by_id(OutboxMail, mail_id) is None:
         abort(404)
     try:
         mail = outbox.retry(current_user, mail_id)

@@ -23,7 +23,7 @@ from app.booking import services as booking
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Workshop, WorkshopStatus
 from app.clock import now
-from app.database import begin_write
+from app.database import begin_write, valid_id
 from app.extensions import db
 from app.formatting import datetime_fr
 from app.staff.models import StaffUser
@@ -159,7 +159,7 @@ def mark(
     presence = _presence(presence)
     _check_tap_time(tapped_at_ms)
     by_id = _staff_id(by)
-    if not 0 < registration_id <= booking.MAX_ID:
+    if not valid_id(registration_id):
         raise NotOnThisSession(_NOT_ON_THIS_SESSION)
     workshop_id = workshop.id
     status = _lock(workshop_id, shared=True)

@@ -14,6 +14,7 @@ from app.attendance.models import Attendance, Presence, SessionClosure
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
+from app.database import valid_id
 from app.extensions import db
 from app.staff.access import visible_workshops
 from app.staff.models import StaffUser
@@ -119,7 +120,7 @@ def roster(workshop: Workshop) -> Roster:
 
 def workshop_for_staff(workshop_id: int) -> Workshop | None:
     """A non-draft workshop with its room, site and trainer, or None."""
-    if not 0 < workshop_id < 2**31:
+    if not valid_id(workshop_id):
         return None
     return db.session.scalar(
         sa.select(Workshop)

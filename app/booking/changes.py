@@ -25,6 +25,7 @@ from app.booking.models import ACTIVE, Registration, RegistrationStatus
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.catalog.services import apply_move
 from app.clock import now
+from app.database import get_by_id
 from app.extensions import db
 from app.formatting import site_place, timespan_fr
 
@@ -164,7 +165,7 @@ def clean_reason(reason: str) -> str:
 
 
 def _room(room_id: int) -> Room:
-    room = db.session.get(Room, room_id) if 0 < room_id <= booking.MAX_ID else None
+    room = get_by_id(Room, room_id)
     if room is None:
         raise ChangeRefused(f"Aucune salle n'a l'identifiant {room_id}.")
     return room

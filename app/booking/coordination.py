@@ -13,6 +13,7 @@ from app.booking import services as booking
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Workshop
 from app.clock import now
+from app.database import get_by_id
 from app.extensions import db
 
 
@@ -112,9 +113,7 @@ def admit(registration_id: int, *, before_commit: Hook = None) -> SeatChange:
 def _lock(registration_id: int) -> tuple[Registration, Workshop]:
     """The registration and its workshop, the workshop row locked first, then the registration
     read again under the lock."""
-    registration = (
-        db.session.get(Registration, registration_id) if 0 < registration_id <= booking.MAX_ID else None
-    )
+    registration = get_by_id(Registration, registration_id)
     if registration is None:
         raise ActionRefused("Cette inscription n'existe pas.")
     workshop = booking._lock_workshop(registration.workshop_id)

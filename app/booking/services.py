@@ -22,7 +22,7 @@ from app.booking.models import ACTIVE, Registration, RegistrationStatus, Source
 from app.calendars.builder import CANCELLED, Person, build_calendar, event_uid, workshop_event
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
-from app.database import begin_write
+from app.database import begin_write, get_by_id, valid_id
 from app.extensions import db
 from app.mail import services as mail
 from app.tokens import TokenPurpose
@@ -31,9 +31,6 @@ log = logging.getLogger(__name__)
 
 #: A person registering again within this delay is a double click: their mail is on its way.
 DOUBLE_SUBMIT_WINDOW = timedelta(minutes=2)
-#: Ids beyond the id columns' INTEGER (a URL like /ateliers/99999999999999999999) open nothing,
-#: instead of failing in the driver (sqlite3 raises OverflowError beyond 64 bits: a 500).
-MAX_ID = 2**31 - 1
 
 
 class WorkshopNotFound(Exception):
@@ -96,7 +93,7 @@ def normalise_email(email: str) -> str:
 
 def public_workshop(workshop_id: int) -> Workshop:
     """A workshop the public may see (published or cancelled), or WorkshopNotFound."""
-    workshop = db.session.get(Workshop, workshop_id) if 0 < workshop_id <= MAX_ID else None
+    workshop = get_by_id(Workshop, workshop_id)
     if workshop is None or workshop.status is WorkshopStatus.draft:
         raise WorkshopNotFound(workshop_id)
     return workshop
@@ -341,7 +338,7 @@ def _shift_waiting_list(workshop_id: int, *, after: int, by: int = 1) -> None:
 
 def _lock_workshop(workshop_id: int) -> Workshop:
     """Begin a write transaction and lock the workshop row before anything is counted."""
-    if not 0 < workshop_id <= MAX_ID:
+    if not valid_id(workshop_id):
         raise WorkshopNotFound(workshop_id)
     lock = current_app.config["SEAT_LOCK_ENABLED"]
     begin_write(immediate=lock)

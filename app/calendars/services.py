@@ -27,7 +27,7 @@ from app.calendars.builder import build_calendar, public_url, workshop_event
 from app.calendars.models import FeedState
 from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
-from app.database import begin_write
+from app.database import begin_write, valid_id
 from app.extensions import db
 from app.formatting import PARIS
 from app.tokens import TokenPurpose
@@ -228,7 +228,7 @@ def workshops(condition) -> list[Workshop]:
 
 def workshop_file(workshop_id: int) -> RenderedFeed | None:
     """One published or cancelled workshop as a calendar file; Last-Modified is its own."""
-    if not 0 < workshop_id <= 2**31 - 1:
+    if not valid_id(workshop_id):
         return None
     condition = sa.and_(
         Workshop.id == workshop_id,
