@@ -10,6 +10,14 @@ from app.attendance.models import (  # noqa: F401
 from app.booking.models import Notice, Registration  # noqa: F401
 from app.calendars.models import FeedState  # noqa: F401
 from app.catalog.models import Room, Site, Topic, Trainer, Workshop  # noqa: F401
+from app.exchange.models import (  # noqa: F401
+    AgendaSlot,
+    AgendaVersion,
+    Attendee,
+    Contribution,
+    HalfDay,
+    HalfDayRoom,
+)
 from app.heartbeat import Heartbeat  # noqa: F401
 from app.mail.models import OutboxAttachment, OutboxMail  # noqa: F401
 from app.staff.models import StaffUser  # noqa: F401

@@ -27,6 +27,8 @@ class TokenPurpose(TitledEnum):
     trainer_feed = ("trainer-feed", "Calendrier d'un formateur")
     password_reset = ("password-reset", "Réinitialiser un mot de passe")
     questionnaire = ("questionnaire", "Questionnaire après un atelier")
+    exchange_proposal = ("exchange-proposal", "Gérer une proposition aux Rencontres")
+    exchange_attendee = ("exchange-attendee", "Gérer une inscription aux Rencontres")
 
 
 class Token(db.Model):
@@ -40,7 +42,8 @@ class Token(db.Model):
     digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
     purpose: Mapped[TokenPurpose] = enum_column(TokenPurpose)
     #: Id of the row this token opens: a registration for `manage`, `feed` and `questionnaire`, a
-    #: trainer for `trainer-feed`, a staff account for `password-reset`.
+    #: trainer for `trainer-feed`, a staff account for `password-reset`, a contribution for
+    #: `exchange-proposal`, an exchange attendee for `exchange-attendee`.
     owner_id: Mapped[int]
     created_at = mapped_column(UTCDateTime, nullable=False, default=now)
     revoked_at = mapped_column(UTCDateTime, nullable=True)

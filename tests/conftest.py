@@ -9,7 +9,7 @@ instead of skipping.
 import os
 import socket
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.extensions import db, limiter
+from app.formatting import PARIS
 from config import TestConfig
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -224,6 +225,80 @@ def make_workshop(app, clock, make_site):
         db.session.add(workshop)
         db.session.commit()
         return workshop
+
+    return make
+
+
+@pytest.fixture
+def make_half_day(app, make_site):
+    """The exchange half-day of school year 2025 (Wednesday 20 May 2026, 13:30–17:00 in Paris,
+    proposals until 1 April 2026 18:00), in the Amiens site with an auditorium of 120 seats
+    (visio, projector) and two side rooms (30 seats with tablets, 20 plain)."""
+    from app.catalog.models import Room, Site
+    from app.exchange.models import Equipment, HalfDay, HalfDayRoom, HalfDayState
+
+    def make(school_year=2025, *, state=HalfDayState.call_open, capacity=120, **fields):
+        site = db.session.scalar(sa.select(Site).where(Site.slug == "amiens")) or make_site()
+        rooms = {room.name: room for room in site.rooms}
+        for name, seats in (("Auditorium", 120), ("Salle 1", 30), ("Salle 2", 20)):
+            if name not in rooms:
+                rooms[name] = Room(site=site, name=name, capacity=seats, videoconference=True)
+        day = fields.pop("day", date(school_year + 1, 5, 20))
+        half_day = HalfDay(
+            school_year=school_year,
+            title=fields.pop("title", f"Rencontres TICE {school_year}-{school_year + 1}"),
+            starts_at=fields.pop("starts_at", datetime.combine(day, time(13, 30), PARIS)),
+            ends_at=fields.pop("ends_at", datetime.combine(day, time(17, 0), PARIS)),
+            deadline=fields.pop(
+                "deadline", datetime(school_year + 1, 4, 1, 18, 0, tzinfo=PARIS)
+            ),
+            state=state,
+            site=site,
+            capacity=capacity,
+            videoconference_url=fields.pop("videoconference_url", "https://visio.ac-amiens.fr/rencontres"),
+            **fields,
+        )
+        half_day.rooms = [
+            HalfDayRoom(
+                room=rooms["Auditorium"], is_auditorium=True, position=0,
+                equipment={Equipment.videoconference, Equipment.projector},
+            ),
+            HalfDayRoom(room=rooms["Salle 1"], position=1, equipment={Equipment.tablets}),
+            HalfDayRoom(room=rooms["Salle 2"], position=2, equipment=set()),
+        ]
+        db.session.add(half_day)
+        db.session.commit()
+        return half_day
+
+    return make
+
+
+@pytest.fixture
+def make_contribution(app, topic):
+    """A proposal to a half-day (submitted unless `status`), by a fresh presenter."""
+    from app.catalog.models import Level
+    from app.exchange.models import Contribution, ContributionFormat, ContributionStatus
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(half_day, *, status=ContributionStatus.submitted, **fields):
+        n = next(counter)
+        contribution = Contribution(
+            half_day=half_day,
+            presenters=fields.pop("presenters", f"Intervenant {n}"),
+            email=fields.pop("email", f"intervenant{n}@ac-amiens.fr"),
+            organisation=fields.pop("organisation", "École Jules Ferry, Amiens"),
+            title=fields.pop("title", f"Proposition {n}"),
+            summary=fields.pop("summary", "Un retour d'expérience en classe."),
+            format=fields.pop("format", ContributionFormat.demonstration),
+            topic=fields.pop("topic", None) or topic("ent", "ENT"),
+            level=fields.pop("level", Level.beginner),
+            status=status,
+            **fields,
+        )
+        db.session.add(contribution)
+        db.session.commit()
+        return contribution
 
     return make
 

@@ -1,0 +1,67 @@
+"""What every part of the exchange half-day shares: finding the half-day of a school year, its
+local date and times, and whether its call for contributions is open."""
+
+from datetime import UTC, date, datetime, time
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from app.clock import now
+from app.exchange.models import HalfDay, HalfDayRoom, HalfDayState
+from app.extensions import db
+from app.formatting import PARIS
+
+#: School years a URL may name (`/rencontres/2025` is 2025–2026); anything else is a 404.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class HalfDayNotFound(LookupError):
+    pass
+
+
+def school_year_of(day: date) -> int:
+    """The school year a day belongs to, by its first calendar year (September to August)."""
+    return day.year if day.month >= 9 else day.year - 1
+
+
+def school_year_label(year: int) -> str:
+    """2025 → "2025-2026"."""
+    return f"{year}-{year + 1}"
+
+
+def half_day_of_year(year: int) -> HalfDay:
+    """The half-day of school year `year`, with its rooms, or HalfDayNotFound."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise HalfDayNotFound(year)
+    half_day = db.session.scalar(
+        sa.select(HalfDay)
+        .where(HalfDay.school_year == year)
+        .options(selectinload(HalfDay.rooms).joinedload(HalfDayRoom.room))
+    )
+    if half_day is None:
+        raise HalfDayNotFound(year)
+    return half_day
+
+
+def local_day(half_day: HalfDay) -> date:
+    """The half-day's date, in Paris."""
+    return half_day.starts_at.astimezone(PARIS).date()
+
+
+def local_time(moment: datetime) -> time:
+    """A stored moment as a Paris wall-clock time."""
+    return moment.astimezone(PARIS).time().replace(tzinfo=None)
+
+
+def at_local(half_day: HalfDay, wall_clock: time) -> datetime:
+    """The UTC moment of a Paris wall-clock time on the half-day's date.
+
+    The half-day is an afternoon: no clock change happens in it (they happen at 2 or 3 a.m.).
+    """
+    local = datetime.combine(local_day(half_day), wall_clock, tzinfo=PARIS)
+    return local.astimezone(UTC)
+
+
+def call_is_open(half_day: HalfDay) -> bool:
+    """Proposals are taken, and edited by their presenters, until the deadline."""
+    return half_day.state is HalfDayState.call_open and now() < half_day.deadline
