@@ -62,6 +62,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.booking.views import blueprint as booking
     from app.calendars.views import blueprint as calendars
     from app.catalog.views import blueprint as catalog
+    from app.exchange.planning_views import blueprint as exchange_planning
+    from app.exchange.proposal_views import blueprint as exchange_proposals
+    from app.exchange.review_views import blueprint as exchange_review
+    from app.exchange.setup_views import blueprint as exchange_setup
+    from app.exchange.views import blueprint as exchange
     from app.mail.views import blueprint as mail_templates
     from app.pages import blueprint as pages
     from app.staff.views import blueprint as staff
@@ -78,6 +83,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(programme)
     app.register_blueprint(checkin)
     app.register_blueprint(followup)
+    app.register_blueprint(exchange)
+    app.register_blueprint(exchange_proposals)
+    app.register_blueprint(exchange_setup)
+    app.register_blueprint(exchange_review)
+    app.register_blueprint(exchange_planning)
     if app.config["BENCH_ENDPOINTS"]:
         from app.bench_views import blueprint as bench
 

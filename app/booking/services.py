@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import parseaddr
 
 import sqlalchemy as sa
 from flask import current_app
@@ -19,7 +18,14 @@ from sqlalchemy.orm import joinedload
 
 from app import tokens
 from app.booking.models import ACTIVE, Registration, RegistrationStatus, Source
-from app.calendars.builder import CANCELLED, Person, build_calendar, event_uid, workshop_event
+from app.calendars.builder import (
+    CANCELLED,
+    Person,
+    build_calendar,
+    event_uid,
+    organizer,
+    workshop_event,
+)
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write, get_by_id, valid_id
@@ -465,7 +471,6 @@ def _seat_invitation(registration: Registration) -> str | None:
 def _invitation(registration: Registration, method: str, notice: str | None = None) -> tuple[str, bytes]:
     """The iTIP message for this registration's seat: the CRDP invites the teacher."""
     workshop = registration.workshop
-    organizer_name, organizer_email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     event = workshop_event(
         workshop,
         uid=event_uid("registration", registration.id),
@@ -473,7 +478,7 @@ def _invitation(registration: Registration, method: str, notice: str | None = No
         status=CANCELLED if method == "CANCEL" else None,
         notice=notice,
         stamp=max(registration.updated_at, workshop.updated_at),
-        organizer=Person(organizer_name or "Ateliers TICE", organizer_email),
+        organizer=organizer(),
         attendee=Person(registration.full_name, registration.email),
     )
     return method, build_calendar([event], name=workshop.title, method=method, feed=False)

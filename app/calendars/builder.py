@@ -10,6 +10,7 @@ UTC.
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -59,6 +60,12 @@ class Person:
 def host() -> str:
     """The host of PUBLIC_BASE_URL: the right-hand side of every UID."""
     return urlsplit(current_app.config["PUBLIC_BASE_URL"]).hostname or "localhost"
+
+
+def organizer() -> Person:
+    """The CRDP as invitations' ORGANIZER: the sender of every mail."""
+    name, email = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return Person(name or "Ateliers TICE", email)
 
 
 def event_uid(kind: str, id_: int) -> str:
@@ -193,6 +200,57 @@ def workshop_event(
     event["URL"] = vUri(workshop_url(workshop))
     event["CATEGORIES"] = vCategory([one_line(workshop.topic.name), workshop.level.title])
     event["STATUS"] = vText(status)
+    _add_people(event, organizer, attendee)
+    return event
+
+
+@dataclass(frozen=True)
+class EventValues:
+    """An event that is not a workshop (the exchange half-day's sessions), as plain values."""
+
+    uid: str
+    sequence: int
+    #: DTSTAMP and LAST-MODIFIED: from the data, never the current time.
+    stamp: datetime
+    starts: datetime
+    ends: datetime
+    summary: str
+    location: str
+    description: str
+    url: str
+    categories: tuple[str, ...] = ()
+    status: str = CONFIRMED
+    geo: tuple[float, float] | None = None
+
+
+def plain_event(
+    values: EventValues, *, organizer: Person | None = None, attendee: Person | None = None
+) -> Event:
+    """One VEVENT from plain values, written as `workshop_event` writes a workshop's."""
+    stamp = vDDDTypes(values.stamp.astimezone(UTC))
+    title = values.summary if values.status != CANCELLED else f"ANNULÉ – {values.summary}"
+    event = Event()
+    event["UID"] = vText(values.uid)
+    event["SEQUENCE"] = vInt(values.sequence)
+    event["DTSTAMP"] = stamp
+    event["LAST-MODIFIED"] = stamp
+    event["DTSTART"] = vDDDTypes(calendar_time(values.starts))
+    event["DTEND"] = vDDDTypes(calendar_time(values.ends))
+    event["SUMMARY"] = vText(one_line(title))
+    event["LOCATION"] = vText(one_line(values.location))
+    if values.geo is not None:
+        event["GEO"] = vGeo(values.geo)
+    event["DESCRIPTION"] = vText(paragraphs(values.description))
+    event["URL"] = vUri(values.url)
+    if values.categories:
+        event["CATEGORIES"] = vCategory([one_line(c) for c in values.categories])
+    event["STATUS"] = vText(values.status)
+    _add_people(event, organizer, attendee)
+    return event
+
+
+def _add_people(event: Event, organizer: Person | None, attendee: Person | None) -> None:
+    """An invitation's ORGANIZER and its one ATTENDEE, whose seat is already given."""
     if organizer is not None:
         event.add("organizer", _address(organizer))
     if attendee is not None:
@@ -201,7 +259,6 @@ def workshop_event(
             _address(attendee),
             parameters={"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "ACCEPTED", "RSVP": "FALSE"},
         )
-    return event
 
 
 def _address(person: Person) -> vCalAddress:

@@ -246,7 +246,9 @@ class AgendaVersion(db.Model):
 
     __tablename__ = "exchange_versions"
     __table_args__ = (
-        sa.UniqueConstraint("half_day_id", "number", name="uq_exchange_versions_half_day_id_number"),
+        sa.UniqueConstraint(
+            "half_day_id", "number", name="uq_exchange_versions_half_day_id_number"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -7,7 +7,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from app.clock import now
-from app.exchange.models import HalfDay, HalfDayRoom, HalfDayState
+from app.exchange.models import (
+    AgendaSlot,
+    AgendaVersion,
+    Contribution,
+    HalfDay,
+    HalfDayRoom,
+    HalfDayState,
+)
 from app.extensions import db
 from app.formatting import PARIS
 
@@ -65,3 +72,36 @@ def at_local(half_day: HalfDay, wall_clock: time) -> datetime:
 def call_is_open(half_day: HalfDay) -> bool:
     """Proposals are taken, and edited by their presenters, until the deadline."""
     return half_day.state is HalfDayState.call_open and now() < half_day.deadline
+
+
+# --- the agenda: the draft and the published versions -------------------------------------------
+
+
+def latest_version(half_day: HalfDay) -> AgendaVersion | None:
+    """The last published version of the agenda, or None before the first publication."""
+    return db.session.scalar(
+        sa.select(AgendaVersion)
+        .where(AgendaVersion.half_day_id == half_day.id)
+        .order_by(AgendaVersion.number.desc())
+        .limit(1)
+    )
+
+
+def slots_of(half_day: HalfDay, version: AgendaVersion | None) -> list[AgendaSlot]:
+    """The slots of a published version, or of the draft (`version` None), in time then room
+    order, with their contributions, topics and rooms loaded."""
+    condition = (
+        AgendaSlot.version_id.is_(None) if version is None else AgendaSlot.version_id == version.id
+    )
+    return list(
+        db.session.scalars(
+            sa.select(AgendaSlot)
+            .where(AgendaSlot.half_day_id == half_day.id, condition)
+            .outerjoin(AgendaSlot.room)
+            .order_by(AgendaSlot.starts_at, HalfDayRoom.position.nulls_first(), AgendaSlot.id)
+            .options(
+                selectinload(AgendaSlot.contribution).joinedload(Contribution.topic),
+                selectinload(AgendaSlot.room).joinedload(HalfDayRoom.room),
+            )
+        )
+    )
