@@ -11,6 +11,22 @@ from app.staff.models import StaffUser
 
 SHELL = "ligne de commande"
 
+#: How a changed field is named in an entry's summary ("Modification de « … » : salle, début").
+FIELD_LABELS = {
+    "title": "titre", "description": "description", "topic": "thème", "level": "niveau",
+    "trainer": "formateur", "what_to_bring": "à apporter", "registration_deadline": "date limite",
+    "room": "salle", "starts_at": "début", "ends_at": "fin", "capacity": "places",
+    "slug": "identifiant", "name": "nom", "street": "adresse", "postcode": "code postal",
+    "city": "ville", "latitude": "latitude", "longitude": "longitude", "access_notes": "accès",
+    "videoconference": "visioconférence", "step_free": "accès sans marche",
+    "first_name": "prénom", "last_name": "nom", "email": "adresse", "site_id": "site",
+}
+
+
+def changed_fields(names) -> str:
+    """The French names of changed fields, for a summary: "salle, début"."""
+    return ", ".join(FIELD_LABELS.get(name, name) for name in names)
+
 
 def record(
     actor: StaffUser | None,

@@ -233,7 +233,7 @@ def _write_plain(actor, workshop: Workshop, new: dict) -> None:
     for name, value in new.items():
         setattr(workshop, name, value)
     audit.record(actor, "workshop.edit", "workshop", workshop.id,
-                 f"Modification de « {workshop.title} » : {', '.join(_LABELS.get(n, n) for n in changed)}",
+                 f"Modification de « {workshop.title} » : {audit.changed_fields(changed)}",
                  **changed)
     db.session.commit()
 
@@ -278,13 +278,6 @@ def _capacity(actor, workshop: Workshop, capacity: int, saved: Saved) -> None:
         raise Refused([str(refusal)]) from None
     if result.promoted:
         saved.notes.append(f"{len(result.promoted)} personnes en attente ont reçu une place.")
-
-
-_LABELS = {
-    "title": "titre", "description": "description", "topic": "thème", "level": "niveau",
-    "trainer": "formateur", "what_to_bring": "à apporter", "registration_deadline": "date limite",
-    "room": "salle", "starts_at": "début", "ends_at": "fin", "capacity": "capacité",
-}
 
 
 def _show(value) -> str:

@@ -23,14 +23,6 @@ KINDS = {
     Topic: ("topic", "du thème"),
     Trainer: ("trainer", "du formateur"),
 }
-#: The fields as the audit log names them.
-LABELS = {
-    "slug": "identifiant", "name": "nom", "street": "adresse", "postcode": "code postal",
-    "city": "ville", "latitude": "latitude", "longitude": "longitude", "access_notes": "accès",
-    "capacity": "places", "videoconference": "visioconférence", "step_free": "accès sans marche",
-    "description": "description", "first_name": "prénom", "last_name": "nom", "email": "adresse",
-    "site_id": "site",
-}
 
 
 def save(actor: StaffUser, row, values: dict):
@@ -63,7 +55,7 @@ def save(actor: StaffUser, row, values: dict):
     verb = "Création" if creating else "Modification"
     audit.record(actor, f"{kind}.{'create' if creating else 'edit'}", kind, instance.id,
                  f"{verb} {label} « {_name(instance)} »"
-                 + ("" if creating else f" : {', '.join(LABELS.get(n, n) for n in changed)}"), **changed)
+                 + ("" if creating else f" : {audit.changed_fields(changed)}"), **changed)
     db.session.commit()
     return instance
 
