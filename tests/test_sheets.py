@@ -108,6 +108,16 @@ def test_the_sheet_lists_confirmed_people_by_name_then_walk_ins_and_the_waiting_
     assert not sheet.marked
 
 
+def test_the_trainers_session_page_lists_people_in_the_sheets_order(client, session, trainer_of):
+    login(client, trainer_of(session))
+
+    page = client.get(base(session)).get_data(as_text=True)
+
+    # The tablet and the printed sheet agree: "Écart" with the E on SQLite too.
+    positions = [page.index(name) for name in ("&lt;b&gt;Gras&lt;/b&gt;", "Écart", "L&#39;Hôte-Dupré", "Zola")]
+    assert positions == sorted(positions)
+
+
 # --- PDF ---------------------------------------------------------------------------------------
 
 

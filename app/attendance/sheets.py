@@ -8,7 +8,6 @@ what a spreadsheet would run as a formula (DESIGN rule 9).
 
 import csv
 import io
-import unicodedata
 from dataclasses import dataclass
 
 from flask import render_template
@@ -54,25 +53,11 @@ def sheet(workshop: Workshop) -> Sheet:
     people = roster(workshop)
     return Sheet(
         workshop=workshop,
-        confirmed=sorted(people.confirmed, key=_by_name),
-        walk_ins=sorted(people.walk_ins, key=_by_name),
+        confirmed=people.confirmed,
+        walk_ins=people.walk_ins,
         waiting=people.waiting,
         roster=people,
     )
-
-
-def _by_name(registration: Registration) -> tuple:
-    """Alphabetical as a French reader looks for their name, the same on every database (SQLite
-    sorts "Élodie" after "Zoé"): accents and case set aside first, the exact spelling breaks ties."""
-    return (
-        _fold(registration.last_name), _fold(registration.first_name),
-        registration.last_name, registration.first_name, registration.id,
-    )
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 # --- print view and PDF --------------------------------------------------------------------------
