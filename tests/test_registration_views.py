@@ -777,6 +777,71 @@ def test_management_page_cancel_confirmation_and_cancel(client, registered):
     assert len(outbox()) == 2
 
 
+# --- the owner corrects their data (rule 11) ------------------------------------------------------
+
+
+def correct(client, secret, **fields):
+    data = {"nom": "Martin", "prenom": "Léa", "ecole": "École Jules Ferry", "uai": "", **fields}
+    return client.post(f"/inscription/{secret}/informations", data=data)
+
+
+def test_the_owner_corrects_name_school_and_uai_and_the_sheet_follows(client, registered):
+    workshop, registration, secret = registered
+    assert "Corriger mes informations" in text(client.get(f"/inscription/{secret}"))
+
+    response = correct(client, secret, nom="Martin-Leroy", prenom="Léa", ecole="École Voltaire", uai="0750654d")
+
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/inscription/{secret}#informations")
+    db.session.refresh(registration)
+    assert (registration.last_name, registration.school, registration.uai) == (
+        "Martin-Leroy", "École Voltaire", "0750654D")
+    assert registration.email == "lea.martin1@ac-amiens.fr"  # the identity does not change
+    assert "Vos informations sont corrigées." in text(client.get(f"/inscription/{secret}"))
+    assert [m.template for m in outbox()] == ["booking/confirmed"]  # no mail for a spelling fix
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"nom": ""}, "Indiquez votre nom."),
+        ({"prenom": "x" * 10_000}, "Le prénom ne peut dépasser 100 caractères."),
+        ({"nom": "<script>alert(1)</script>"}, "Le nom ne peut contenir que des lettres"),
+        ({"ecole": "École\r\nBcc: x@y.fr"}, "ne doit contenir ni retour à la ligne"),
+        ({"uai": "0750654A"}, "La lettre de contrôle de ce code UAI"),
+    ],
+)
+def test_a_bad_correction_gets_a_french_message_and_changes_nothing(client, registered, fields, message):
+    workshop, registration, secret = registered
+    client.get(f"/inscription/{secret}")  # the page's personal feed link, minted once per browser
+    before = written()
+
+    response = correct(client, secret, **fields)
+
+    assert response.status_code == 422
+    assert message in text(response)
+    assert written() == before
+    db.session.refresh(registration)
+    assert registration.last_name == "Martin"
+
+
+def test_no_correction_once_the_session_is_closed_nor_with_a_forged_link(client, registered, clock):
+    from app.attendance.models import SessionClosure
+
+    workshop, registration, secret = registered
+    assert correct(client, secrets.token_urlsafe(32), nom="Autre").status_code == 404
+    db.session.add(SessionClosure(workshop_id=workshop.id, closed_at=clock.now))
+    db.session.commit()
+
+    assert "Corriger mes informations" not in text(client.get(f"/inscription/{secret}"))
+    response = correct(client, secret, nom="Autre")
+
+    assert response.status_code == 303
+    assert "La séance est close" in text(client.get(response.headers["Location"]))
+    db.session.refresh(registration)
+    assert registration.last_name == "Martin"
+
+
 def test_data_export(client, make_workshop):
     workshop = make_workshop()
     register(client, workshop, uai="0750654D")

@@ -117,6 +117,11 @@ def roster(workshop: Workshop) -> Roster:
     )
 
 
+def session_closed(workshop_id: int) -> bool:
+    """Whether the trainer closed the session: attendance and names are frozen."""
+    return db.session.get(SessionClosure, workshop_id) is not None
+
+
 def by_name(registration: Registration) -> tuple:
     """Alphabetical as a French reader looks for their name, the same on every database (SQLite
     sorts "Élodie" after "Zoé"): accents and case set aside first, the exact spelling breaks ties."""

@@ -161,3 +161,13 @@ class RegistrationForm(FlaskForm):
     uai = uai_field()
     #: Left empty by people; filled by robots. Hidden from sight and from assistive technology.
     site_web = StringField("Ne pas remplir ce champ", validators=[honeypot_empty])
+
+
+class CorrectionForm(FlaskForm):
+    """The owner corrects what they typed (rule 11); the address is the registration's identity
+    (rule 3): another address means cancelling and registering again."""
+
+    nom = last_name_field()
+    prenom = first_name_field()
+    ecole = school_field()
+    uai = uai_field()

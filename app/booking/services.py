@@ -218,6 +218,33 @@ def registration_for_token(secret: str) -> Registration:
     return registration
 
 
+class CorrectionClosed(Exception):
+    """The session is closed: the attendance sheet and the certificates carry the names as they
+    were."""
+
+
+def correct(secret: str, values: dict, *, session_closed: bool) -> bool:
+    """The owner corrects their name, school or UAI code until the session is closed (rule 11).
+
+    `values` holds `last_name`, `first_name`, `school`, `uai` (None when not given). Returns
+    whether anything changed; nothing changed writes nothing. The calendar sequence is left
+    alone: a name is not in the teacher's own invitation's time or place.
+    """
+    registration = registration_for_token(secret)
+    if session_closed:
+        raise CorrectionClosed()
+    begin_write()
+    db.session.refresh(registration)
+    changed = {name: value for name, value in values.items() if getattr(registration, name) != value}
+    if not changed:
+        db.session.rollback()
+        return False
+    for name, value in changed.items():
+        setattr(registration, name, value)
+    db.session.commit()
+    return True
+
+
 def cancel(secret: str) -> Registration:
     """Cancel the registration the link opens; its seat goes to the first person waiting.
 

@@ -14,8 +14,9 @@ from flask import (
 )
 
 from app.attendance import certificates
+from app.attendance.services import session_closed
 from app.booking import feeds, services
-from app.booking.forms import RegistrationForm
+from app.booking.forms import CorrectionForm, RegistrationForm
 from app.booking.models import Source
 from app.calendars.http import ics_response
 from app.catalog.views import render_workshop_page
@@ -101,6 +102,10 @@ def _registration_or_404(token: str):
 @blueprint.get("/inscription/<token>")
 def manage(token: str):
     registration = _registration_or_404(token)
+    return _manage_page(registration, token)
+
+
+def _manage_page(registration, token: str, correction: CorrectionForm | None = None, status: int = 200):
     feed_secret = feeds.feed_secret(registration, _remembered_feeds().get(str(registration.id)))
     _remember_feed(registration.id, feed_secret)
     return render_template(
@@ -112,7 +117,49 @@ def manage(token: str):
         personal_feed=feeds.subscription_links(feed_secret),
         feed_name=feeds.FEED_NAME,
         hours=certificates.year_hours(registration),
+        correction=correction or _correction_form(registration),
+        correction_open=not session_closed(registration.workshop_id),
+    ), status
+
+
+def _correction_form(registration) -> CorrectionForm:
+    return CorrectionForm(
+        formdata=None,
+        data={
+            "nom": registration.last_name,
+            "prenom": registration.first_name,
+            "ecole": registration.school,
+            "uai": registration.uai,
+        },
     )
+
+
+@blueprint.post("/inscription/<token>/informations")
+@limiter.limit("30 per minute")
+def correct(token: str):
+    """The owner corrects their name, school or UAI code (rule 11)."""
+    registration = _registration_or_404(token)
+    form = CorrectionForm()
+    if not form.validate():
+        return _manage_page(registration, token, form, 422)
+    values = {
+        "last_name": form.nom.data,
+        "first_name": form.prenom.data,
+        "school": form.ecole.data,
+        "uai": form.uai.data or None,
+    }
+    try:
+        changed = services.correct(
+            token, values, session_closed=session_closed(registration.workshop_id)
+        )
+    except services.RegistrationNotFound:
+        abort(404)
+    except services.CorrectionClosed:
+        flash("La séance est close : la feuille d'émargement et les attestations gardent vos "
+              "informations telles qu'elles étaient. Écrivez au CRDP pour toute correction.")
+        return redirect(url_for(".manage", token=token), code=303)
+    flash("Vos informations sont corrigées." if changed else "Rien n'a changé.")
+    return redirect(url_for(".manage", token=token) + "#informations", code=303)
 
 
 #: Personal feed links remembered per browser (the page shows the same link on each visit).
