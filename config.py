@@ -55,6 +55,10 @@ class Config:
     MAIL_BATCH_SIZE = 100
     MAIL_SMTP_TIMEOUT = 30
 
+    #: Names and addresses are anonymised this long after the workshop ended (rule 11): the
+    #: current and the previous school year stay whole for certificates and the committee.
+    PERSONAL_DATA_RETENTION_DAYS = int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "730"))
+
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_I18N_ENABLED = False  # WTForms' own French messages (app.forms.Form), not Flask-Babel's
     SESSION_COOKIE_HTTPONLY = True

@@ -62,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.booking.views import blueprint as booking
     from app.calendars.views import blueprint as calendars
     from app.catalog.views import blueprint as catalog
+    from app.exchange.attendee_admin_views import blueprint as exchange_attendees
     from app.exchange.planning_views import blueprint as exchange_planning
     from app.exchange.proposal_views import blueprint as exchange_proposals
     from app.exchange.review_views import blueprint as exchange_review
@@ -88,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(exchange_setup)
     app.register_blueprint(exchange_review)
     app.register_blueprint(exchange_planning)
+    app.register_blueprint(exchange_attendees)
     if app.config["BENCH_ENDPOINTS"]:
         from app.bench_views import blueprint as bench
 

@@ -9,6 +9,8 @@ from flask.cli import AppGroup
 from app.booking.commands import workshops_cli
 from app.calendars.commands import calendars_cli
 from app.catalog.demo import seed_demo
+from app.exchange.demo import seed_demo_half_day
+from app.formatting import date_fr
 from app.mail.services import deliver_pending
 from app.staff.commands import staff_cli
 from app.staff.services import seed_demo_accounts
@@ -21,6 +23,9 @@ def seed_demo_command():
     """Crée les données de démonstration si la base est vide."""
     if seed_demo():
         click.echo("Données de démonstration créées : 3 sites, leurs salles, un trimestre d'ateliers.")
+        if (half_day := seed_demo_half_day()) is not None:
+            click.echo(f"Rencontres : « {half_day.title} » le {date_fr(half_day.starts_at)}, "
+                       f"appel à propositions ouvert (/admin/rencontres/{half_day.school_year}).")
     else:
         click.echo("La base contient déjà des données : rien n'a été ajouté.")
     click.echo("Comptes de démonstration (connexion sur /connexion) :")

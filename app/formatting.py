@@ -3,6 +3,7 @@
 "mercredi 12 mars 2025, 14 h 30"; times on the hour read "14 h".
 """
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -11,6 +12,22 @@ from babel.dates import format_date
 
 PARIS = ZoneInfo("Europe/Paris")
 LOCALE = "fr_FR"
+
+
+def folded(text: str) -> str:
+    """Lower-case, accents removed: "Écart" → "ecart", for searching and sorting names."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def by_name(person) -> tuple:
+    """Sort key of anyone with `last_name`, `first_name` and `id`: alphabetical as a French
+    reader looks for their name, the same on every database (SQLite sorts "Élodie" after
+    "Zoé"): accents and case set aside first, the exact spelling breaks ties."""
+    return (
+        folded(person.last_name), folded(person.first_name),
+        person.last_name, person.first_name, person.id,
+    )
 
 
 def of_place(name: str) -> str:

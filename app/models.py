@@ -1,6 +1,5 @@
 """Every model, imported in one place so that Alembic and the mappers see all tables."""
 
-from app.admin.models import AuditEntry  # noqa: F401
 from app.attendance.models import (  # noqa: F401
     Attendance,
     Certificate,
@@ -20,5 +19,8 @@ from app.exchange.models import (  # noqa: F401
 )
 from app.heartbeat import Heartbeat  # noqa: F401
 from app.mail.models import OutboxAttachment, OutboxMail  # noqa: F401
-from app.staff.models import StaffUser  # noqa: F401
+from app.staff.models import (
+    AuditEntry,  # noqa: F401
+    StaffUser,  # noqa: F401
+)
 from app.tokens import Token  # noqa: F401

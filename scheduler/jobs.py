@@ -8,9 +8,12 @@ from flask import current_app
 
 from app import heartbeat
 from app.attendance import followup, trainer_list
-from app.booking import reminders
+from app.booking import reminders, retention
+from app.exchange import attendees, planning
+from app.exchange import retention as exchange_retention
 from app.extensions import db
 from app.mail.services import DeliveryReport, deliver_pending, purge_delivered
+from app.staff import audit
 
 log = logging.getLogger("scheduler")
 
@@ -47,9 +50,27 @@ def send_follow_ups():
     return followup.send_follow_ups()
 
 
+def send_exchange_links():
+    """Mail the exchange half-day's videoconference link to remote attendees, the day before."""
+    return attendees.send_videoconference_links()
+
+
+def build_exchange_agendas():
+    """Close the exchange half-day's call at its deadline and build the first agenda draft."""
+    return planning.build_due_agendas()
+
+
 def purge_mail_bodies():
     """Empty the bodies of the mails delivered more than 30 days ago: they hold secret links."""
     return purge_delivered()
+
+
+def purge_personal_data():
+    """Anonymise the registrations, attendees and contributions whose retention period is over
+    (rule 11); the audit log forgets the names it wrote about them in the same transaction."""
+    report = retention.anonymise_due(before_commit=lambda ids: audit.forget("registration", ids))
+    report.add(exchange_retention.anonymise_due(before_commit=audit.forget))
+    return report
 
 
 #: (sweep, its interval: the setting holding it in seconds, or seconds)
@@ -57,8 +78,11 @@ SWEEPS = [
     (deliver_outbox, "SCHEDULER_DELIVERY_SECONDS"),
     (send_reminders, "SCHEDULER_NOTICES_SECONDS"),
     (send_trainer_lists, "SCHEDULER_NOTICES_SECONDS"),
+    (send_exchange_links, "SCHEDULER_NOTICES_SECONDS"),
+    (build_exchange_agendas, 5 * 60),  # the draft a few minutes after the deadline
     (send_follow_ups, 3 * 60),  # certificates arrive a few minutes after the closure
     (purge_mail_bodies, 24 * 3600),  # daily, and once at start-up: an idempotent sweep
+    (purge_personal_data, 24 * 3600),  # daily, and once at start-up
 ]
 
 

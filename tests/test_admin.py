@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.admin.models import AuditEntry
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Trainer, Workshop, WorkshopStatus
 from app.extensions import db
 from app.formatting import PARIS
+from app.staff.models import AuditEntry
 from tests.conftest import form_data, login, outbox
 
 

@@ -7,8 +7,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from app.admin.models import AuditEntry
 from app.extensions import db
+from app.staff.models import AuditEntry
 from tests import test_browser
 from tests.conftest import STAFF_PASSWORD
 

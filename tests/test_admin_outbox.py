@@ -6,12 +6,12 @@ from email import message_from_bytes, policy
 import pytest
 import sqlalchemy as sa
 
-from app.admin.models import AuditEntry
 from app.booking.models import Registration, RegistrationStatus
 from app.booking.services import register
 from app.extensions import db
 from app.mail import services as mail
 from app.mail.models import MailStatus, OutboxMail
+from app.staff.models import AuditEntry
 from tests.conftest import free_port, login, outbox
 
 

@@ -68,6 +68,61 @@ def test_seed_demo_is_idempotent(app, clock):
     assert {w.level.value for w in workshops} == {"debutant", "expert"}
     assert {w.site.slug for w in workshops} == {"amiens", "abbeville", "peronne"}
     assert all(w.capacity <= w.room.capacity and w.starts_at > clock.now for w in workshops)
+    from app.exchange.models import HalfDay
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(HalfDay)) == 1
+
+
+@pytest.mark.parametrize(
+    "today, year, day",
+    [
+        # Monday 2 March 2026: the first spring Wednesday six weeks ahead that is not in the
+        # holidays (15 and 22 April are zone B's spring holidays).
+        (datetime(2026, 3, 2, 9, tzinfo=UTC), 2025, datetime(2026, 4, 29).date()),
+        # Too late in the school year: next year's, after zone B's winter holidays (20 Feb - 7 March 2027).
+        (datetime(2026, 6, 1, 9, tzinfo=UTC), 2026, datetime(2027, 3, 10).date()),
+    ],
+)
+def test_seed_demo_opens_the_call_of_a_half_day_at_amiens(app, clock, today, year, day):
+    from datetime import timedelta
+
+    from app.catalog.holidays import day_off
+    from app.exchange.models import ContributionStatus, Equipment, HalfDay, HalfDayState
+    from app.formatting import PARIS
+
+    clock.set(today)
+    assert "Rencontres : « Rencontres TICE" in app.test_cli_runner().invoke(args=["seed-demo"]).output
+    half_day = db.session.scalar(sa.select(HalfDay))
+    local = half_day.starts_at.astimezone(PARIS)
+    assert (half_day.school_year, local.date(), local.strftime("%H:%M")) == (year, day, "13:30")
+    assert local.weekday() == 2 and day_off(local.date()) is None
+    assert half_day.ends_at.astimezone(PARIS).strftime("%H:%M") == "17:00"
+    assert half_day.state is HalfDayState.call_open
+    assert half_day.deadline == (half_day.starts_at - timedelta(weeks=3)).astimezone(PARIS).replace(
+        hour=18, minute=0).astimezone(UTC)
+    assert half_day.deadline > clock.now
+    assert half_day.site.slug == "amiens"
+    assert [(r.name, r.is_auditorium) for r in half_day.rooms] == [
+        ("Auditorium", True), ("Salle Saint-Leu", False), ("Salle Jules Verne", False)]
+    assert half_day.capacity == half_day.auditorium.room.capacity
+    assert Equipment.videoconference in half_day.auditorium.equipment
+    assert all(r.room.site_id == half_day.site_id for r in half_day.rooms)
+    statuses = [c.status for c in half_day_contributions(half_day)]
+    assert len(statuses) == 8 and statuses.count(ContributionStatus.accepted) == 6
+    assert set(statuses) == {ContributionStatus.accepted, ContributionStatus.submitted, ContributionStatus.declined}
+    topics = {c.topic.slug for c in half_day_contributions(half_day)}
+    assert topics == {"ent", "tbi", "tablettes", "ressources-numeriques"}
+    # The demo's workshops never use the half-day's rooms at its time.
+    clash = db.session.scalar(sa.select(sa.func.count()).select_from(Workshop).where(
+        Workshop.room_id.in_([r.room_id for r in half_day.rooms]),
+        Workshop.starts_at < half_day.ends_at, Workshop.ends_at > half_day.starts_at))
+    assert clash == 0
+
+
+def half_day_contributions(half_day):
+    from app.exchange.models import Contribution
+
+    return db.session.scalars(sa.select(Contribution).where(Contribution.half_day_id == half_day.id)).all()
 
 
 def test_demo_term_avoids_zone_b_holidays_and_public_holidays(app, clock):

@@ -13,12 +13,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.admin import programme as service
-from app.admin.models import AuditEntry
 from app.booking import services as booking
 from app.catalog.models import Level, WorkshopStatus
 from app.extensions import db
 from app.mail.models import OutboxMail
 from app.mail.services import deliver_pending
+from app.staff.models import AuditEntry
 from tests.conftest import login, require
 
 LISTS = ["ecoles-amiens@ac-amiens.fr", "ecoles-peronne@ac-amiens.fr"]

@@ -107,7 +107,8 @@ def test_once_delivers_and_leaves_a_heartbeat_that_health_reports(
     health = app.test_client().get("/sante").json
     assert health["scheduler"]["sweeps"]["deliver_outbox"]["did"] == "1 sent, 0 to retry, 0 failed"
     assert set(health["scheduler"]["sweeps"]) == {
-        "deliver_outbox", "send_reminders", "send_trainer_lists", "send_follow_ups", "purge_mail_bodies",
+        "deliver_outbox", "send_reminders", "send_trainer_lists", "send_exchange_links",
+        "build_exchange_agendas", "send_follow_ups", "purge_mail_bodies", "purge_personal_data",
     }
     host, pid = health["scheduler"]["process"].rsplit(":", 1)
     assert host and pid.isdigit()

@@ -9,7 +9,6 @@ inside those transactions through their `before_commit` hook.
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
-from app.admin import audit
 from app.booking import changes, coordination
 from app.booking.services import seat_counts
 from app.catalog.checks import Problem, check_workshop
@@ -18,6 +17,7 @@ from app.clock import now
 from app.database import begin_write
 from app.extensions import db
 from app.formatting import NonexistentLocalTime, date_fr, datetime_fr, from_paris, time_fr
+from app.staff import audit
 from app.staff.models import StaffUser
 
 

@@ -7,13 +7,13 @@ from email import message_from_bytes, policy
 
 import sqlalchemy as sa
 
-from app.admin import audit
 from app.booking.models import Registration, RegistrationStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
 from app.mail.models import MailStatus, OutboxMail
 from app.mail.services import UnsendableMail, build_message
+from app.staff import audit
 from app.staff.models import StaffUser
 
 PAGE_SIZE = 100

@@ -4,12 +4,12 @@ break (DESIGN, "Public contract")."""
 
 import sqlalchemy as sa
 
-from app.admin import audit
 from app.catalog.models import Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
 from app.formatting import datetime_fr
+from app.staff import audit
 from app.staff.models import StaffUser
 
 

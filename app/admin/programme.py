@@ -24,8 +24,6 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy.orm import joinedload
 
-from app.admin import audit
-from app.admin.models import AuditEntry
 from app.booking.models import Source
 from app.booking.services import SeatCount, seat_counts
 from app.catalog.models import Room, Site, Workshop, WorkshopStatus
@@ -36,7 +34,8 @@ from app.formatting import LOCALE, PARIS, time_fr, to_paris
 from app.mail import services as mail
 from app.mail.models import OutboxMail
 from app.pdf import render_pdf
-from app.staff.models import StaffUser
+from app.staff import audit
+from app.staff.models import AuditEntry, StaffUser
 
 MAIL_TEMPLATE = "admin/programme"
 #: A programme covers at most a year (inclusive days): a school year fits, a typo like 2062 not.

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
-from app.admin import audit, catalogue, outbox
+from app.admin import catalogue, outbox
 from app.admin import places as places_service
 from app.admin.forms import (
     AddRegistrationForm,
@@ -26,6 +26,7 @@ from app.database import get_by_id, valid_id
 from app.extensions import db
 from app.formatting import to_paris
 from app.mail.models import MailStatus, OutboxMail
+from app.staff import audit
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates")

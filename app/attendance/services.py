@@ -12,10 +12,11 @@ from sqlalchemy.orm import joinedload
 
 from app.attendance.models import Attendance, Presence, SessionClosure
 from app.booking.models import Registration, RegistrationStatus
-from app.catalog.models import Room, Workshop, WorkshopStatus, search_key
+from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import valid_id
 from app.extensions import db
+from app.formatting import by_name
 from app.staff.access import visible_workshops
 from app.staff.models import StaffUser
 
@@ -120,15 +121,6 @@ def roster(workshop: Workshop) -> Roster:
 def session_closed(workshop_id: int) -> bool:
     """Whether the trainer closed the session: attendance and names are frozen."""
     return db.session.get(SessionClosure, workshop_id) is not None
-
-
-def by_name(registration: Registration) -> tuple:
-    """Alphabetical as a French reader looks for their name, the same on every database (SQLite
-    sorts "Élodie" after "Zoé"): accents and case set aside first, the exact spelling breaks ties."""
-    return (
-        search_key(registration.last_name), search_key(registration.first_name),
-        registration.last_name, registration.first_name, registration.id,
-    )
 
 
 def workshop_for_staff(workshop_id: int) -> Workshop | None:

@@ -49,10 +49,15 @@ def personal_feed(secret: str) -> calendars.RenderedFeed | None:
         calendars.window_condition(),
     )
     return calendars.cached_feed(
-        "perso:" + hashlib.sha256(email.encode()).hexdigest()[:40],
+        feed_key(email),
         _stamp(condition),
         lambda: build_calendar([_event(r) for r in _registrations(condition)], name=FEED_NAME),
     )
+
+
+def feed_key(email: str) -> str:
+    """The cache and Last-Modified key of an address's personal feed (no address in clear)."""
+    return "perso:" + hashlib.sha256(email.encode()).hexdigest()[:40]
 
 
 def _email_for_feed_token(secret: str) -> str | None:

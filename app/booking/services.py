@@ -153,7 +153,7 @@ def register(
     count, existing_id = _seats_and_existing(workshop, applicant.email)
     if existing_id is not None:
         return _already_registered(db.session.get(Registration, existing_id))
-    _race_pause()
+    race_pause()
     registration = _new_registration(workshop, applicant)
     if count.full:
         registration.status = RegistrationStatus.waiting
@@ -435,7 +435,7 @@ def _already_registered(registration: Registration) -> RegistrationResult:
     return RegistrationResult(registration, already_registered=True, link_resent=True)
 
 
-def _race_pause() -> None:
+def race_pause() -> None:
     """Test-only: widen the window between counting and inserting (refused in production)."""
     pause = current_app.config["SEAT_RACE_PAUSE"]
     if pause:

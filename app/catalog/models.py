@@ -1,7 +1,6 @@
 """The catalogue: where (sites, rooms), what (topics, workshops) and who runs it (trainers)."""
 
 import re
-import unicodedata
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
@@ -10,6 +9,7 @@ from app.clock import now
 from app.database import UTCDateTime
 from app.enums import TitledEnum, enum_column
 from app.extensions import db
+from app.formatting import folded
 
 
 class Level(TitledEnum):
@@ -40,10 +40,8 @@ def _check_slug(value: str) -> str:
     return value
 
 
-def search_key(text: str) -> str:
-    """Lower-case, accents removed: the form both the search column and the query take."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+#: Lower-case, accents removed: the form both the search column and the query take.
+search_key = folded
 
 
 class Site(db.Model):

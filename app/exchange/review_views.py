@@ -1,5 +1,123 @@
 """Coordinators review the proposals: accept or decline, with a message mailed to the proposer."""
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-blueprint = Blueprint("exchange_review", __name__, url_prefix="/admin/rencontres", template_folder="templates")
+from app.catalog.models import Level
+from app.database import valid_id
+from app.exchange import proposals
+from app.exchange.forms import DecisionForm
+from app.exchange.models import ContributionFormat, ContributionStatus, Equipment, HalfDay
+from app.exchange.services import HalfDayNotFound, half_day_of_year, school_year_label
+from app.staff.access import coordinator_required
+
+blueprint = Blueprint(
+    "exchange_review", __name__, url_prefix="/admin/rencontres", template_folder="templates"
+)
+
+
+def _half_day_or_404(year: int) -> HalfDay:
+    try:
+        return half_day_of_year(year)
+    except HalfDayNotFound:
+        abort(404)
+
+
+def _contribution_or_404(half_day: HalfDay, contribution_id: int):
+    try:
+        return proposals.contribution_of(half_day, contribution_id)
+    except proposals.ProposalNotFound:
+        abort(404)
+
+
+def _filters() -> proposals.Filters:
+    """The list's filters from the query string; an unknown value filters nothing."""
+    topic = request.args.get("theme", type=int)
+    return proposals.Filters(
+        status=ContributionStatus.from_value(request.args.get("etat")),
+        topic_id=topic if valid_id(topic) else None,
+        format=ContributionFormat.from_value(request.args.get("format")),
+        level=Level.from_value(request.args.get("niveau")),
+        need=Equipment.from_value(request.args.get("besoin")),
+    )
+
+
+@blueprint.get("/<int:year>/propositions")
+@coordinator_required
+def index(year: int):
+    half_day = _half_day_or_404(year)
+    filters = _filters()
+    items = proposals.proposals(half_day, filters=filters)
+    return render_template(
+        "exchange/review_list.html",
+        half_day=half_day,
+        year_label=school_year_label(year),
+        items=items,
+        counts=proposals.counts(half_day),
+        filters=filters,
+        edited=proposals.edited_after_review(items),
+        topics=proposals.topics(),
+        statuses=list(ContributionStatus),
+        formats=list(ContributionFormat),
+        levels=list(Level),
+        needs=list(Equipment),
+    )
+
+
+@blueprint.get("/<int:year>/propositions/<int:contribution_id>")
+@coordinator_required
+def detail(year: int, contribution_id: int):
+    half_day = _half_day_or_404(year)
+    contribution = _contribution_or_404(half_day, contribution_id)
+    return _detail_page(half_day, contribution)
+
+
+@blueprint.post("/<int:year>/propositions/<int:contribution_id>/decision")
+@coordinator_required
+def decide(year: int, contribution_id: int):
+    half_day = _half_day_or_404(year)
+    contribution = _contribution_or_404(half_day, contribution_id)
+    form = DecisionForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            decision = proposals.decide(
+                contribution, form.accepted, form.message.data, current_user
+            )
+        except proposals.Refused as refusal:
+            if refusal.field == "message":
+                form.message.errors = [str(refusal)]
+            else:
+                error = str(refusal)
+        else:
+            if not decision.changed:
+                flash(
+                    f"Cette proposition était déjà {decision.contribution.status.title.lower()} : "
+                    "rien n'a changé, aucun courriel n'est parti."
+                )
+            elif form.accepted:
+                flash("Proposition acceptée. Le proposant reçoit un courriel avec votre message.")
+            else:
+                flash(
+                    "Proposition non retenue. Le proposant reçoit un courriel avec votre message."
+                )
+            return redirect(
+                url_for(".detail", year=year, contribution_id=contribution_id), code=303
+            )
+    return _detail_page(half_day, contribution, posted=form, error=error, status=422)
+
+
+def _detail_page(
+    half_day, contribution, *, posted: DecisionForm | None = None, error=None, status=200
+):
+    return render_template(
+        "exchange/review_detail.html",
+        half_day=half_day,
+        year_label=school_year_label(half_day.school_year),
+        contribution=contribution,
+        refusal=proposals.review_refusal(contribution),
+        edited_at=proposals.edited_after_review([contribution]).get(contribution.id),
+        history=proposals.history(contribution),
+        posted=posted,
+        error=error,
+    ), status

@@ -4,9 +4,11 @@ local date and times, and whether its call for contributions is open."""
 from datetime import UTC, date, datetime, time
 
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from flask import current_app
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.clock import now
+from app.database import begin_write, valid_id
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -47,6 +49,29 @@ def half_day_of_year(year: int) -> HalfDay:
     )
     if half_day is None:
         raise HalfDayNotFound(year)
+    return half_day
+
+
+def lock_half_day(half_day_id: int) -> HalfDay:
+    """Begin a write transaction and lock the half-day row before anything is read or counted:
+    seats, proposals, the agenda and the settings all change under this one lock.
+    Raises HalfDayNotFound (after rolling back) when the row is gone."""
+    if not valid_id(half_day_id):
+        raise HalfDayNotFound(half_day_id)
+    lock = current_app.config["SEAT_LOCK_ENABLED"]  # off only in the control runs of the tests
+    begin_write(immediate=lock)
+    query = (
+        sa.select(HalfDay)
+        .where(HalfDay.id == half_day_id)
+        .options(joinedload(HalfDay.site))
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update(of=HalfDay)
+    half_day = db.session.scalar(query)
+    if half_day is None:
+        db.session.rollback()
+        raise HalfDayNotFound(half_day_id)
     return half_day
 
 

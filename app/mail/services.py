@@ -52,6 +52,8 @@ mail_refused = signals.signal("mail-refused")
 RETRY_DELAYS_MINUTES = (1, 5, 15, 30, 60, 120, 240, 480, 720)
 #: A row left `sending` this long belongs to a delivery run that died: offer it again.
 STALE_CLAIM = timedelta(minutes=10)
+#: Why a mail still pending when its row's retention ended was never sent.
+ABANDONED = "Abandonné : la durée de conservation des données personnelles est passée."
 #: Delivered bodies (they hold secret links) are emptied this long after delivery (rule 7).
 PURGE_AFTER_DAYS = 30
 
@@ -598,3 +600,41 @@ def purge_delivered(older_than_days: int = PURGE_AFTER_DAYS) -> PurgeReport:
     ).rowcount
     db.session.commit()
     return PurgeReport(purged)
+
+
+def forget(subject_kind: str, subject_ids: list[int], recipients: dict[int, str]) -> int:
+    """Anonymise the mails about these rows (rule 11): the recipient becomes the row's pseudonym
+    (`recipients[subject_id]`), bodies, calendar and attachments are emptied, and a mail still
+    pending (years old by then: its relay never took it) is abandoned as failed. Joins the
+    caller's transaction; returns the number of mails touched."""
+    mails = db.session.execute(
+        sa.select(OutboxMail.id, OutboxMail.subject_id).where(
+            OutboxMail.subject_kind == subject_kind, OutboxMail.subject_id.in_(subject_ids)
+        )
+    ).all()
+    if not mails:
+        return 0
+    db.session.execute(
+        sa.update(OutboxAttachment)
+        .where(OutboxAttachment.mail_id.in_([mail_id for mail_id, _ in mails]))
+        .values(data=None)
+        .execution_options(synchronize_session=False)
+    )
+    moment = now()
+    pending = OutboxMail.status == MailStatus.pending
+    for mail_id, subject_id in mails:
+        db.session.execute(
+            sa.update(OutboxMail)
+            .where(OutboxMail.id == mail_id)
+            .values(
+                recipient=recipients[subject_id],
+                body_text=None,
+                body_html=None,
+                calendar_ics=None,
+                purged_at=sa.func.coalesce(OutboxMail.purged_at, moment),
+                status=sa.case((pending, MailStatus.failed.value), else_=OutboxMail.status),
+                last_error=sa.case((pending, ABANDONED), else_=OutboxMail.last_error),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return len(mails)

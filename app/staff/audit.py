@@ -5,11 +5,12 @@ import json
 
 import sqlalchemy as sa
 
-from app.admin.models import AuditEntry
 from app.extensions import db
-from app.staff.models import StaffUser
+from app.staff.models import AuditEntry, StaffUser
 
 SHELL = "ligne de commande"
+#: An entry's summary once the person it named is anonymised.
+FORGOTTEN = "(données personnelles effacées après la durée de conservation)"
 
 #: How a changed field is named in an entry's summary ("Modification de « … » : salle, début").
 FIELD_LABELS = {
@@ -61,3 +62,14 @@ def entries(*, target_kind: str | None = None, target_id: int | None = None, lim
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
     return list(db.session.scalars(query))
+
+
+def forget(target_kind: str, target_ids: list[int]) -> None:
+    """Drop the names the entries about these rows hold (rule 11: their retention is over); the
+    action, who did it and when stay. Joins the caller's transaction."""
+    db.session.execute(
+        sa.update(AuditEntry)
+        .where(AuditEntry.target_kind == target_kind, AuditEntry.target_id.in_(target_ids))
+        .values(summary=FORGOTTEN, details="{}")
+        .execution_options(synchronize_session=False)
+    )

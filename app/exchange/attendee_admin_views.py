@@ -1,0 +1,50 @@
+"""The coordinators' list of the people registered to attend a half-day, and its CSV export."""
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from app.exchange import attendees, services
+from app.staff.access import coordinator_required
+
+blueprint = Blueprint(
+    "exchange_attendees", __name__, url_prefix="/admin/rencontres", template_folder="templates"
+)
+
+
+def _half_day_or_404(year: int):
+    try:
+        return services.half_day_of_year(year)
+    except services.HalfDayNotFound:
+        abort(404)
+
+
+def _order() -> str:
+    order = request.args.get("tri", "nom")
+    return order if order in attendees.ORDERS else "nom"
+
+
+@blueprint.get("/<int:year>/participants")
+@coordinator_required
+def participants(year: int):
+    half_day = _half_day_or_404(year)
+    order = _order()
+    return render_template(
+        "exchange/attendee_list.html",
+        half_day=half_day,
+        people=attendees.sorted_attendees(attendees.attendees(half_day), order),
+        counts=attendees.counts(half_day),
+        order=order,
+        year_label=services.school_year_label(year),
+    )
+
+
+@blueprint.get("/<int:year>/participants.csv")
+@coordinator_required
+def participants_csv(year: int):
+    half_day = _half_day_or_404(year)
+    people = attendees.sorted_attendees(attendees.attendees(half_day), _order())
+    response = Response(attendees.attendees_csv(people), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{attendees.csv_filename(half_day)}"'
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
