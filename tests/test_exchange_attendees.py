@@ -141,6 +141,13 @@ def test_in_person_gets_a_seat_and_a_mail_with_the_address(client, half_day):
     assert client.get(f"{URL}/inscription/{secret}").headers["Cache-Control"] == "no-store"
 
 
+@pytest.mark.parametrize("config_overrides", [{"ALLOWED_EMAIL_DOMAINS": ["ac-amiens.fr"]}])
+def test_partners_register_with_their_own_domain(client, half_day, config_overrides):
+    attendee = register(client, courriel="contact@somme-numerique.fr")
+
+    assert attendee.email == "contact@somme-numerique.fr"
+
+
 def test_remote_is_confirmed_and_told_the_link_comes_the_day_before(client, half_day):
     attendee = register(client, 1, mode="a_distance")
     assert (attendee.mode, attendee.status) == (AttendanceMode.remote, AttendeeStatus.confirmed)

@@ -261,6 +261,16 @@ def test_the_acknowledgement_reaches_the_smtp_server(smtp, client, half_day):
     assert "Gérer ma proposition" in message.get_body(("html",)).get_content()
 
 
+@pytest.mark.parametrize("config_overrides", [{"ALLOWED_EMAIL_DOMAINS": ["ac-amiens.fr"]}])
+def test_partners_propose_from_their_own_domain_even_when_teachers_are_held_to_the_academy_s(
+    client, half_day, config_overrides
+):
+    response = submit(client, courriel="Chef.Projet@Somme-Numerique.fr")
+
+    assert response.status_code == 303
+    assert the_contribution().email == "chef.projet@somme-numerique.fr"
+
+
 def test_the_thanks_page_without_a_proposal_leads_back_to_the_form(client, half_day):
     response = client.get("/rencontres/2025/proposer/merci")
     assert response.status_code == 302 and response.headers["Location"].endswith(CALL)

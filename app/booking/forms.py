@@ -54,21 +54,28 @@ def plain_text(what: str):
     return check
 
 
-def academic_email(form, field):
-    try:
-        # ASCII mailboxes only: "léa@…" or full-width letters reach nobody through the relays.
-        result = validate_email(field.data or "", check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError:
-        raise ValidationError(
-            "Cette adresse électronique n'est pas valide. Exemple : prenom.nom@ac-amiens.fr"
-        ) from None
-    email = result.normalized.lower()
-    allowed = current_app.config["ALLOWED_EMAIL_DOMAINS"]
-    domain = email.rsplit("@", 1)[1]
-    if allowed and domain not in allowed:
-        listed = ", ".join(f"@{d}" for d in allowed)
-        raise ValidationError(f"Utilisez votre adresse professionnelle ({listed}).")
-    field.data = email
+def valid_email(*, academic: bool = True):
+    """The address, checked and normalised; `academic` also requires one of the
+    ALLOWED_EMAIL_DOMAINS when that setting is given (teachers register with their academic
+    address; the exchange half-day's partners may write from any)."""
+
+    def check(form, field):
+        try:
+            # ASCII mailboxes only: "léa@…" or full-width letters reach nobody through the relays.
+            result = validate_email(field.data or "", check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError:
+            raise ValidationError(
+                "Cette adresse électronique n'est pas valide. Exemple : prenom.nom@ac-amiens.fr"
+            ) from None
+        email = result.normalized.lower()
+        allowed = current_app.config["ALLOWED_EMAIL_DOMAINS"] if academic else ()
+        domain = email.rsplit("@", 1)[1]
+        if allowed and domain not in allowed:
+            listed = ", ".join(f"@{d}" for d in allowed)
+            raise ValidationError(f"Utilisez votre adresse professionnelle ({listed}).")
+        field.data = email
+
+    return check
 
 
 def uai_code(form, field):
@@ -123,14 +130,16 @@ def first_name_field(missing: str = "Indiquez votre prénom.") -> StringField:
     )
 
 
-def email_field(missing: str = "Indiquez votre adresse électronique.") -> EmailField:
+def email_field(
+    missing: str = "Indiquez votre adresse électronique.", *, academic: bool = True
+) -> EmailField:
     return EmailField(
         "Adresse électronique",
         filters=[strip_spaces],
         validators=[
             DataRequired(missing),
             Length(max=254, message="L'adresse électronique est trop longue."),
-            academic_email,
+            valid_email(academic=academic),
         ],
     )
 

@@ -53,7 +53,8 @@ def organisation_field() -> StringField:
 class AttendeeForm(Form):
     nom = last_name_field()
     prenom = first_name_field()
-    courriel = email_field()
+    # Partners (Somme Numérique, the education services…) come with their own domains.
+    courriel = email_field(academic=False)
     organisation = organisation_field()
     mode = mode_field()
     #: Left empty by people; filled by robots. Hidden from sight and from assistive technology.

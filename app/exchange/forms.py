@@ -294,7 +294,8 @@ class ProposalEditForm(Form):
 
 
 class ProposalForm(ProposalEditForm):
-    courriel = email_field()
+    # Partners (Somme Numérique, the education services…) come with their own domains.
+    courriel = email_field(academic=False)
     #: Left empty by people; filled by robots. Hidden from sight and from assistive technology.
     site_web = StringField("Ne pas remplir ce champ", validators=[honeypot_empty])
 
