@@ -67,7 +67,18 @@ def test_seed_demo_is_idempotent(app, clock):
     assert len(workshops) > 30
     assert {w.level.value for w in workshops} == {"debutant", "expert"}
     assert {w.site.slug for w in workshops} == {"amiens", "abbeville", "peronne"}
-    assert all(w.capacity <= w.room.capacity and w.starts_at > clock.now for w in workshops)
+    today, *term = sorted(workshops, key=lambda w: w.starts_at)
+    assert all(w.capacity <= w.room.capacity and w.starts_at > clock.now for w in term)
+    # Today's session of the demo trainer, for trying the check-in.
+    assert today.trainer.email == "claire.dumont@ac-amiens.fr"
+    assert today.starts_at <= clock.now < today.ends_at
+    from app.booking.models import Registration
+
+    emails = db.session.scalars(sa.select(Registration.email).where(Registration.workshop_id == today.id))
+    assert sorted(emails) == [
+        "emile.bernard@ac-amiens.fr", "ines.caron@ac-amiens.fr", "lea.martin@ac-amiens.fr",
+        "zoe.lhote-dupre@ac-amiens.fr",
+    ]
     from app.exchange.models import HalfDay
 
     assert db.session.scalar(sa.select(sa.func.count()).select_from(HalfDay)) == 1

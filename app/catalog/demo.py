@@ -11,7 +11,7 @@ from app.catalog.holidays import is_school_day_off
 from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
 from app.extensions import db
-from app.formatting import PARIS
+from app.formatting import PARIS, folded
 
 SITES = [
     ("amiens", "Amiens", "45 rue Saint-Leu", "80026", "Amiens", 49.8967, 2.3005,
@@ -74,8 +74,42 @@ def seed_demo() -> bool:
     trainers = [Trainer(first_name=f, last_name=n, email=e) for f, n, e in TRAINERS]
     db.session.add_all([*topics.values(), *trainers])
     _create_term(sites, topics, trainers)
+    _create_session_today(sites[0], topics, trainers[0])
     db.session.commit()
     return True
+
+
+#: Teachers of the session held today, for trying the check-in with the demo trainer's login.
+TODAY_TEACHERS = [
+    ("Léa", "Martin", "École Jules Ferry, Amiens"),
+    ("Zoé", "L'Hôte-Dupré", "École maternelle Saint-Leu, Amiens"),
+    ("Émile", "Bernard", "École Voltaire, Amiens"),
+    ("Inès", "Caron", "École Jean Moulin, Amiens"),
+]
+
+
+def _create_session_today(site: Site, topics, trainer: Trainer) -> None:
+    """A session of the first trainer starting at the current hour, with four teachers
+    registered: what the trainer's space and the tablet check-in are for, on the day."""
+    from app.booking.models import Registration, RegistrationStatus  # booking builds on catalog
+
+    local = now().astimezone(PARIS)
+    starts_at = local.replace(minute=0, second=0, microsecond=0)
+    room = next(r for r in site.rooms if r.name != "Auditorium")
+    workshop = Workshop(
+        title="Séance du jour : le TBI en classe (démonstration du pointage)",
+        description="Une séance de démonstration, aujourd'hui, pour essayer le pointage sur tablette.",
+        topic=topics["tbi"], level=Level.beginner, room=room, trainer=trainer,
+        capacity=min(room.capacity, 12), starts_at=starts_at, ends_at=starts_at + timedelta(hours=2),
+        registration_deadline=starts_at - timedelta(hours=1), status=WorkshopStatus.published,
+    )
+    db.session.add(workshop)
+    for first, last, school in TODAY_TEACHERS:
+        email = f"{folded(first)}.{folded(last)}".replace("'", "") + "@ac-amiens.fr"
+        db.session.add(Registration(
+            workshop=workshop, first_name=first, last_name=last, school=school, email=email,
+            status=RegistrationStatus.confirmed, confirmed_at=now(),
+        ))
 
 
 def _create_sites() -> list[Site]:
