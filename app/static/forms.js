@@ -1,0 +1,15 @@
+// Every page's forms. After a refused submission, take keyboard and screen-reader users to the
+// list of errors; a form marked data-once sends once on a double click (the server tolerates a
+// second one anyway: it is only a courtesy).
+(function () {
+  var summary = document.getElementById('erreurs');
+  if (summary) { summary.focus(); }
+  document.querySelectorAll('form[data-once]').forEach(function (form) {
+    form.addEventListener('submit', function () {
+      var button = form.querySelector('button[type=submit]');
+      if (button) {
+        setTimeout(function () { button.disabled = true; button.setAttribute('aria-busy', 'true'); }, 0);
+      }
+    });
+  });
+})();
