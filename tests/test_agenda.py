@@ -8,7 +8,9 @@ import random
 import time as wall
 from datetime import time
 
-from app.exchange.agenda import Contribution, HalfDay, Room, Slot, build_agenda
+import pytest
+
+from app.exchange.agenda import DURATIONS, Agenda, Contribution, HalfDay, Room, Slot, build_agenda
 
 AMPHI = Room("amphi", "Amphithéâtre", 120, frozenset({"visio"}), True)
 SALLE_1 = Room("salle-1", "Salle 1", 30, frozenset({"tablettes"}))
@@ -16,6 +18,10 @@ SALLE_1 = Room("salle-1", "Salle 1", 30, frozenset({"tablettes"}))
 
 def minutes(moment):
     return moment.hour * 60 + moment.minute
+
+
+def clock(minutes):
+    return time(minutes // 60, minutes % 60)
 
 
 def talk(
@@ -205,8 +211,10 @@ FOUR_ROOMS = HalfDay(
 )
 
 
-def test_same_input_in_any_order_gives_the_same_agenda():
-    contributions = generated(20, 1)
+@pytest.mark.parametrize("count", [20, 120])
+def test_same_input_in_any_order_gives_the_same_agenda(count):
+    # 20: both phases run the solver; 120: the hand-made agenda is proved best without it
+    contributions = generated(count, 1)
     first = build_agenda(FOUR_ROOMS, contributions)
     shuffled = contributions[:]
     random.Random(2).shuffle(shuffled)
@@ -219,6 +227,146 @@ def test_sixty_contributions_in_four_rooms_in_under_five_seconds():
     agenda = build_agenda(FOUR_ROOMS, contributions)
     assert wall.perf_counter() - started < 5
     check_agenda(FOUR_ROOMS, contributions, agenda)
-    # 4 rooms × 160 minutes minus what the 15-minute grid of talks cannot fill around the break
-    assert sum(agenda.quality["room_load"].values()) >= 560
+    # 4 rooms × 160 minutes, but each part of a room holds whole quarter-hours: 75 + 75 at most
+    assert sum(agenda.quality["room_load"].values()) == 600
+    assert all(reason for _, reason in agenda.left_out)
+
+
+def test_more_content_than_time_gives_each_room_one_topic_and_proves_it_best():
+    # 4035 minutes for 600: every room full (the bound of phase 1), one topic per room, beginners
+    # first, no gap and balanced (the floor of phase 2), so "optimal" without a long search
+    contributions = generated(120, 1)
+    started = wall.perf_counter()
+    agenda = build_agenda(FOUR_ROOMS, contributions)
+    assert wall.perf_counter() - started < 5
+    check_agenda(FOUR_ROOMS, contributions, agenda)
+    assert agenda.status == "optimal"
+    assert agenda.quality == {
+        "idle_minutes": 0,
+        "topic_switches": 0,
+        "room_load": {"amphi": 150, "salle-1": 150, "salle-2": 150, "salle-3": 150},
+    }
+
+
+BENCH_ROOMS = HalfDay(
+    time(13, 30),
+    time(17),
+    (AMPHI, SALLE_1, Room("salle-2", "Salle 2", 30), Room("salle-3", "Salle 3", 20)),
+    break_window=(time(15), time(15, 45)),
+)
+
+# A bench-like case (bench/agenda.py: 20 contributions, six topics, needs, availability limits,
+# shared presenters) with 585 minutes of content for 4 rooms × 160 minutes, and an agenda
+# that places all of it, by hand: (id, minutes, topic, level, presenter, needs, since, until,
+# room, start). The break is at 15:00–15:20.
+FITS = [
+    (1, 45, "ent", "debutant", "a", {"visio"}, None, None, "amphi", time(13, 45)),
+    (2, 30, "ent", "expert", "b", {"visio"}, None, time(15), "amphi", time(14, 30)),
+    (3, 45, "ent", "expert", "c", {"visio"}, None, None, "amphi", time(15, 20)),
+    (4, 15, "ent", "expert", "d", (), None, None, "amphi", time(16, 5)),
+    (5, 30, "tablettes", "debutant", "e", {"tablettes"}, None, None, "salle-1", time(13, 45)),
+    (6, 45, "tablettes", "debutant", "f", (), None, None, "salle-1", time(14, 15)),
+    (7, 30, "tablettes", "expert", "g", {"tablettes"}, time(14, 30), None, "salle-1", time(15, 20)),
+    (8, 30, "tablettes", "expert", "h", (), None, None, "salle-1", time(15, 50)),
+    (20, 15, "tbi", "expert", "s", (), None, None, "salle-1", time(16, 20)),
+    (9, 60, "tbi", "debutant", "c", (), None, None, "salle-2", time(13, 45)),
+    (10, 15, "tbi", "debutant", "i", (), None, time(16), "salle-2", time(14, 45)),
+    (11, 30, "tbi", "expert", "j", (), None, None, "salle-2", time(15, 20)),
+    (12, 15, "tbi", "expert", "a", (), None, None, "salle-2", time(15, 50)),
+    (13, 30, "programmation", "debutant", "k", (), None, None, "salle-2", time(16, 5)),
+    (14, 30, "ressources", "debutant", "l", (), None, None, "salle-3", time(13, 45)),
+    (15, 30, "ressources", "debutant", "m", (), None, None, "salle-3", time(14, 15)),
+    (16, 15, "ressources", "expert", "n", (), None, time(16), "salle-3", time(14, 45)),
+    (17, 45, "pratiques", "debutant", "o", (), time(14, 30), None, "salle-3", time(15, 20)),
+    (18, 15, "pratiques", "expert", "e", (), None, None, "salle-3", time(16, 5)),
+    (19, 15, "programmation", "expert", "q", (), None, None, "salle-3", time(16, 20)),
+]
+
+
+def test_a_bench_like_case_that_fits_is_placed_whole():
+    contributions = [
+        talk(id, length, topic, level, (f"{who}@ac-amiens.fr",), needs, since, until)
+        for id, length, topic, level, who, needs, since, until, _, _ in FITS
+    ]
+    # the agenda by hand passes the checker: placing everything is possible
+    by_hand = Agenda(
+        [
+            Slot(None, "opening", "amphi", time(13, 30), time(13, 45)),
+            Slot(None, "break", None, time(15), time(15, 20)),
+            Slot(None, "closing", "amphi", time(16, 45), time(17)),
+        ]
+        + [
+            Slot(id, "contribution", room, start, clock(minutes(start) + length))
+            for id, length, *_, room, start in FITS
+        ],
+        [],
+    )
+    check_agenda(BENCH_ROOMS, contributions, by_hand)
+    agenda = build_agenda(BENCH_ROOMS, contributions)
+    assert agenda.left_out == []
+    assert check_agenda(BENCH_ROOMS, contributions, agenda) == set(range(1, 21))
+    assert sum(agenda.quality["room_load"].values()) == 585
+
+
+def test_without_budget_the_hand_made_agenda_is_still_valid():
+    # time_limit=0: no search at all; the hand-made agenda (first fit) keeps every hard rule
+    contributions = generated(20, 1)
+    agenda = build_agenda(FOUR_ROOMS, contributions, time_limit=0)
+    check_agenda(FOUR_ROOMS, contributions, agenda)
+    assert agenda.status == "feasible"
+    assert sum(agenda.quality["room_load"].values()) > 0  # an agenda, not everything left out
+    assert all(reason for _, reason in agenda.left_out)
+
+
+def random_case(seed):
+    """A small half-day of any shape: 1 to 4 rooms with or without equipment, plenaries and
+    break of 0 to 20 minutes, a break window or none, shared presenters, availability limits."""
+    rng = random.Random(seed)
+    kit = ["visio", "tablettes"]
+    rooms = [Room("amphi", "Amphi", 100, frozenset(rng.sample(kit, rng.randint(0, 2))), True)]
+    rooms += [
+        Room(f"salle-{n}", f"Salle {n}", 20, frozenset(rng.sample(kit, rng.randint(0, 1))))
+        for n in range(rng.randint(0, 3))
+    ]
+    starts = rng.choice([8 * 60 + 30, 13 * 60 + 30, 14 * 60])
+    length = rng.choice([90, 120, 150, 210])
+    window = None
+    if rng.random() < 0.5:
+        middle = starts + length // 2
+        window = (clock(middle - rng.choice([0, 15, 30])), clock(middle + rng.choice([30, 45])))
+    half_day = HalfDay(
+        clock(starts),
+        clock(starts + length),
+        tuple(rooms),
+        rng.choice([0, 15]),
+        rng.choice([0, 15]),
+        rng.choice([0, 15, 20]),
+        window,
+    )
+    count = rng.randint(1, 12)
+
+    def moment():
+        return clock(starts + rng.randrange(0, length, 5)) if rng.random() < 0.2 else None
+
+    contributions = [
+        talk(
+            n,
+            rng.choice(DURATIONS),
+            rng.choice("abc"),
+            rng.choice(["debutant", "expert"]),
+            tuple(sorted({f"p{rng.randrange(count // 2 + 1)}" for _ in range(rng.randint(1, 2))})),
+            rng.sample(kit, rng.choice([0, 0, 1])),
+            moment(),
+            moment(),
+        )
+        for n in range(1, count + 1)
+    ]
+    return half_day, contributions
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_hard_rule_holds_on_random_half_days(seed):
+    half_day, contributions = random_case(seed)
+    agenda = build_agenda(half_day, contributions, time_limit=0.2)
+    check_agenda(half_day, contributions, agenda)
     assert all(reason for _, reason in agenda.left_out)
