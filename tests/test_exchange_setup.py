@@ -444,6 +444,44 @@ def test_moving_a_published_half_day_raises_the_sequence_and_says_to_rebuild(cli
     assert "reconstruisez-le" not in text(client.get("/admin/rencontres/2025"))
 
 
+def test_registered_people_hear_of_a_new_date_and_remote_ones_get_a_new_link_again(
+    client, coordinator, make_half_day, clock
+):
+    from app.exchange.models import AttendanceMode, Attendee, AttendeeStatus
+    from tests.conftest import outbox
+
+    half_day = make_half_day()
+    people = [
+        Attendee(half_day=half_day, last_name="Martin", first_name="Léa", email="lea@ac-amiens.fr",
+                 organisation="École", mode=AttendanceMode.in_person, status=AttendeeStatus.confirmed),
+        Attendee(half_day=half_day, last_name="Roux", first_name="Paul", email="paul@ac-amiens.fr",
+                 organisation="École", mode=AttendanceMode.remote, status=AttendeeStatus.confirmed,
+                 link_sent_at=clock.now),
+        Attendee(half_day=half_day, last_name="Petit", first_name="Ana", email="ana@ac-amiens.fr",
+                 organisation="École", mode=AttendanceMode.in_person, status=AttendeeStatus.cancelled),
+    ]
+    db.session.add_all(people)
+    db.session.commit()
+
+    # A new description tells nobody; a new link goes again to who had the old one.
+    client.post("/admin/rencontres/2025/modifier",
+                data=edit_form(half_day, description="Nouveau.", visio="https://visio.ac-amiens.fr/autre"))
+    assert outbox("exchange/attendee_rescheduled") == []
+    db.session.refresh(people[1])
+    assert people[1].link_sent_at is None
+
+    response = client.post("/admin/rencontres/2025/modifier", data=edit_form(
+        half_day, jour="2026-05-27", description="Nouveau.", visio="https://visio.ac-amiens.fr/autre"))
+
+    assert "2 personne(s) inscrite(s) sont prévenues par courriel." in text(client.get(response.headers["Location"]))
+    mails = outbox("exchange/attendee_rescheduled")
+    assert sorted(m.recipient for m in mails) == ["lea@ac-amiens.fr", "paul@ac-amiens.fr"]
+    body = mails[0].body_text
+    assert "avant : mercredi 20 mai 2026, 13 h 30 – 17 h" in body
+    assert "désormais : mercredi 27 mai 2026, 13 h 30 – 17 h" in body
+    assert mails[0].subject.startswith("Les Rencontres changent de date")
+
+
 def test_a_title_change_after_publication_keeps_the_sequence(client, coordinator, make_half_day):
     half_day = make_half_day()
     publish(half_day)

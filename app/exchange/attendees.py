@@ -444,6 +444,7 @@ SUBJECTS = {
     "cancelled": "Inscription annulée : {title}",
     "manage_link": "Votre lien pour gérer votre inscription : {title}",
     "videoconference": "Demain : le lien de la visioconférence – {title}",
+    "rescheduled": "Les Rencontres changent de date, d'horaire ou de lieu : {title}",
 }
 
 
@@ -471,6 +472,24 @@ def queue_mail(
         link_due_at=link_due_at(half_day),
         **context,
     )
+
+
+def tell_of_changes(half_day: HalfDay, was: dict[str, str], changed: set[str]) -> int:
+    """After a coordinator changed the half-day's settings (inside that transaction, under the
+    half-day's lock): everyone registered hears of a new date, hours or place, with what it was
+    (`was`: the old "span" of time and "site", as shown); a new videoconference link goes again to the remote
+    attendees who already had the old one (the sweep sends it when due, or at once if it is).
+    Returns the number of people mailed about the new date, hours or place."""
+    people = attendees(half_day)
+    if "videoconference_url" in changed:
+        for attendee in people:
+            if attendee.mode is AttendanceMode.remote and attendee.link_sent_at is not None:
+                attendee.link_sent_at = None
+    moved = changed & {"starts_at", "ends_at", "site"}
+    if moved:
+        for attendee in people:
+            queue_mail(attendee, "rescheduled", was=was, moved=moved)
+    return len(people) if moved else 0
 
 
 def manage_path(half_day: HalfDay, secret: str) -> str:

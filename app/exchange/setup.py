@@ -54,6 +54,7 @@ from app.formatting import (
     from_paris,
     of_place,
     time_fr,
+    timespan_fr,
 )
 from app.staff import audit
 from app.staff.models import AuditEntry, StaffUser
@@ -455,6 +456,7 @@ def _create(actor: StaffUser, settings: Settings, moments: _Moments) -> Saved:
 
 def _edit(actor: StaffUser, half_day: HalfDay, settings: Settings, moments: _Moments) -> Saved:
     before = _snapshot(half_day)
+    was = {"span": timespan_fr(half_day.starts_at, half_day.ends_at), "site": before["site"]}
     for name, value in _values(settings, moments).items():
         setattr(half_day, name, value)
     dropped = _set_rooms(half_day, settings.rooms)
@@ -464,6 +466,9 @@ def _edit(actor: StaffUser, half_day: HalfDay, settings: Settings, moments: _Mom
         db.session.rollback()
         return Saved(half_day, notes=["Rien n'a changé."], changed=False)
     saved = Saved(half_day)
+    told = attendees.tell_of_changes(half_day, was, set(changed))
+    if told:
+        saved.notes.append(f"{told} personne(s) inscrite(s) sont prévenues par courriel.")
     if "capacity" in changed:
         # More seats go to the first people waiting, in this transaction, under this lock.
         promoted = attendees.fill_free_seats(half_day)
