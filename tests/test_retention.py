@@ -50,7 +50,7 @@ def test_registrations_past_the_retention_period_lose_names_addresses_links_and_
     recent = registered(make_workshop, applicant, 2)  # someone else, registered today
     report = jobs.purge_personal_data()
 
-    assert report.registrations == 2
+    assert report.people == 2
     for registration in (old, same_person_old):
         db.session.refresh(registration)
         assert registration.full_name == "Personne anonymisée"
@@ -82,7 +82,7 @@ def test_an_address_still_in_use_keeps_its_personal_feed_state(make_workshop, ap
     clock.advance(days=RETENTION.days + 8)
     recent = registered(make_workshop, applicant)  # the same teacher, registered again
 
-    assert jobs.purge_personal_data().registrations == 1
+    assert jobs.purge_personal_data().people == 1
 
     assert db.session.get(FeedState, key) is not None
     assert db.session.get(Registration, recent.id).email == "lea.martin1@ac-amiens.fr"
@@ -127,7 +127,7 @@ def test_half_day_attendees_and_presenters_are_anonymised_after_the_period(
     clock.set(half_day.ends_at + RETENTION - timedelta(days=1))
     assert not jobs.purge_personal_data()
     clock.advance(days=2)
-    assert jobs.purge_personal_data().registrations == 2
+    assert jobs.purge_personal_data().people == 2
 
     db.session.refresh(person)
     db.session.refresh(proposal)

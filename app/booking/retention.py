@@ -15,7 +15,7 @@ be read back (only confirmed by someone holding both the secret key and a guesse
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -57,19 +57,18 @@ def is_anonymised(registration: Registration) -> bool:
 class RetentionReport:
     #: Rows anonymised: registrations (and, in the sweep's total, exchange attendees and
     #: contributions).
-    registrations: int = 0
+    people: int = 0
     mails: int = 0
-    ids: list[int] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
-        return f"{self.registrations} people anonymised, {self.mails} mails emptied"
+        return f"{self.people} people anonymised, {self.mails} mails emptied"
 
     def add(self, other: "RetentionReport") -> None:
-        self.registrations += other.registrations
+        self.people += other.people
         self.mails += other.mails
 
     def __bool__(self) -> bool:
-        return bool(self.registrations)
+        return bool(self.people)
 
 
 def anonymise_due(*, before_commit: Callable[[list[int]], None] | None = None) -> RetentionReport:
@@ -102,8 +101,7 @@ def anonymise_due(*, before_commit: Callable[[list[int]], None] | None = None) -
         if before_commit is not None:
             before_commit(ids)
         db.session.commit()
-        report.registrations += len(due)
-        report.ids += ids
+        report.people += len(due)
 
 
 def _anonymise(due: list[Registration]) -> int:

@@ -82,7 +82,7 @@ def anonymise_due(
             .execution_options(synchronize_session=False)
         )
         report.mails += mail.forget(kind, ids, pseudonyms)
-        report.registrations += len(rows)
+        report.people += len(rows)
         if before_commit is not None:
             before_commit(kind, ids)
     db.session.commit()
