@@ -495,7 +495,7 @@ class _Model:
 
     def cost(self, solution: _Solution) -> int:
         """What the second phase minimises, for a given agenda (see the module docstring)."""
-        frame, size, placed = self.frame, self.size, solution.placed
+        size, placed = self.size, solution.placed
         topics, levels = set(), defaultdict(lambda: ([], []))
         for c_id, (room_id, _, start) in placed.items():
             c = self.by_id[c_id]
@@ -507,12 +507,7 @@ class _Model:
             for start, length in beginners
             for expert, _ in experts
         )
-        loads = {room.id: 0 for room in self.rooms}
-        starts = (frame.first, solution.break_start + frame.break_units)
-        ends = {(room.id, part): starts[part] for room in self.rooms for part in (0, 1)}
-        for c_id, (room_id, part, start) in placed.items():
-            loads[room_id] += size[c_id]
-            ends[room_id, part] = max(ends[room_id, part], start + size[c_id])
+        loads, starts, ends = self.occupation(solution)
         gaps = sum(ends.values()) - len(self.rooms) * sum(starts) - sum(loads.values())
         return (
             W_TOPIC * len(topics)
@@ -520,6 +515,18 @@ class _Model:
             + W_BALANCE * (max(loads.values()) - min(loads.values()))
             + W_IDLE * gaps
         )
+
+    def occupation(self, solution: _Solution) -> tuple[dict, tuple[int, int], dict]:
+        """Per room, the units placed; the two parts' starts; per (room, part), where its last
+        contribution ends (the part's start when it has none): the balance and idle terms."""
+        size, placed = self.size, solution.placed
+        loads = {room.id: 0 for room in self.rooms}
+        starts = (self.frame.first, solution.break_start + self.frame.break_units)
+        ends = {(room.id, part): starts[part] for room in self.rooms for part in (0, 1)}
+        for c_id, (room_id, part, start) in placed.items():
+            loads[room_id] += size[c_id]
+            ends[room_id, part] = max(ends[room_id, part], start + size[c_id])
+        return loads, starts, ends
 
     def _pairs(self):
         """(beginner, expert) of one topic, topic by topic."""
@@ -764,12 +771,7 @@ class _Model:
         for (beginner, expert), flag in self.inverted.items():
             b, e = placed.get(beginner), placed.get(expert)
             cp.add_hint(flag, b is not None and e is not None and e[2] < b[2] + size[beginner])
-        loads = {room.id: 0 for room in self.rooms}
-        starts = (frame.first, solution.break_start + frame.break_units)
-        ends = {(room.id, part): starts[part] for room in self.rooms for part in (0, 1)}
-        for c_id, (room_id, part, start) in placed.items():
-            loads[room_id] += size[c_id]
-            ends[room_id, part] = max(ends[room_id, part], start + size[c_id])
+        loads, _, ends = self.occupation(solution)
         cp.add_hint(self.highest, max(loads.values()))
         cp.add_hint(self.lowest, min(loads.values()))
         for (room, part), end in self.ends.items():
