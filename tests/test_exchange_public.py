@@ -24,7 +24,7 @@ from app.exchange.models import (
 )
 from app.exchange.services import at_local
 from app.extensions import db
-from tests import test_browser
+from tests import test_browser, test_catalog
 from tests.ical_checks import events, lines
 from tests.test_sheets import pdf_info, pdf_text
 
@@ -166,20 +166,7 @@ class AgendaReader(HTMLParser):
         self._depth = 0
         self._item = None
 
-    VOID = {
-        "area",
-        "base",
-        "br",
-        "col",
-        "embed",
-        "hr",
-        "img",
-        "input",
-        "link",
-        "meta",
-        "source",
-        "wbr",
-    }
+    VOID = test_catalog.Form.VOID  # elements without an end tag
 
     def handle_starttag(self, tag, attrs):
         if tag in self.VOID:
