@@ -15,6 +15,12 @@ def _env_list(name: str) -> list[str]:
     return [item.strip().lower() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+#: Development's fixed key, written here in the open: production refuses it.
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
+#: Production refuses a shorter SECRET_KEY (`python3 -c "import secrets; print(secrets.token_urlsafe(48))"`).
+SECRET_KEY_MIN_LENGTH = 32
+
+
 def _env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
     if value is None:
@@ -64,7 +70,15 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
 
+    #: `memory://` counts per process: several workers or hosts need a shared store (redis://…).
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    #: Prefix of the limits' keys in that store (several services may share one Redis).
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "ateliers-tice")
+    #: Redis unreachable: each process counts in memory meanwhile rather than refusing requests.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
+    #: The deployment runs one web process (one gunicorn worker): only then is memory:// exact.
+    SINGLE_PROCESS = _env_bool("SINGLE_PROCESS")
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     #: Registrations per e-mail address, and per client address (a whole school may share one).
@@ -75,7 +89,8 @@ class Config:
     RATELIMIT_LOGIN_PER_EMAIL = "10 per 15 minutes"
     #: The demo accounts and their printed passwords (development and tests only).
     DEMO_ACCOUNTS = False
-    #: Number of reverse proxies in front of the app (for the client address).
+    #: Number of reverse proxies in front of the app: the client's address and scheme are read
+    #: from that many X-Forwarded-For / X-Forwarded-Proto values (nginx: 1).
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
 
     #: Reminders to confirmed teachers: days before the workshop, sent at this local hour.
@@ -110,7 +125,7 @@ class Config:
 
 
 class DevelopmentConfig(Config):
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SECRET_KEY = DEVELOPMENT_SECRET_KEY
     DEMO_ACCOUNTS = True
 
 
@@ -121,8 +136,20 @@ class ProductionConfig(Config):
     def validate(cls) -> None:
         """Refuse to start with settings that are only fit for development or tests."""
         problems = []
-        if not cls.SECRET_KEY or cls.SECRET_KEY == DevelopmentConfig.SECRET_KEY:
-            problems.append("SECRET_KEY must be set to a real secret")
+        if not cls.SECRET_KEY:
+            problems.append("SECRET_KEY is not set")
+        elif cls.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
+            problems.append("SECRET_KEY is the development key")
+        elif len(cls.SECRET_KEY) < SECRET_KEY_MIN_LENGTH:
+            problems.append(
+                f"SECRET_KEY is too short ({len(cls.SECRET_KEY)} characters, "
+                f"{SECRET_KEY_MIN_LENGTH} at least)"
+            )
+        if cls.RATELIMIT_STORAGE_URI.startswith("memory://") and not cls.SINGLE_PROCESS:
+            problems.append(
+                "RATELIMIT_STORAGE_URI=memory:// counts per process: set redis://… "
+                "(or SINGLE_PROCESS=true for a deployment of one web process)"
+            )
         if not cls.SEAT_LOCK_ENABLED or cls.SEAT_RACE_PAUSE:
             problems.append("the seat lock cannot be disabled or delayed in production")
         if cls.DEMO_ACCOUNTS:

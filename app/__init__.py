@@ -26,8 +26,10 @@ def create_app(config=None) -> Flask:
     _register_templating(app)
     _register_errors(app)
     _register_commands(app)
-    if app.config["PROXY_COUNT"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])
+    if proxies := app.config["PROXY_COUNT"]:
+        # The client's address (rate limits, audit) and https (Secure cookies, CSRF's referrer
+        # check, links) as the proxy saw them; values a client forged further left are ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
 
 

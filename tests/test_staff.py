@@ -273,7 +273,8 @@ def test_demo_passwords_are_refused_outside_development(app, make_staff):
 def test_production_refuses_demo_accounts(monkeypatch):
     from config import ProductionConfig
 
-    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "a real secret, long enough")
+    monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "a real secret, long enough for production")
+    monkeypatch.setattr(ProductionConfig, "SINGLE_PROCESS", True)
     monkeypatch.setattr(ProductionConfig, "DEMO_ACCOUNTS", True)
     with pytest.raises(RuntimeError, match="demo accounts"):
         ProductionConfig.validate()
