@@ -3,7 +3,9 @@
 No side effects: no migration, no database creation, no network here.
 """
 
+import hashlib
 import os
+from functools import cache
 from pathlib import Path
 
 from flask import Flask
@@ -24,6 +26,7 @@ def create_app(config=None) -> Flask:
     _register_extensions(app)
     _register_blueprints(app)
     _register_templating(app)
+    _register_static_versions(app)
     _register_errors(app)
     _register_commands(app)
     if proxies := app.config["PROXY_COUNT"]:
@@ -102,6 +105,24 @@ def _register_templating(app: Flask) -> None:
     from app import formatting
 
     formatting.register_filters(app)
+
+
+def _register_static_versions(app: Flask) -> None:
+    """`url_for('static', …)` carries the file's hash (`?v=…`): nginx lets browsers keep static
+    files for a year, and a new release's files have new URLs."""
+
+    @cache
+    def version(filename: str) -> str | None:
+        try:
+            content = (Path(app.static_folder) / filename).read_bytes()
+        except OSError:
+            return None
+        return hashlib.sha256(content).hexdigest()[:12]
+
+    @app.url_defaults
+    def add_version(endpoint: str, values: dict) -> None:
+        if endpoint == "static" and "v" not in values and (v := version(values.get("filename", ""))):
+            values["v"] = v
 
 
 def _register_errors(app: Flask) -> None:

@@ -24,7 +24,8 @@ def _fetcher_class():
 
         def fetch(self, url, headers=None):
             if url.startswith("file:"):
-                path = Path(url.removeprefix("file://").split("?")[0]).resolve()
+                url = url.split("?")[0]  # a static file's version (`?v=…`) names no other file
+                path = Path(url.removeprefix("file://")).resolve()
                 if not path.is_relative_to(STATIC_DIR):
                     raise ValueError(f"PDF : fichier refusé hors de app/static ({path.name})")
             return super().fetch(url, headers)

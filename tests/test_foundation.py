@@ -38,6 +38,21 @@ def test_production_refuses_test_only_switches(setting):
         create_app(production(**setting))
 
 
+def test_static_urls_carry_the_files_hash_so_a_release_changes_them(app):
+    """nginx lets browsers keep /static/ a year: the URL names the content (its hash)."""
+    import hashlib
+
+    from flask import url_for
+
+    expected = hashlib.sha256((ROOT / "app/static/style.css").read_bytes()).hexdigest()[:12]
+    client = app.test_client()
+    assert f'href="/static/style.css?v={expected}"' in client.get("/").get_data(as_text=True)
+    with client.get(f"/static/style.css?v={expected}") as response:
+        assert response.status_code == 200
+    with app.test_request_context():
+        assert url_for("static", filename="absent.css") == "/static/absent.css"
+
+
 def test_unknown_environment_is_refused(monkeypatch):
     monkeypatch.setenv("ATELIERS_ENV", "staging")
     with pytest.raises(RuntimeError, match="ATELIERS_ENV"):
