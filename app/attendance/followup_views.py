@@ -173,11 +173,12 @@ def _answered(registration, status):
 
 
 def _private(body: str, status: int):
-    """A page opened by a secret link: not cached, not indexed, not leaked through Referer."""
+    """A page opened by a secret link: not cached, not indexed, not leaked to other sites through
+    Referer (`same-origin`: its form needs the Referer that Flask-WTF checks over https)."""
     response = make_response(body, status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 

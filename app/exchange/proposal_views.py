@@ -176,9 +176,11 @@ def _agenda_url(half_day: HalfDay) -> str | None:
 
 @blueprint.after_request
 def protect_secret_links(response):
-    """Pages opened by a secret link are not cached, indexed, or leaked through Referer."""
+    """Pages opened by a secret link are not cached, indexed, or leaked to other sites through
+    Referer. `same-origin`, not `no-referrer`: their own forms need the Referer that Flask-WTF
+    checks over https (the site's logs mask the token)."""
     if request.view_args and "token" in request.view_args:
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Robots-Tag"] = "noindex"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["Referrer-Policy"] = "same-origin"
     return response
