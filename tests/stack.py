@@ -86,7 +86,7 @@ def unit_command(name: str) -> list[str]:
 
 def production_env(**overrides: str) -> dict[str, str]:
     """The example environment file, a fresh secret, and `overrides` (None removes a setting)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(_APP_SETTINGS)}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(APP_SETTINGS)}
     env.update(read_env_file())
     env["SECRET_KEY"] = secrets.token_urlsafe(48)
     env.pop("MAIL_SERVER", None)  # no relay unless a test gives its own
@@ -99,7 +99,7 @@ def production_env(**overrides: str) -> dict[str, str]:
 
 
 #: Settings of the app left in the test runner's environment would leak into the processes.
-_APP_SETTINGS = (
+APP_SETTINGS = (
     "ATELIERS_", "SECRET_KEY", "DATABASE_URL", "PUBLIC_BASE_URL", "PROXY_COUNT", "RATELIMIT_",
     "SINGLE_PROCESS", "MAIL_", "ALLOWED_EMAIL_DOMAINS", "PROGRAMME_LIST_ADDRESSES", "WEB_",
     "SCHEDULER_", "PERSONAL_DATA_RETENTION_DAYS",
@@ -220,3 +220,211 @@ def wait_until_healthy(base_url: str, process: Process | None = None, timeout: f
             return False
 
     wait_for(healthy, timeout=timeout, interval=0.2)
+
+
+# --- nginx in front, over TLS (the deployment test) ------------------------------------------------
+
+NGINX = Path("/usr/sbin/nginx")
+#: The site file, a template for envsubst; its header gives the command that renders it.
+NGINX_SITE = DEPLOY / "nginx" / "ateliers-tice.conf"
+#: Where that command (and the README) writes the rendered site.
+NGINX_SITE_TARGET = "/etc/nginx/sites-available/ateliers-tice"
+
+
+def free_port_on(host: str) -> int:
+    """A TCP port nothing listens on (right now) on `host` (any of 127.0.0.0/8 on Linux)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A certificate for `host` (an IP address or a name) and its key, PEM, made with the openssl
+    CLI. It is its own authority: a client trusts it with `tls_context(certificate)`."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+        alt_name = f"IP:{host}"
+    except ValueError:
+        alt_name = f"DNS:{host}"
+    directory.mkdir(parents=True, exist_ok=True)
+    certificate, key = directory / "certificate.pem", directory / "key.pem"
+    run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(certificate), "-days", "2",
+         "-subj", f"/CN={host}", "-addext", f"subjectAltName={alt_name}"],
+        env=dict(os.environ), timeout=60,
+    )
+    return certificate, key
+
+
+def tls_context(certificate: Path):
+    """A client TLS context trusting only `certificate` (build it once: each costs ~0.1 s)."""
+    import ssl
+
+    return ssl.create_default_context(cafile=str(certificate))
+
+
+def nginx_envsubst_command() -> str:
+    """The envsubst command written in the site file's header (the one the README gives)."""
+    import re
+
+    for line in NGINX_SITE.read_text(encoding="utf-8").splitlines():
+        found = re.fullmatch(r"#\s+(envsubst '[^']+' < \S+ > \S+)\s*", line)
+        if found:
+            return found[1]
+    raise AssertionError(f"{NGINX_SITE}: no `envsubst '…' < … > …` line in its header")
+
+
+def nginx_template_variables() -> set[str]:
+    """The ${NAME} placeholders of the site template (nginx's own variables are lower case)."""
+    import re
+
+    return set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", NGINX_SITE.read_text(encoding="utf-8")))
+
+
+def render_nginx_site(values: dict[str, str], target: Path) -> Path:
+    """The site rendered to `target` by the header's own command, with `values` exported."""
+    command = nginx_envsubst_command().replace(NGINX_SITE_TARGET, shlex.quote(str(target)))
+    run(command, env={**os.environ, **values}, timeout=60)
+    return target
+
+
+class Nginx(Process):
+    """nginx in the foreground (`-g 'daemon off;'`) with a main configuration of its own under
+    `directory` (pid, error log, temporary files), `http { include mime.types; include site; }`,
+    as Debian's /etc/nginx/nginx.conf includes the sites."""
+
+    def __init__(self, directory: Path, site: Path, workers: int = 2):
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.conf = directory / "nginx.conf"
+        # As root, nginx's workers would run as `nobody`, who cannot enter pytest's 0700 temp
+        # directories (temporary files of large bodies and responses): keep them as this user.
+        user = "user root;\n" if os.geteuid() == 0 else ""
+        temp = "\n".join(
+            f"    {kind}_temp_path {directory / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        self.conf.write_text(
+            f"{user}worker_processes {workers};\n"
+            f"pid {directory / 'nginx.pid'};\n"
+            f"error_log {directory / 'error.log'} warn;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            "    include /etc/nginx/mime.types;\n"
+            "    default_type application/octet-stream;\n"
+            "    sendfile on;\n"
+            f"{temp}\n"
+            f"    include {site};\n"
+            "}\n",
+            encoding="utf-8",
+        )
+        argv = [str(NGINX), "-p", str(directory), "-e", str(directory / "error.log"),
+                "-c", str(self.conf)]
+        run([*argv, "-t"], env=dict(os.environ), timeout=60)
+        super().__init__([*argv, "-g", "daemon off;"], dict(os.environ), directory / "nginx.log")
+
+    def wait_until_serving(self, url: str, verify, timeout: float = 30) -> None:
+        """Until `url` answers anything over HTTP(S) through nginx."""
+        import httpx
+
+        def serving():
+            if not self.running():
+                raise AssertionError(f"nginx exited:\n{self.output[-3000:]}")
+            try:
+                httpx.get(url, verify=verify, timeout=5, trust_env=False)
+            except httpx.TransportError:
+                return False
+            return True
+
+        wait_for(serving, timeout=timeout, interval=0.1)
+
+
+def browser_like_client(base_url: str, verify, *, local_address: str | None = None, **options):
+    """An httpx client that behaves as a browser where the app cares: its own cookies, and on a
+    POST the page it last loaded as `Referer` (Flask-WTF refuses a POST over https without a
+    same-origin Referer). `local_address` binds its connections to that source address, so that
+    nginx sees it as another client (any of 127.0.0.0/8)."""
+    import httpx
+
+    last_page: list[str] = []
+
+    def on_request(request: httpx.Request) -> None:
+        if request.method == "POST" and "referer" not in request.headers and last_page:
+            request.headers["Referer"] = last_page[-1]
+
+    def on_response(response: httpx.Response) -> None:
+        if response.request.method == "GET" and response.headers.get(
+            "content-type", ""
+        ).startswith("text/html"):
+            last_page[:] = [str(response.request.url)]
+
+    transport = httpx.HTTPTransport(verify=verify, local_address=local_address)
+    return httpx.Client(
+        base_url=base_url, transport=transport, trust_env=False,
+        event_hooks={"request": [on_request], "response": [on_response]},
+        **{"timeout": 60, **options},
+    )
+
+
+class NginxFront:
+    """nginx in front of app instances, as deploy/nginx says: a certificate for 127.0.0.1, the
+    upstream file listing the instances (`binds`), the site rendered by the header's envsubst
+    command, on two free ports (https, and http that redirects). `start()` once the instances
+    serve; `base_url` and `certificate` are known before (PUBLIC_BASE_URL needs them)."""
+
+    HOST = "127.0.0.1"
+
+    def __init__(self, directory: Path, binds: list[str]):
+        self.directory = directory
+        (directory / "logs").mkdir(parents=True, exist_ok=True)
+        self.https_port = free_port_on(self.HOST)
+        self.http_port = wait_for(lambda: (port := free_port_on(self.HOST)) != self.https_port and port)
+        self.base_url = f"https://{self.HOST}:{self.https_port}"
+        self.http_url = f"http://{self.HOST}:{self.http_port}"
+        self.certificate, key = self_signed_certificate(directory / "tls", self.HOST)
+        self.verify = tls_context(self.certificate)
+        upstream = directory / "ateliers-tice-upstream.conf"
+        upstream.write_text(
+            "".join(f"server {bind} max_fails=1 fail_timeout=10s;\n" for bind in binds),
+            encoding="utf-8",
+        )
+        self.site = render_nginx_site(
+            {
+                "SERVER_NAME": self.HOST, "PUBLIC_BASE_URL": self.base_url,
+                "HTTP_PORT": str(self.http_port), "HTTPS_PORT": str(self.https_port),
+                "TLS_CERTIFICATE": str(self.certificate), "TLS_CERTIFICATE_KEY": str(key),
+                "APP_DIR": str(ROOT), "LOG_DIR": str(directory / "logs"),
+                "UPSTREAM_CONF": str(upstream),
+            },
+            directory / "ateliers-tice.site.conf",
+        )
+        self.nginx: Nginx | None = None
+
+    @property
+    def access_log(self) -> Path:
+        return self.directory / "logs" / "ateliers-tice-access.log"
+
+    def start(self) -> Nginx:
+        self.nginx = Nginx(self.directory / "nginx", self.site)
+        self.nginx.wait_until_serving(f"{self.base_url}/sante", self.verify)
+        return self.nginx
+
+    def pids(self) -> list[int]:
+        """nginx's master and workers (for the benches' CPU accounting)."""
+        if self.nginx is None:
+            return []
+        master = self.nginx.pid
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except OSError:
+            children = []
+        return [master, *map(int, children)]
+
+    def stop(self) -> None:
+        if self.nginx is not None:
+            self.nginx.stop()

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import stat
 import subprocess
 import sys
@@ -41,8 +42,9 @@ DEPLOY = stack.DEPLOY
 #: The last release that landed, upgraded from in test_upgrade_from_the_previous_release.
 PREVIOUS_RELEASE = "d8a2a8f"
 
+#: The first account, as the README's step 4 creates it.
 COORDINATOR_EMAIL = "coordination@ac-amiens.fr"
-COORDINATOR_NAME = "Claire Coordination"
+COORDINATOR_NAME = "Marie Leroy"
 COORDINATOR_PASSWORD = "un mot de passe de coordination"
 #: Where the proxy says the request came from (nginx's X-Forwarded-For).
 CLIENT_ADDRESS = "203.0.113.7"
@@ -71,14 +73,14 @@ def require_redis() -> str:
 
 def base_env() -> dict[str, str]:
     """The runner's environment without any setting of the app (as a fresh login shell)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(stack._APP_SETTINGS)}
+    return {k: v for k, v in os.environ.items() if not k.startswith(stack.APP_SETTINGS)}
 
 
 def production_settings(**overrides) -> dict[str, str]:
     """The settings an operator writes in the environment file: the example's, a real random
     key (stack.production_env) and `overrides` (None removes one)."""
     env = stack.production_env(**overrides)
-    return {k: v for k, v in env.items() if k.startswith(stack._APP_SETTINGS)}
+    return {k: v for k, v in env.items() if k.startswith(stack.APP_SETTINGS)}
 
 
 def write_env_file(path: Path, settings: dict[str, str]) -> Path:
@@ -275,6 +277,52 @@ def seats_badge(page: Response) -> str:
     return html.unescape(found.group(1)).strip()
 
 
+# --- the README's commands ----------------------------------------------------------------------
+
+
+def readme_commands(step: str) -> list[str]:
+    """The commands of one step of the README's "Mise en production" (`### {step}`): its
+    indented code lines, continuation lines joined."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Mise en production\n", 1)[1].split("\n## ", 1)[0]
+    body = section.split(f"\n### {step}\n", 1)[1].split("\n### ", 1)[0]
+    commands, pending = [], ""
+    for line in body.splitlines():
+        if not line.startswith("    "):
+            continue
+        pending += line[4:].strip()
+        if pending.endswith("\\"):
+            pending = pending[:-1]
+        else:
+            commands.append(pending)
+            pending = ""
+    return commands
+
+
+def as_run_here(command: str) -> str:
+    """A README command as this checkout runs it: the service's user is this test's, and the
+    install directory is the checkout."""
+    return command.removeprefix("sudo -u ateliers ").replace(stack.INSTALL_DIR, str(ROOT))
+
+
+def test_the_readme_gives_the_commands_the_deployment_files_hold():
+    """The steps a test cannot run as written (root's installs) name the files the tests use."""
+    first_install = readme_commands("4. La base et le premier compte")
+    assert [shlex.split(c)[:5] for c in first_install] == [
+        ["sudo", "-u", "ateliers", f"{stack.INSTALL_DIR}/deploy/flask", "db"],
+        ["sudo", "-u", "ateliers", f"{stack.INSTALL_DIR}/deploy/flask", "staff"],
+    ]
+    [install, _, enable] = readme_commands("5. Les services")
+    units = sorted(path.name for path in stack.UNITS.glob("*.service"))
+    assert sorted(install.split()[3:5]) == [f"deploy/systemd/{name}" for name in units]
+    assert sorted(enable.split()[-2:]) == [name.removesuffix(".service") for name in units]
+    assert stack.nginx_envsubst_command() in readme_commands("6. nginx et le certificat")
+    upgrade = readme_commands("Mettre à jour")
+    assert first_install[0] in [c.split("  #")[0].strip() for c in upgrade]
+    for script in ("backup", "restore", "flask"):
+        assert (DEPLOY / script).stat().st_mode & stat.S_IXUSR, f"deploy/{script} not executable"
+
+
 # --- the service, installed as the README says ---------------------------------------------------
 
 
@@ -293,8 +341,9 @@ class Service:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     """A fresh PostgreSQL database owned by a role of its own (not a superuser) and an
-    environment file written from the example; then, as the README's first install: `deploy/flask db upgrade`, `deploy/flask staff create …` (the
-    password typed twice), and gunicorn started from its unit, answering /sante."""
+    environment file written from the example; then the README's step 4 run as written
+    (`deploy/flask db upgrade`, `deploy/flask staff create …`, the password typed twice), and
+    gunicorn started from its unit (step 5), answering /sante."""
     require_postgresql()
     redis_url = require_redis()
     tmp = tmp_path_factory.mktemp("production")
@@ -307,11 +356,11 @@ def service(tmp_path_factory):
         )
         env_file = write_env_file(tmp / "ateliers-tice.env", settings)
         shell = shell_env(env_file)
+        upgrade, staff = readme_commands("4. La base et le premier compte")
         installed = {
-            "upgrade": sh([DEPLOY / "flask", "db", "upgrade"], shell, cwd=tmp),
+            "upgrade": sh(["bash", "-c", as_run_here(upgrade)], shell, cwd=tmp),
             "staff": sh(
-                [DEPLOY / "flask", "staff", "create", "--courriel", COORDINATOR_EMAIL,
-                 "--role", "coordinateur", "--nom", COORDINATOR_NAME],
+                ["bash", "-c", as_run_here(staff)],
                 shell, cwd=tmp, input=f"{COORDINATOR_PASSWORD}\n{COORDINATOR_PASSWORD}\n",
             ),
         }
