@@ -33,7 +33,14 @@ class Config:
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'ateliers.sqlite3'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: On PostgreSQL, one pooled connection per gunicorn thread (WEB_THREADS, gunicorn.conf.py):
+    #: with a smaller pool, every request beyond it opens a connection and closes it after (a new
+    #: PostgreSQL backend each time: seen in bench/registration_burst.py --stack deployed).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True} | (
+        {"pool_size": int(os.environ.get("WEB_THREADS", "8")), "max_overflow": 4}
+        if SQLALCHEMY_DATABASE_URI.startswith("postgresql")
+        else {}
+    )
 
     #: Every link in mails, PDFs, QR codes and calendars is built from this (no request there).
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
@@ -164,6 +171,7 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     PUBLIC_BASE_URL = "http://ateliers.test"
     SERVER_NAME = None
     MAIL_SERVER = None

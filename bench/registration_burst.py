@@ -47,6 +47,7 @@ import argparse
 import fcntl
 import multiprocessing
 import os
+import re
 import resource
 import signal
 import socket
@@ -56,6 +57,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -353,6 +355,89 @@ def machine_busy_seconds() -> tuple[float, float]:
     return (sum(values) - idle) / ticks, sum(values) / ticks
 
 
+@dataclass
+class Served:
+    """The app, serving: where clients go, and the processes whose CPU the figures report."""
+
+    base_url: str
+    description: str
+    app_pids: Callable[[], list[int]]  # the gunicorn workers, of every instance
+    front_pids: Callable[[], list[int]]  # nginx's processes (deployed stack)
+    certificate: str | None
+    stop: Callable[[], None]
+
+
+def serve_single(args) -> Served:
+    """gunicorn alone, `bench.bench_app:app` (CSRF and limits off), plain http."""
+    port = args.port or free_port()
+    log_path = Path(tempfile.gettempdir()) / f"bench-gunicorn-{port}.log"
+    gunicorn = start_gunicorn(args, port, log_path)
+    try:
+        wait_until_ready(gunicorn, port, args.workers, log_path)
+    except BaseException:
+        stop_gunicorn(gunicorn)
+        raise
+    workers = worker_pids(gunicorn.pid)
+    return Served(
+        f"http://127.0.0.1:{port}",
+        f"gunicorn {args.workers}×{args.threads} gthread on 127.0.0.1:{port}",
+        lambda: workers,
+        list,
+        None,
+        lambda: stop_gunicorn(gunicorn),
+    )
+
+
+def serve_deployed(args, directory: Path) -> Served:
+    """The production stack of the README on loopback: nginx (TLS) in front of `--instances`
+    gunicorn instances started from the systemd unit with deploy/gunicorn.conf.py and the example
+    environment file (PostgreSQL, Redis limits, CSRF, secure cookies), serving
+    `bench.deployed_app:app` — production plus the ceiling endpoint."""
+    from tests import stack
+
+    workers = max(1, args.workers // args.instances)
+    env = stack.production_env(
+        DATABASE_URL=args.database_url,
+        RATELIMIT_STORAGE_URI=args.redis_url,
+        RATELIMIT_KEY_PREFIX=f"bench-{os.getpid()}",
+        ALLOWED_EMAIL_DOMAINS="ac-amiens.fr",
+        WEB_WORKERS=str(workers),
+        WEB_THREADS=str(args.threads),
+    )
+    command = [*stack.unit_command("ateliers-tice-web.service"), "bench.deployed_app:app"]
+    binds = [f"127.0.0.{2 + i}:{stack.free_port_on(f'127.0.0.{2 + i}')}" for i in range(args.instances)]
+    front = stack.NginxFront(directory, binds)
+    env["PUBLIC_BASE_URL"] = front.base_url
+    instances: list = []
+
+    def stop() -> None:
+        front.stop()
+        for instance in instances:
+            instance.stop()
+
+    try:
+        for index, bind in enumerate(binds):
+            instance = stack.Process(
+                command, {**env, "WEB_BIND": bind}, directory / f"web-{index}.log"
+            )
+            instances.append(instance)
+            stack.wait_until_healthy(f"http://{bind}", instance)
+            stack.wait_for(lambda instance=instance: len(worker_pids(instance.pid)) >= workers)
+        front.start()
+    except BaseException:
+        stop()
+        raise
+    return Served(
+        front.base_url,
+        f"nginx (TLS) → {args.instances} instances × {workers} workers × {args.threads} "
+        f"threads (deploy/gunicorn.conf.py), Redis limits, CSRF on",
+        lambda: [pid for instance in instances for pid in worker_pids(instance.pid)],
+        front.pids,
+        str(front.certificate),
+        stop,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The client process: `clients` threads, each with its own keep-alive httpx.Client
 # --------------------------------------------------------------------------------------------
@@ -379,24 +464,55 @@ class PhaseResult:
     client_cpu: float  # CPU seconds the client process used during the phase
 
 
-def client_process(base_url: str, clients: int, commands, results) -> None:
-    """Runs phases sent by the parent until it sends None; one result per phase."""
+def client_process(base_url: str, clients: int, commands, results, certificate=None) -> None:
+    """Runs phases sent by the parent until it sends None; one result per phase.
+
+    On the deployed stack (`certificate` given: nginx's, over https) each client is a browser of
+    its own: its own source address (127.0.1.N: nginx passes it on, the per-address limits count
+    it), its session cookie and CSRF token from the workshop page it loaded first, and that page
+    as the Referer of its POSTs."""
     import httpx
 
-    sessions = [
-        httpx.Client(
-            base_url=base_url,
-            timeout=httpx.Timeout(30.0),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+    tls = None
+    if certificate:
+        import ssl
+
+        tls = ssl.create_default_context(cafile=certificate)
+
+    def session(index: int) -> httpx.Client:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        if tls is None:
+            return httpx.Client(base_url=base_url, timeout=httpx.Timeout(30.0), limits=limits)
+        transport = httpx.HTTPTransport(
+            verify=tls, limits=limits, local_address=f"127.0.1.{index % 250 + 1}"
         )
-        for _ in range(clients)
-    ]
+        return httpx.Client(
+            base_url=base_url, timeout=httpx.Timeout(30.0), transport=transport, trust_env=False
+        )
+
+    sessions = [session(i) for i in range(clients)]
+    forms: list[dict[str, str]] = [{} for _ in range(clients)]
     try:
         while (spec := commands.get()) is not None:
-            results.put(run_phase(spec, sessions))
+            if tls is not None and not forms[0]:
+                load_forms(sessions, forms, spec.workshop_ids[0])
+            results.put(run_phase(spec, sessions, forms))
     finally:
-        for session in sessions:
-            session.close()
+        for client in sessions:
+            client.close()
+
+
+CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
+
+
+def load_forms(sessions, forms, workshop_id: int) -> None:
+    """Each client loads a workshop page once, as a teacher would: its session cookie, its CSRF
+    token (valid for the session) and the Referer its POSTs carry."""
+    for client, form in zip(sessions, forms, strict=True):
+        page = client.get(f"/ateliers/{workshop_id}")
+        page.raise_for_status()
+        form["csrf_token"] = CSRF_INPUT.search(page.text)[1]
+        client.headers["Referer"] = str(page.url)
 
 
 def drive_clients(client, clients: int, barrier, errors: list[dict[str, int]]):
@@ -419,7 +535,7 @@ def drive_clients(client, clients: int, barrier, errors: list[dict[str, int]]):
     return elapsed, cpu, merged
 
 
-def run_phase(spec: PhaseSpec, sessions) -> PhaseResult:
+def run_phase(spec: PhaseSpec, sessions, forms) -> PhaseResult:
     import httpx
 
     clients = len(sessions)
@@ -453,6 +569,7 @@ def run_phase(spec: PhaseSpec, sessions) -> PhaseResult:
                     "prenom": "Claire",
                     "courriel": email,
                     "ecole": "École élémentaire Jules Ferry, Amiens",
+                    **forms[index],
                 }
             began = time.perf_counter()
             try:
@@ -492,6 +609,7 @@ class Sample:
     postgres_cpu: float
     machine_busy: float
     machine_total: float
+    front_cpu: float = 0.0
 
 
 @dataclass
@@ -503,6 +621,7 @@ class Figures:
     p99_ms: float
     gunicorn_cpu_ms: float  # gunicorn workers' CPU per request
     postgres_cpu_ms: float  # the bench database's backends and PostgreSQL's writers, per request
+    front_cpu_ms: float  # nginx's CPU per request (deployed stack)
     client_share: float  # the client process's CPU, in cores (1.0 = one core all the time)
     others_share: float  # CPU of everything else on the machine, in cores
     busy_share: float  # all the machine's CPU, in cores
@@ -528,6 +647,7 @@ def figures(samples: list[Sample]) -> Figures:
     total = sum(sample.machine_total for sample in samples) / cores  # wall seconds
     gunicorn = sum(sample.gunicorn_cpu for sample in samples)
     postgres = sum(sample.postgres_cpu for sample in samples)
+    front = sum(sample.front_cpu for sample in samples)
     client = sum(sample.result.client_cpu for sample in samples)
     busy = sum(sample.machine_busy for sample in samples)
     per_request = 1000 / requests if requests else float("nan")
@@ -539,8 +659,9 @@ def figures(samples: list[Sample]) -> Figures:
         p99_ms=percentile(latencies, 0.99) * 1000,
         gunicorn_cpu_ms=gunicorn * per_request,
         postgres_cpu_ms=postgres * per_request,
+        front_cpu_ms=front * per_request,
         client_share=client / total if total else float("nan"),
-        others_share=max(busy - gunicorn - postgres - client, 0.0) / total
+        others_share=max(busy - gunicorn - postgres - front - client, 0.0) / total
         if total
         else float("nan"),
         busy_share=busy / total if total else float("nan"),
@@ -577,6 +698,21 @@ def parse_args(argv=None):
         default=True,
         help="SO_REUSEPORT: the kernel spreads the 64 keep-alive connections evenly "
         "over the workers (otherwise one worker may accept most of them)",
+    )
+    parser.add_argument(
+        "--stack",
+        choices=("single", "deployed"),
+        default="single",
+        help="single: gunicorn alone, CSRF and limits off (default); deployed: the README's "
+        "production stack on loopback — nginx with TLS in front of --instances gunicorn "
+        "instances (deploy/gunicorn.conf.py, the systemd unit's command, the example environment "
+        "file), Redis limits, CSRF; --workers are shared among the instances",
+    )
+    parser.add_argument("--instances", type=int, default=2, help="app instances (deployed stack)")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the rate limits' store (deployed stack)",
     )
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--workshops", type=int, default=20)
@@ -615,25 +751,19 @@ def main(argv=None) -> int:
     seeded = migrate_and_seed(app, args.workshops, args.capacity)
 
     database = args.database_url.rsplit("/", 1)[-1].split("?")[0]
-    port = args.port or free_port()
-    log_path = Path(tempfile.gettempdir()) / f"bench-gunicorn-{port}.log"
-    gunicorn = start_gunicorn(args, port, log_path)
+    work = Path(tempfile.mkdtemp(prefix="bench-burst-"))
+    served = serve_deployed(args, work) if args.stack == "deployed" else serve_single(args)
     context = multiprocessing.get_context("spawn")
     commands, results = context.Queue(), context.Queue()
     client = None
     measured: dict[str, list] = {CEILING: [], REGISTRATION: []}
     registered = unanswered = 0
     try:
-        wait_until_ready(gunicorn, port, args.workers, log_path)
-        workers = worker_pids(gunicorn.pid)
-        print(
-            f"gunicorn: {args.workers} workers × {args.threads} threads (gthread) on "
-            f"127.0.0.1:{port}; {args.clients} clients in a separate process",
-            flush=True,
-        )
+        app_pids, front_pids = served.app_pids(), served.front_pids()
+        print(f"{served.description}; {args.clients} clients in a separate process", flush=True)
         client = context.Process(
             target=client_process,
-            args=(f"http://127.0.0.1:{port}", args.clients, commands, results),
+            args=(served.base_url, args.clients, commands, results, served.certificate),
             daemon=True,
         )
         client.start()
@@ -647,7 +777,7 @@ def main(argv=None) -> int:
                 seeded.workshop_ids,
                 seeded.ceiling_workshop_id,
             )
-            gunicorn_before = cpu_by_pid(workers)
+            app_before, front_before = cpu_by_pid(app_pids), cpu_by_pid(front_pids)
             postgres_before = cpu_by_pid(postgres_pids(database))
             busy_before, total_before = machine_busy_seconds()
             commands.put(spec)
@@ -655,10 +785,11 @@ def main(argv=None) -> int:
             busy_after, total_after = machine_busy_seconds()
             return Sample(
                 result,
-                cpu_used(gunicorn_before, cpu_by_pid(workers)),
+                cpu_used(app_before, cpu_by_pid(app_pids)),
                 cpu_used(postgres_before, cpu_by_pid(postgres_pids(database))),
                 busy_after - busy_before,
                 total_after - total_before,
+                cpu_used(front_before, cpu_by_pid(front_pids)),
             )
 
         plan = [(CEILING, "w", args.warmup), (REGISTRATION, "w", args.warmup)]
@@ -686,7 +817,7 @@ def main(argv=None) -> int:
             client.join(timeout=30)
             if client.is_alive():
                 client.terminate()
-        stop_gunicorn(gunicorn)
+        served.stop()
 
     integrity = check_integrity(app, seeded, registered, unanswered)
     ceiling, booking = figures(measured[CEILING]), figures(measured[REGISTRATION])
@@ -696,7 +827,7 @@ def main(argv=None) -> int:
     print()
     print(
         f"Registration burst — {args.clients} clients, {args.workshops} workshops × "
-        f"{args.capacity} seats, gunicorn {args.workers}×{args.threads} gthread, PostgreSQL, "
+        f"{args.capacity} seats, {served.description}, PostgreSQL, "
         f"{args.rounds} alternating rounds of {args.requests} requests per client"
     )
     rows = (("ceiling: 1 INSERT + COMMIT", ceiling), ("registration: POST inscription", booking))
@@ -710,15 +841,15 @@ def main(argv=None) -> int:
     print()
     cores = os.cpu_count()
     header = (
-        f"{'CPU during the phase':<32}{'gunicorn':>10}{'PostgreSQL':>12}{'client':>8}"
-        f"{'others':>8}{'busy':>8}   (ms per request; then cores in use, of {cores})"
+        f"{'CPU during the phase':<32}{'gunicorn':>10}{'PostgreSQL':>12}{'nginx':>8}"
+        f"{'client':>8}{'others':>8}{'busy':>8}   (ms per request; then cores in use, of {cores})"
     )
     print(header)
     print("-" * len(header))
     for name, f in rows:
         print(
-            f"{name:<32}{f.gunicorn_cpu_ms:>10.2f}{f.postgres_cpu_ms:>12.2f}{f.client_share:>8.2f}"
-            f"{f.others_share:>8.2f}{f.busy_share:>8.2f}"
+            f"{name:<32}{f.gunicorn_cpu_ms:>10.2f}{f.postgres_cpu_ms:>12.2f}{f.front_cpu_ms:>8.2f}"
+            f"{f.client_share:>8.2f}{f.others_share:>8.2f}{f.busy_share:>8.2f}"
         )
     if max(ceiling.others_share, booking.others_share) > 0.1:
         print(
