@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
@@ -321,6 +322,22 @@ def test_the_readme_gives_the_commands_the_deployment_files_hold():
     assert first_install[0] in [c.split("  #")[0].strip() for c in upgrade]
     for script in ("backup", "restore", "flask"):
         assert (DEPLOY / script).stat().st_mode & stat.S_IXUSR, f"deploy/{script} not executable"
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    """`systemd-analyze verify` on the units as installed here (the checkout for /srv/…, the
+    example for the environment file): no warning, no error (a misspelt setting is a warning
+    that systemd would otherwise ignore silently)."""
+    require(shutil.which("systemd-analyze") is not None, "systemd-analyze is not installed (systemd)")
+    for unit in stack.UNITS.glob("*.service"):
+        text = unit.read_text(encoding="utf-8").replace(stack.INSTALL_DIR, str(ROOT))
+        text = text.replace("/etc/ateliers-tice/ateliers-tice.env", str(stack.ENV_EXAMPLE))
+        (tmp_path / unit.name).write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        ["systemd-analyze", "verify", *sorted(map(str, tmp_path.glob("*.service")))],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), done
 
 
 # --- the service, installed as the README says ---------------------------------------------------
