@@ -144,27 +144,30 @@ class ProductionConfig(Config):
         """Refuse to start with settings that are only fit for development or tests."""
         problems = []
         if not cls.SECRET_KEY:
-            problems.append("SECRET_KEY is not set")
+            problems.append(
+                "SECRET_KEY n'est pas définie (pour en tirer une : "
+                "python3 -c \"import secrets; print(secrets.token_urlsafe(48))\")"
+            )
         elif cls.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
-            problems.append("SECRET_KEY is the development key")
+            problems.append("SECRET_KEY est la clé de développement")
         elif len(cls.SECRET_KEY) < SECRET_KEY_MIN_LENGTH:
             problems.append(
-                f"SECRET_KEY is too short ({len(cls.SECRET_KEY)} characters, "
-                f"{SECRET_KEY_MIN_LENGTH} at least)"
+                f"SECRET_KEY est trop courte ({len(cls.SECRET_KEY)} caractères, "
+                f"{SECRET_KEY_MIN_LENGTH} au moins)"
             )
         if cls.RATELIMIT_STORAGE_URI.startswith("memory://") and not cls.SINGLE_PROCESS:
             problems.append(
-                "RATELIMIT_STORAGE_URI=memory:// counts per process: set redis://… "
-                "(or SINGLE_PROCESS=true for a deployment of one web process)"
+                "RATELIMIT_STORAGE_URI=memory:// compte à part dans chaque processus : indiquer "
+                "redis://… (ou SINGLE_PROCESS=true pour un déploiement d'un seul processus web)"
             )
         if not cls.SEAT_LOCK_ENABLED or cls.SEAT_RACE_PAUSE:
-            problems.append("the seat lock cannot be disabled or delayed in production")
+            problems.append("le verrou des places ne peut être ni désactivé ni retardé")
         if cls.DEMO_ACCOUNTS:
-            problems.append("demo accounts and their passwords are refused in production")
+            problems.append("les comptes de démonstration et leurs mots de passe sont refusés")
         if cls.CLOCK is not None or cls.BENCH_ENDPOINTS:
-            problems.append("test clocks and benchmark endpoints are refused in production")
+            problems.append("les horloges de test et les points de mesure sont refusés")
         if problems:
-            raise RuntimeError("Production configuration refused: " + "; ".join(problems))
+            raise RuntimeError("Configuration de production refusée : " + " ; ".join(problems))
 
 
 class TestConfig(Config):

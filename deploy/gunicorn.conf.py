@@ -30,7 +30,7 @@ def _int(name: str, default: int) -> int:
     if not value:
         return default
     if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"{name}={value!r}: expected a whole number of at least 1")
+        raise SystemExit(f"{name}={value!r} : un nombre entier d'au moins 1 est attendu")
     return int(value)
 
 
@@ -51,8 +51,8 @@ if (
     and workers > 1
 ):
     raise SystemExit(
-        f"SINGLE_PROCESS=true with WEB_WORKERS={workers}: rate limits kept in memory would be "
-        "counted once per worker; use one worker, or Redis (RATELIMIT_STORAGE_URI=redis://…)"
+        f"SINGLE_PROCESS=true avec WEB_WORKERS={workers} : les limites comptées en mémoire le "
+        "seraient une fois par worker ; un seul worker, ou Redis (RATELIMIT_STORAGE_URI=redis://…)"
     )
 
 accesslog = "-"

@@ -34,7 +34,7 @@ def production(**settings):
                 {"BENCH_ENDPOINTS": True}],
 )
 def test_production_refuses_test_only_switches(setting):
-    with pytest.raises(RuntimeError, match="refused"):
+    with pytest.raises(RuntimeError, match="Configuration de production refusée"):
         create_app(production(**setting))
 
 

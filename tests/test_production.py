@@ -453,12 +453,12 @@ def test_the_scheduler_started_from_its_unit_writes_its_heartbeat(service):
 
 
 REFUSED = {
-    "missing key": ({"SECRET_KEY": None}, "SECRET_KEY is not set"),
-    "short key": ({"SECRET_KEY": "k" * 31}, "SECRET_KEY is too short (31 characters, 32 at least)"),
-    "development key": ({"SECRET_KEY": DEVELOPMENT_SECRET_KEY}, "SECRET_KEY is the development key"),
+    "missing key": ({"SECRET_KEY": None}, "SECRET_KEY n'est pas définie"),
+    "short key": ({"SECRET_KEY": "k" * 31}, "SECRET_KEY est trop courte (31 caractères, 32 au moins)"),
+    "development key": ({"SECRET_KEY": DEVELOPMENT_SECRET_KEY}, "SECRET_KEY est la clé de développement"),
     "memory limits": (
         {"RATELIMIT_STORAGE_URI": "memory://", "SINGLE_PROCESS": "false"},
-        "RATELIMIT_STORAGE_URI=memory:// counts per process",
+        "RATELIMIT_STORAGE_URI=memory:// compte à part dans chaque processus",
     ),
 }
 
@@ -477,7 +477,7 @@ def test_production_refuses_to_start_with(case, tmp_path):
     by_hand = sh([DEPLOY / "flask", "db", "upgrade"], shell_env(env_file), cwd=tmp_path,
                  check=False)
     assert by_hand.returncode != 0
-    assert "Production configuration refused" in output(by_hand)
+    assert "Configuration de production refusée" in output(by_hand)
     assert reason in output(by_hand)
 
     served = sh([sys.executable, "-c", "import wsgi"], unit_env(env_file), cwd=ROOT, check=False)
@@ -510,7 +510,7 @@ def test_gunicorn_refuses_single_process_with_several_workers(tmp_path):
     finally:
         code = web.stop()
     assert code != 0
-    assert "SINGLE_PROCESS=true with WEB_WORKERS=2" in web.output
+    assert "SINGLE_PROCESS=true avec WEB_WORKERS=2" in web.output
 
 
 def test_development_keeps_its_fixed_key_whatever_the_environment_says(tmp_path):

@@ -276,7 +276,7 @@ def test_production_refuses_demo_accounts(monkeypatch):
     monkeypatch.setattr(ProductionConfig, "SECRET_KEY", "a real secret, long enough for production")
     monkeypatch.setattr(ProductionConfig, "SINGLE_PROCESS", True)
     monkeypatch.setattr(ProductionConfig, "DEMO_ACCOUNTS", True)
-    with pytest.raises(RuntimeError, match="demo accounts"):
+    with pytest.raises(RuntimeError, match="comptes de démonstration"):
         ProductionConfig.validate()
 
 
