@@ -161,6 +161,19 @@ def fill_registration(page, *, last_name, first_name, email, school, uai=""):
     page.get_by_label("Code UAI").fill(uai)
 
 
+def cancel_from_management_page(page):
+    """From a management page: the cancel link, its confirmation page, the button (a POST)."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Annuler mon inscription").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Annuler mon inscription ?")
+    page.get_by_role("button", name="Oui, annuler mon inscription").click()
+    expect(page.get_by_role("status").filter(has_text="annulée")).to_contain_text(
+        "Votre inscription est annulée"
+    )
+    expect(page.get_by_text("Inscription annulée")).to_be_visible()
+
+
 def assert_no_horizontal_scroll(page, what: str):
     widths = page.evaluate(
         "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
@@ -239,13 +252,7 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
     # The link in her mail opens her registration; she cancels (a POST, after confirming).
     page.goto(management_link(confirmation, public_url))
     expect(page.get_by_text("Inscription confirmée")).to_be_visible()
-    page.get_by_role("link", name="Annuler mon inscription").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Annuler mon inscription ?")
-    page.get_by_role("button", name="Oui, annuler mon inscription").click()
-    expect(page.get_by_role("status").filter(has_text="annulée")).to_contain_text(
-        "Votre inscription est annulée"
-    )
-    expect(page.get_by_text("Inscription annulée")).to_be_visible()
+    cancel_from_management_page(page)
     expect(page.get_by_role("link", name="Annuler mon inscription")).to_have_count(0)
 
     # Her seat went to the colleague, who is told by mail.

@@ -46,6 +46,12 @@ import sqlalchemy as sa
 
 from tests import stack
 from tests.conftest import STAFF_PASSWORD, SMTPSink, form_data, make_config, require
+from tests.test_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    cancel_from_management_page,
+    fill_registration,
+)
 
 pytestmark = pytest.mark.live
 
@@ -700,13 +706,6 @@ def test_login_limits_hold_across_instances_and_workers(deployment):
 
 # --- a browser, over https through nginx -------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]
-
-
 @pytest.mark.browser
 def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
     """The management pages let the browser send its Referer to the site itself
@@ -728,10 +727,10 @@ def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
             page = context.new_page()
             page.goto(f"/ateliers/{workshop_id}")
             expect(page.get_by_role("heading", level=1)).to_have_text(title)
-            page.get_by_label(re.compile(r"^Nom\b")).fill("Lefèvre")
-            page.get_by_label(re.compile(r"^Prénom\b")).fill("Élodie")
-            page.get_by_label("Adresse électronique").fill(address)
-            page.get_by_label(re.compile(r"^École\b")).fill("École Jean Macé, Amiens")
+            fill_registration(
+                page, last_name="Lefèvre", first_name="Élodie", email=address,
+                school="École Jean Macé, Amiens",
+            )
             page.get_by_role("button", name="S'inscrire", exact=True).click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Votre place est réservée")
 
@@ -741,13 +740,7 @@ def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
             assert link.startswith(f"{deployment.base_url}/inscription/")
             page.goto(link)
             expect(page.get_by_text("Inscription confirmée")).to_be_visible()
-            page.get_by_role("link", name="Annuler mon inscription").click()
-            expect(page.get_by_role("heading", level=1)).to_have_text("Annuler mon inscription ?")
-            page.get_by_role("button", name="Oui, annuler mon inscription").click()
-            expect(page.get_by_role("status").filter(has_text="annulée")).to_contain_text(
-                "Votre inscription est annulée"
-            )
-            expect(page.get_by_text("Inscription annulée")).to_be_visible()
+            cancel_from_management_page(page)
         finally:
             browser.close()
 
