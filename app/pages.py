@@ -6,7 +6,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import heartbeat
 from app.clock import now
-from app.extensions import db
+from app.extensions import db, limiter
 from app.mail.models import MailStatus, OutboxMail
 
 blueprint = Blueprint("pages", __name__)
@@ -24,7 +24,9 @@ def accessibility():
 
 @blueprint.get("/sante")
 def health():
-    """200 while the database answers, with the scheduler's last heartbeat and the outbox."""
+    """200 while the database answers, with the scheduler's last heartbeat, the outbox, and
+    whether the rate limits' store (Redis) answers: without it each process counts on its own
+    (Flask-Limiter's fallback), which serves but no longer holds the limits across processes."""
     try:
         counts = dict(
             db.session.execute(
@@ -51,4 +53,15 @@ def health():
         scheduler=scheduler,
         outbox_pending=counts.get(MailStatus.pending, 0),
         outbox_failed=counts.get(MailStatus.failed, 0),
+        rate_limits="ok" if _rate_limit_store_answers() else RATE_LIMIT_STORE_DOWN,
     )
+
+
+RATE_LIMIT_STORE_DOWN = "stockage injoignable : chaque processus compte à part"
+
+
+def _rate_limit_store_answers() -> bool:
+    try:
+        return limiter.storage.check()
+    except Exception:  # noqa: BLE001  (whatever the store's client raises: it does not answer)
+        return False

@@ -169,7 +169,29 @@ def test_health_reports_the_outbox(client):
     assert response.status_code == 200
     assert response.json == {
         "status": "ok", "database": "ok", "scheduler": None, "outbox_pending": 0, "outbox_failed": 0,
+        "rate_limits": "ok",
     }
+
+
+def test_health_says_when_the_rate_limits_store_does_not_answer(database_url):
+    """Redis down: the site still serves (each process counts on its own meanwhile, and the
+    login limit still holds in each), and /sante says so for the operator."""
+    from tests.conftest import free_port, make_config
+
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(make_config(database_url, RATELIMIT_STORAGE_URI=unreachable))
+    client = app.test_client()
+    health = client.get("/sante")
+    assert health.status_code == 200
+    assert health.json["status"] == "ok"
+    assert health.json["rate_limits"] == "stockage injoignable : chaque processus compte à part"
+    answers = [
+        client.post("/connexion", data={"courriel": "x@ac-amiens.fr", "mot_de_passe": "faux"}).status_code
+        for _ in range(11)
+    ]
+    assert answers == [422] * 10 + [429]
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_make_run_path_migrates_seeds_and_delivers_with_the_scheduler(tmp_path):
