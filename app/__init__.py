@@ -4,6 +4,7 @@ No side effects: no migration, no database creation, no network here.
 """
 
 import hashlib
+import logging
 import os
 from functools import cache
 from pathlib import Path
@@ -28,6 +29,7 @@ def create_app(config=None) -> Flask:
     _register_templating(app)
     _register_static_versions(app)
     _register_errors(app)
+    _register_logging(app)
     _register_commands(app)
     if proxies := app.config["PROXY_COUNT"]:
         # The client's address (rate limits, audit) and https (Secure cookies, CSRF's referrer
@@ -129,6 +131,21 @@ def _register_errors(app: Flask) -> None:
     from app import errors
 
     errors.register(app)
+
+
+class _SecretsMasked(logging.Filter):
+    """Masks the secret segment of links in what the app logs ("Exception on /inscription/…")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from app.secret_paths import redact
+
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
+def _register_logging(app: Flask) -> None:
+    if not any(isinstance(f, _SecretsMasked) for f in app.logger.filters):
+        app.logger.addFilter(_SecretsMasked())
 
 
 def _register_commands(app: Flask) -> None:

@@ -614,6 +614,19 @@ def test_redact_keeps_the_thank_you_pages_and_masks_full_urls():
     assert redact("/ateliers/12/inscription") == "/ateliers/12/inscription"
 
 
+def test_the_app_log_masks_secrets_too(caplog):
+    """Flask logs an error with its path ("Exception on /inscription/<token> [POST]"): masked
+    before any handler (gunicorn's error log, the journal) sees it."""
+    from app import create_app
+    from tests.conftest import make_config
+
+    app = create_app(make_config("sqlite://"))
+    secret = secrets.token_urlsafe(32)
+    with caplog.at_level("ERROR", logger=app.logger.name):
+        app.logger.error("Exception on %s [%s]", f"/inscription/{secret}/annuler", "POST")
+    assert caplog.messages == ["Exception on /inscription/***/annuler [POST]"]
+
+
 def test_the_server_header_names_no_version(service):
     for path in ("/", "/sante", "/absent"):
         server = Browser(service.address).get(path).header("Server") or ""
