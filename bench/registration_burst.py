@@ -38,6 +38,17 @@ Measured alternatives (4×4, 3×4, 2×4, 2×16, 8×1) gave the same ratio or wor
 The pool holds one connection per thread (bench/bench_app.py). SO_REUSEPORT spreads the 64
 keep-alive connections over the workers.
 
+`--stack deployed` measures the README's production stack instead, on loopback: nginx (TLS, the
+site rendered from deploy/nginx/) in front of `--instances` gunicorn instances (2 by default, on
+127.0.0.2, 127.0.0.3…) started from the systemd unit's command with deploy/gunicorn.conf.py and
+the example environment file — PostgreSQL, Redis rate limits, CSRF, secure cookies, ProxyFix —
+serving `bench.deployed_app:app` (production plus the ceiling endpoint). `--workers` are shared
+among the instances (2 × 1 by default: the same two processes as the single stack). Each client
+is a browser of its own: its own source address (127.0.1.N, so that the per-address limits count
+it apart), its session cookie and CSRF token from the workshop page it loaded first, that page as
+the Referer of its POSTs, one keep-alive TLS connection. The ceiling goes through the same nginx
+and instances. nginx's CPU gets its own column.
+
 Only one run at a time (a lock file): a second run would drop the first one's database.
 """
 
