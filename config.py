@@ -81,6 +81,9 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     #: Prefix of the limits' keys in that store (several services may share one Redis).
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "ateliers-tice")
+    #: "10 per 15 minutes" means in any 15 minutes, not per quarter of the clock: a fixed window
+    #: would let 20 attempts through around a boundary (and make the limit tests depend on it).
+    RATELIMIT_STRATEGY = "moving-window"
     #: Redis unreachable: each process counts in memory meanwhile rather than refusing requests.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 2}
