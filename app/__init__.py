@@ -13,6 +13,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import extensions as ext
+from app.secret_paths import redact
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -137,8 +138,6 @@ class _SecretsMasked(logging.Filter):
     """Masks the secret segment of links in what the app logs ("Exception on /inscription/…")."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from app.secret_paths import redact
-
         record.msg, record.args = redact(record.getMessage()), None
         return True
 
