@@ -149,7 +149,7 @@ class ProductionConfig(Config):
         if not cls.SECRET_KEY:
             problems.append(
                 "SECRET_KEY n'est pas définie (pour en tirer une : "
-                "python3 -c \"import secrets; print(secrets.token_urlsafe(48))\")"
+                'python3 -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
         elif cls.SECRET_KEY == DEVELOPMENT_SECRET_KEY:
             problems.append("SECRET_KEY est la clé de développement")

@@ -124,7 +124,11 @@ def _register_static_versions(app: Flask) -> None:
 
     @app.url_defaults
     def add_version(endpoint: str, values: dict) -> None:
-        if endpoint == "static" and "v" not in values and (v := version(values.get("filename", ""))):
+        if (
+            endpoint == "static"
+            and "v" not in values
+            and (v := version(values.get("filename", "")))
+        ):
             values["v"] = v
 
 

@@ -416,7 +416,9 @@ def serve_deployed(args, directory: Path) -> Served:
         WEB_THREADS=str(args.threads),
     )
     command = [*stack.unit_command("ateliers-tice-web.service"), "bench.deployed_app:app"]
-    binds = [f"127.0.0.{2 + i}:{stack.free_port_on(f'127.0.0.{2 + i}')}" for i in range(args.instances)]
+    binds = [
+        f"127.0.0.{2 + i}:{stack.free_port_on(f'127.0.0.{2 + i}')}" for i in range(args.instances)
+    ]
     front = stack.NginxFront(directory, binds)
     env["PUBLIC_BASE_URL"] = front.base_url
     instances: list = []

@@ -100,9 +100,19 @@ def production_env(**overrides: str) -> dict[str, str]:
 
 #: Settings of the app left in the test runner's environment would leak into the processes.
 APP_SETTINGS = (
-    "ATELIERS_", "SECRET_KEY", "DATABASE_URL", "PUBLIC_BASE_URL", "PROXY_COUNT", "RATELIMIT_",
-    "SINGLE_PROCESS", "MAIL_", "ALLOWED_EMAIL_DOMAINS", "PROGRAMME_LIST_ADDRESSES", "WEB_",
-    "SCHEDULER_", "PERSONAL_DATA_RETENTION_DAYS",
+    "ATELIERS_",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "PUBLIC_BASE_URL",
+    "PROXY_COUNT",
+    "RATELIMIT_",
+    "SINGLE_PROCESS",
+    "MAIL_",
+    "ALLOWED_EMAIL_DOMAINS",
+    "PROGRAMME_LIST_ADDRESSES",
+    "WEB_",
+    "SCHEDULER_",
+    "PERSONAL_DATA_RETENTION_DAYS",
 )
 
 
@@ -145,8 +155,13 @@ class Process:
         self.argv, self.log = argv, log
         self._file = open(log, "ab")  # noqa: SIM115  (closed in stop())
         self.popen = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=self._file, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=self._file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
     @property
@@ -189,8 +204,14 @@ def run(argv: list[str] | str, env: dict[str, str], timeout: float = 300, **kwar
     if isinstance(argv, str):
         argv = ["bash", "-euo", "pipefail", "-c", argv]
     done = subprocess.run(
-        argv, cwd=kwargs.pop("cwd", ROOT), env=env, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL, **kwargs,
+        argv,
+        cwd=kwargs.pop("cwd", ROOT),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        **kwargs,
     )
     assert done.returncode == 0, f"{argv} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done
@@ -253,10 +274,28 @@ def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[P
     directory.mkdir(parents=True, exist_ok=True)
     certificate, key = directory / "certificate.pem", directory / "key.pem"
     run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(certificate), "-days", "2",
-         "-subj", f"/CN={host}", "-addext", f"subjectAltName={alt_name}"],
-        env=dict(os.environ), timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={host}",
+            "-addext",
+            f"subjectAltName={alt_name}",
+        ],
+        env=dict(os.environ),
+        timeout=60,
     )
     return certificate, key
 
@@ -323,8 +362,15 @@ class Nginx(Process):
             "}\n",
             encoding="utf-8",
         )
-        argv = [str(NGINX), "-p", str(directory), "-e", str(directory / "error.log"),
-                "-c", str(self.conf)]
+        argv = [
+            str(NGINX),
+            "-p",
+            str(directory),
+            "-e",
+            str(directory / "error.log"),
+            "-c",
+            str(self.conf),
+        ]
         run([*argv, "-t"], env=dict(os.environ), timeout=60)
         super().__init__([*argv, "-g", "daemon off;"], dict(os.environ), directory / "nginx.log")
 
@@ -358,14 +404,16 @@ def browser_like_client(base_url: str, verify, *, local_address: str | None = No
             request.headers["Referer"] = last_page[-1]
 
     def on_response(response: httpx.Response) -> None:
-        if response.request.method == "GET" and response.headers.get(
-            "content-type", ""
-        ).startswith("text/html"):
+        if response.request.method == "GET" and response.headers.get("content-type", "").startswith(
+            "text/html"
+        ):
             last_page[:] = [str(response.request.url)]
 
     transport = httpx.HTTPTransport(verify=verify, local_address=local_address)
     return httpx.Client(
-        base_url=base_url, transport=transport, trust_env=False,
+        base_url=base_url,
+        transport=transport,
+        trust_env=False,
         event_hooks={"request": [on_request], "response": [on_response]},
         **{"timeout": 60, **options},
     )
@@ -383,7 +431,9 @@ class NginxFront:
         self.directory = directory
         (directory / "logs").mkdir(parents=True, exist_ok=True)
         self.https_port = free_port_on(self.HOST)
-        self.http_port = wait_for(lambda: (port := free_port_on(self.HOST)) != self.https_port and port)
+        self.http_port = wait_for(
+            lambda: (port := free_port_on(self.HOST)) != self.https_port and port
+        )
         self.base_url = f"https://{self.HOST}:{self.https_port}"
         self.http_url = f"http://{self.HOST}:{self.http_port}"
         self.certificate, key = self_signed_certificate(directory / "tls", self.HOST)
@@ -395,10 +445,14 @@ class NginxFront:
         )
         self.site = render_nginx_site(
             {
-                "SERVER_NAME": self.HOST, "PUBLIC_BASE_URL": self.base_url,
-                "HTTP_PORT": str(self.http_port), "HTTPS_PORT": str(self.https_port),
-                "TLS_CERTIFICATE": str(self.certificate), "TLS_CERTIFICATE_KEY": str(key),
-                "APP_DIR": str(ROOT), "LOG_DIR": str(directory / "logs"),
+                "SERVER_NAME": self.HOST,
+                "PUBLIC_BASE_URL": self.base_url,
+                "HTTP_PORT": str(self.http_port),
+                "HTTPS_PORT": str(self.https_port),
+                "TLS_CERTIFICATE": str(self.certificate),
+                "TLS_CERTIFICATE_KEY": str(key),
+                "APP_DIR": str(ROOT),
+                "LOG_DIR": str(directory / "logs"),
                 "UPSTREAM_CONF": str(upstream),
             },
             directory / "ateliers-tice.site.conf",

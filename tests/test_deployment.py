@@ -138,11 +138,15 @@ class Deployment:
                 hour=13, minute=0, second=0, microsecond=0
             )
             workshop = Workshop(
-                title=title, description="Découvrir l'ENT avec sa classe.",
-                topic=db.session.get(Topic, self.ids["topic"]), level=Level.beginner,
+                title=title,
+                description="Découvrir l'ENT avec sa classe.",
+                topic=db.session.get(Topic, self.ids["topic"]),
+                level=Level.beginner,
                 room=db.session.get(Room, self.ids["room"]),
-                trainer=db.session.get(Trainer, self.ids["trainer"]), capacity=capacity,
-                starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
+                trainer=db.session.get(Trainer, self.ids["trainer"]),
+                capacity=capacity,
+                starts_at=starts_at,
+                ends_at=starts_at + timedelta(hours=3),
                 status=WorkshopStatus.published,
             )
             db.session.add(workshop)
@@ -169,9 +173,10 @@ class Deployment:
 
     def active_scheduler(self) -> stack.Process:
         """The scheduler whose pid the delivery heartbeat carries ("host:pid")."""
-        [process] = [row.process for row in self.rows(
-            "SELECT process FROM heartbeats WHERE name = 'deliver_outbox'"
-        )]
+        [process] = [
+            row.process
+            for row in self.rows("SELECT process FROM heartbeats WHERE name = 'deliver_outbox'")
+        ]
         pid = int(process.rsplit(":", 1)[1])
         [active] = [s for s in self.schedulers if s.pid == pid]
         return active
@@ -186,13 +191,20 @@ def _seed(app) -> dict[str, int]:
 
     with app.app_context():
         site = Site(
-            slug="amiens", name="Amiens", street="45 rue Saint-Leu", postcode="80026",
-            city="Amiens", latitude=49.9, longitude=2.3,
+            slug="amiens",
+            name="Amiens",
+            street="45 rue Saint-Leu",
+            postcode="80026",
+            city="Amiens",
+            latitude=49.9,
+            longitude=2.3,
         )
         room = Room(name="Salle multimédia", capacity=120)
         site.rooms = [room]
         topic = Topic(slug="ent", name="ENT")
-        trainer = Trainer(first_name="Claire", last_name="Dumont", email="claire.dumont@ac-amiens.fr")
+        trainer = Trainer(
+            first_name="Claire", last_name="Dumont", email="claire.dumont@ac-amiens.fr"
+        )
         db.session.add_all([site, topic, trainer])
         db.session.commit()
         create_account(COORDINATOR, "Coordination (test)", Role.coordinator, STAFF_PASSWORD)
@@ -261,10 +273,20 @@ def deployment(tmp_path_factory):
         cleanup.callback(engine.dispose)
 
         deployment = Deployment(
-            base_url=base_url, http_url=front.http_url,
-            verify=front.verify, env=env, directory=directory, site=front.site,
-            web_binds=web_binds, webs=[], schedulers=[], nginx=None, smtp=smtp, engine=engine,
-            seed_app=seed_app, ids=ids,
+            base_url=base_url,
+            http_url=front.http_url,
+            verify=front.verify,
+            env=env,
+            directory=directory,
+            site=front.site,
+            web_binds=web_binds,
+            webs=[],
+            schedulers=[],
+            nginx=None,
+            smtp=smtp,
+            engine=engine,
+            seed_app=seed_app,
+            ids=ids,
         )
         cleanup.callback(_stop_all, deployment)
         for index, bind in enumerate(web_binds):
@@ -275,11 +297,15 @@ def deployment(tmp_path_factory):
                 stack.start_scheduler(env, directory / f"scheduler-{index}.log")
             )
         stack.wait_for(
-            lambda: sum("now the active scheduler" in s.output for s in deployment.schedulers) == 1
-            and sum("standing by" in s.output for s in deployment.schedulers) == 1,
+            lambda: (
+                sum("now the active scheduler" in s.output for s in deployment.schedulers) == 1
+                and sum("standing by" in s.output for s in deployment.schedulers) == 1
+            ),
             timeout=60,
         )
-        stack.wait_for(lambda: deployment.rows("SELECT 1 FROM heartbeats WHERE name = 'deliver_outbox'"))
+        stack.wait_for(
+            lambda: deployment.rows("SELECT 1 FROM heartbeats WHERE name = 'deliver_outbox'")
+        )
         say(f"stack started in {time.monotonic() - started:.1f} s")
         yield deployment
 
@@ -364,7 +390,8 @@ def nginx_redaction_maps() -> list[re.Pattern]:
     syntax (named groups `(?P<…>`, nginx's `\\"` unquoted)."""
     found = re.findall(
         r'^\s*"~(\^.*\$)" "\$\{\w+\}\*\*\*\$\{\w+\}";$',
-        stack.NGINX_SITE.read_text(encoding="utf-8"), re.MULTILINE,
+        stack.NGINX_SITE.read_text(encoding="utf-8"),
+        re.MULTILINE,
     )
     assert len(found) == 4, found
     return [re.compile(re.sub(r"\(\?<(\w+)>", r"(?P<\1>", p.replace('\\"', '"'))) for p in found]
@@ -437,11 +464,14 @@ def test_tls_redirect_static_files_and_body_limit(deployment):
     # The static file never reached an instance; nginx logged it with no upstream.
     path = css.split("?")[0]
     assert all(path not in deployment.web_log(i) for i in range(2))
-    assert re.search(rf'"GET {re.escape(css)} HTTP/1.1" 200 .* upstream=- ', deployment.access_log.read_text())
+    assert re.search(
+        rf'"GET {re.escape(css)} HTTP/1.1" 200 .* upstream=- ', deployment.access_log.read_text()
+    )
 
     # http:// → the public https address, same path and query.
-    redirect = httpx.get(f"{deployment.http_url}/ateliers?site=amiens", follow_redirects=False,
-                         trust_env=False)
+    redirect = httpx.get(
+        f"{deployment.http_url}/ateliers?site=amiens", follow_redirects=False, trust_env=False
+    )
     assert redirect.status_code == 301
     assert redirect.headers["location"] == f"{deployment.base_url}/ateliers?site=amiens"
     assert redirect.headers["server"] == "nginx"
@@ -464,7 +494,10 @@ def test_tls_redirect_static_files_and_body_limit(deployment):
         old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
     old.set_ciphers("DEFAULT:@SECLEVEL=0")
     https_port = int(deployment.base_url.rsplit(":", 1)[1])
-    with pytest.raises(ssl.SSLError) as refused, socket.create_connection((HOST, https_port)) as raw:
+    with (
+        pytest.raises(ssl.SSLError) as refused,
+        socket.create_connection((HOST, https_port)) as raw,
+    ):
         old.wrap_socket(raw).close()
     assert refused.value.reason == "TLSV1_ALERT_PROTOCOL_VERSION", refused.value
 
@@ -492,7 +525,9 @@ def test_calendar_feeds_and_webcal_links_through_nginx(deployment):
         assert feed.headers.get("content-encoding") == "gzip"
         assert feed.headers["etag"].startswith('W/"')
         assert "Le TBI en maternelle" in feed.text
-        again = client.get("/calendriers/amiens.ics", headers={"If-None-Match": feed.headers["etag"]})
+        again = client.get(
+            "/calendriers/amiens.ics", headers={"If-None-Match": feed.headers["etag"]}
+        )
         assert again.status_code == 304 and again.content == b""
         # The 304 has no body, so nothing to compress: the app's own (strong) form of the same tag.
         assert again.headers["etag"] == feed.headers["etag"].removeprefix("W/")
@@ -510,8 +545,10 @@ def test_calendar_feeds_and_webcal_links_through_nginx(deployment):
                 "/calendriers/amiens.ics", headers={"Accept-Encoding": "identity", **condition}
             )
             assert revalidated.status_code == 304, condition
-        say(f"amiens.ics: {len(plain.content)} bytes, {feed.num_bytes_downloaded} on the wire "
-            f"gzipped; 304 with the weak and with the strong ETag")
+        say(
+            f"amiens.ics: {len(plain.content)} bytes, {feed.num_bytes_downloaded} on the wire "
+            f"gzipped; 304 with the weak and with the strong ETag"
+        )
 
 
 def test_no_secret_in_any_log(deployment):
@@ -523,7 +560,8 @@ def test_no_secret_in_any_log(deployment):
         token = csrf_token(client.get(f"/ateliers/{workshop_id}"))
         registered = client.post(
             f"/ateliers/{workshop_id}/inscription",
-            data=form_data(1, courriel=address, csrf_token=token), follow_redirects=True,
+            data=form_data(1, courriel=address, csrf_token=token),
+            follow_redirects=True,
         )
         assert registered.status_code == 200
         assert "Votre place est réservée" in registered.text
@@ -543,7 +581,10 @@ def test_no_secret_in_any_log(deployment):
         # A page's own requests carry it as Referer (the page's style sheet, its cancel page).
         css = re.search(r'href="(/static/style\.css\?v=[0-9a-f]+)"', manage.text)[1]
         assert client.get(css, headers={"Referer": link}).status_code == 200
-        assert client.get(f"/inscription/{secret}/annuler", headers={"Referer": link}).status_code == 200
+        assert (
+            client.get(f"/inscription/{secret}/annuler", headers={"Referer": link}).status_code
+            == 200
+        )
 
     # Both logs have the requests, masked…
     stack.wait_for(lambda: "/calendriers/perso/***.ics" in deployment.access_log.read_text())
@@ -551,16 +592,21 @@ def test_no_secret_in_any_log(deployment):
     assert '"GET /inscription/*** HTTP/1.1" 200' in access
     assert '"GET /inscription/***/annuler HTTP/1.1" 200' in access
     assert f'"{deployment.base_url}/inscription/***"' in access  # the Referer
-    stack.wait_for(lambda: "/calendriers/perso/***.ics" in deployment.web_log(0) + deployment.web_log(1))
+    stack.wait_for(
+        lambda: "/calendriers/perso/***.ics" in deployment.web_log(0) + deployment.web_log(1)
+    )
     instances = deployment.web_log(0) + deployment.web_log(1)
     assert "GET /inscription/***" in instances
     # …and the secrets nowhere: nginx's access and error logs, both instances', both schedulers'.
     everything = deployment.every_log()
     assert secret not in everything
     assert feed_secret not in everything
-    assert deployment.rows(
-        "SELECT status FROM registrations WHERE workshop_id = :w", w=workshop_id
-    )[0].status == "confirmed"
+    assert (
+        deployment.rows("SELECT status FROM registrations WHERE workshop_id = :w", w=workshop_id)[
+            0
+        ].status
+        == "confirmed"
+    )
 
 
 # --- registrations over both instances -------------------------------------------------------------
@@ -625,9 +671,11 @@ def test_fifty_registrations_at_once_for_the_last_three_seats(deployment):
         [mail] = deployment.mails_to(row.email)
         expected = "Inscription confirmée" if row.status == "confirmed" else "Liste d'attente"
         assert mail["Subject"].startswith(expected)
-    say(f"{clients} registrations for {capacity} seats in {elapsed:.1f} s: {len(confirmed)} "
+    say(
+        f"{clients} registrations for {capacity} seats in {elapsed:.1f} s: {len(confirmed)} "
         f"confirmed, waiting 1..{clients - capacity}; per instance {per_instance}; "
-        f"{len(mails)} mails, {len({m['Message-ID'] for m in mails})} Message-IDs")
+        f"{len(mails)} mails, {len({m['Message-ID'] for m in mails})} Message-IDs"
+    )
 
 
 # --- login limits, shared through Redis ------------------------------------------------------------
@@ -683,8 +731,13 @@ def test_login_limits_hold_across_instances_and_workers(deployment):
     # address, half of them forging X-Forwarded-For, pass 30 times (the limit) and no more…
     rng = random.Random(12)
     attempts = [
-        (f"inconnu{n}@ac-amiens.fr", "pas le bon mot de passe",
-         {"X-Forwarded-For": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{n}"} if n % 2 else {})
+        (
+            f"inconnu{n}@ac-amiens.fr",
+            "pas le bon mot de passe",
+            {"X-Forwarded-For": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{n}"}
+            if n % 2
+            else {},
+        )
         for n in range(36)
     ]
     outcomes = _login_attempts(deployment, [("127.0.0.30", attempts)], threads_per_address=6)
@@ -699,12 +752,15 @@ def test_login_limits_hold_across_instances_and_workers(deployment):
     instances = deployment.web_log(0) + deployment.web_log(1)
     assert re.search(r'^127\.0\.0\.30 "POST /connexion', instances, re.MULTILINE)
     assert re.search(r'^127\.0\.0\.31 "POST /connexion', instances, re.MULTILINE)
-    assert not re.search(r'^10\.', instances, re.MULTILINE)
-    say(f"login limits: account 10 checked / 30 refused (per instance {per_instance}); "
-        f"address 30 checked / 6 refused (18 forged X-Forwarded-For); other address 5 / 5")
+    assert not re.search(r"^10\.", instances, re.MULTILINE)
+    say(
+        f"login limits: account 10 checked / 30 refused (per instance {per_instance}); "
+        f"address 30 checked / 6 refused (18 forged X-Forwarded-For); other address 5 / 5"
+    )
 
 
 # --- a browser, over https through nginx -------------------------------------------------------------
+
 
 @pytest.mark.browser
 def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
@@ -728,7 +784,10 @@ def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
             page.goto(f"/ateliers/{workshop_id}")
             expect(page.get_by_role("heading", level=1)).to_have_text(title)
             fill_registration(
-                page, last_name="Lefèvre", first_name="Élodie", email=address,
+                page,
+                last_name="Lefèvre",
+                first_name="Élodie",
+                email=address,
                 school="École Jean Macé, Amiens",
             )
             page.get_by_role("button", name="S'inscrire", exact=True).click()
@@ -781,15 +840,20 @@ def test_the_standby_scheduler_takes_over_when_the_active_one_is_killed(deployme
             assert register(client, workshop_id, n).status_code == 303
 
     line = stack.wait_for(
-        lambda: re.search(r"^(\S+ \S+) scheduler INFO this process is now the active scheduler$",
-                          standby.output, re.MULTILINE),
+        lambda: re.search(
+            r"^(\S+ \S+) scheduler INFO this process is now the active scheduler$",
+            standby.output,
+            re.MULTILINE,
+        ),
         timeout=SCHEDULER_ELECTION_SECONDS + TAKEOVER_MARGIN_SECONDS + 30,
     )
     # The time the standby wrote on that line (logging's asctime: local time, milliseconds).
     took_over_at = datetime.strptime(line[1], "%Y-%m-%d %H:%M:%S,%f").timestamp()
     takeover = took_over_at - killed_at
-    say(f"scheduler takeover: {takeover:.2f} s after the kill (election every "
-        f"{SCHEDULER_ELECTION_SECONDS} s)")
+    say(
+        f"scheduler takeover: {takeover:.2f} s after the kill (election every "
+        f"{SCHEDULER_ELECTION_SECONDS} s)"
+    )
     assert takeover <= SCHEDULER_ELECTION_SECONDS + TAKEOVER_MARGIN_SECONDS
 
     for n in numbers:
@@ -873,7 +937,9 @@ def test_an_instance_killed_during_a_burst_loses_nothing(deployment):
             if page is None or page.status_code != 200:
                 return
             data = form_data(n, csrf_token=csrf_token(page))
-            response = timed("POST", lambda: client.post(f"/ateliers/{workshop_id}/inscription", data=data))
+            response = timed(
+                "POST", lambda: client.post(f"/ateliers/{workshop_id}/inscription", data=data)
+            )
             registered[n] = response.status_code if response is not None else 0
             posts_done.release()
 
@@ -913,8 +979,10 @@ def test_an_instance_killed_during_a_burst_loses_nothing(deployment):
     assert len(failed) <= len(in_flight), (failed, len(in_flight))
     assert all(s.method == "POST" for s in failed), "a GET must go to the other instance"
     # What the teachers whose POST was cut see: nginx's page, in French, saying what to check.
-    assert all("Service momentanément indisponible" in s.text and "vérifiez vos courriels" in s.text
-               for s in failed)
+    assert all(
+        "Service momentanément indisponible" in s.text and "vérifiez vos courriels" in s.text
+        for s in failed
+    )
 
     rows = deployment.registrations(workshop_id)
     confirmed = [r for r in rows if r.status == "confirmed"]
@@ -928,13 +996,17 @@ def test_an_instance_killed_during_a_burst_loses_nothing(deployment):
     # Each row's mail goes out, once.
     stack.wait_for(lambda: all(len(deployment.mails_to(e)) >= 1 for e in emails), timeout=90)
     assert all(len(deployment.mails_to(e)) == 1 for e in emails)
-    retried = len(re.findall(
-        rf'"(?:GET|POST) /ateliers/{workshop_id}(?:/inscription)? HTTP/1.1" \d+ .* upstream=[0-9.:]+, ',
-        deployment.access_log.read_text(),
-    ))
-    say(f"instance killed after {kill_after} registrations: {len(sent)} requests "
+    retried = len(
+        re.findall(
+            rf'"(?:GET|POST) /ateliers/{workshop_id}(?:/inscription)? HTTP/1.1" \d+ .* upstream=[0-9.:]+, ',
+            deployment.access_log.read_text(),
+        )
+    )
+    say(
+        f"instance killed after {kill_after} registrations: {len(sent)} requests "
         f"({len(sent) - len(after)} before or during the kill), {len(in_flight)} in flight at the "
         f"kill, {len(failed)} failed {Counter(s.status or repr(s.error) for s in failed)}; "
         f"{len(after)} sent after the kill, all answered; {retried} requests nginx moved to the "
         f"other instance; {len(rows)} registrations for {len(ok)} confirmation pages: "
-        f"{len(confirmed)} confirmed, waiting 1..{waiting}")
+        f"{len(confirmed)} confirmed, waiting 1..{waiting}"
+    )

@@ -108,13 +108,26 @@ def unit_env(env_file: Path) -> dict[str, str]:
     return {**base_env(), **stack.read_env_file(env_file)}
 
 
-def sh(argv: list[str], env: dict[str, str], *, cwd: Path, input: str = "", check: bool = True,
-       timeout: float = 180) -> subprocess.CompletedProcess:
+def sh(
+    argv: list[str],
+    env: dict[str, str],
+    *,
+    cwd: Path,
+    input: str = "",
+    check: bool = True,
+    timeout: float = 180,
+) -> subprocess.CompletedProcess:
     """A command to its end, in a session of its own (no terminal: a password prompt reads
     standard input); its output is in the assertion message when `check` fails."""
     done = subprocess.run(
-        [str(a) for a in argv], cwd=cwd, env=env, input=input, capture_output=True, text=True,
-        timeout=timeout, start_new_session=True,
+        [str(a) for a in argv],
+        cwd=cwd,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        start_new_session=True,
     )
     if check:
         assert done.returncode == 0, (
@@ -185,7 +198,10 @@ def plain_dump(database_url: str) -> str:
     (Without the random key of psql's \\restrict lines, new in pg_dump 15.14.)"""
     done = subprocess.run(
         ["pg_dump", "--format=plain", "--no-owner", as_admin(database_url)],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     return re.sub(r"(?m)^\\(un)?restrict .*$", r"\\\1restrict", done.stdout)
 
@@ -219,8 +235,9 @@ class Browser:
     cookies: dict[str, str] = field(default_factory=dict)
     cookie_attributes: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, path: str, *, form: dict | None = None,
-                headers: dict | None = None) -> Response:
+    def request(
+        self, method: str, path: str, *, form: dict | None = None, headers: dict | None = None
+    ) -> Response:
         host, port = self.address.rsplit(":", 1)
         connection = http.client.HTTPConnection(host, int(port), timeout=30)
         sent = {"X-Forwarded-Proto": "https", "X-Forwarded-For": CLIENT_ADDRESS}
@@ -260,9 +277,14 @@ class Browser:
     def login(self, email: str, password: str) -> Response:
         page = self.get("/connexion")
         assert page.status == 200, page.text[:2000]
-        return self.post("/connexion", {
-            "csrf_token": self.csrf_token(page), "courriel": email, "mot_de_passe": password,
-        })
+        return self.post(
+            "/connexion",
+            {
+                "csrf_token": self.csrf_token(page),
+                "courriel": email,
+                "mot_de_passe": password,
+            },
+        )
 
 
 def health(address: str) -> dict:
@@ -328,14 +350,19 @@ def test_systemd_accepts_the_units(tmp_path):
     """`systemd-analyze verify` on the units as installed here (the checkout for /srv/…, the
     example for the environment file): no warning, no error (a misspelt setting is a warning
     that systemd would otherwise ignore silently)."""
-    require(shutil.which("systemd-analyze") is not None, "systemd-analyze is not installed (systemd)")
+    require(
+        shutil.which("systemd-analyze") is not None, "systemd-analyze is not installed (systemd)"
+    )
     for unit in stack.UNITS.glob("*.service"):
         text = unit.read_text(encoding="utf-8").replace(stack.INSTALL_DIR, str(ROOT))
         text = text.replace("/etc/ateliers-tice/ateliers-tice.env", str(stack.ENV_EXAMPLE))
         (tmp_path / unit.name).write_text(text, encoding="utf-8")
     done = subprocess.run(
         ["systemd-analyze", "verify", *sorted(map(str, tmp_path.glob("*.service")))],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0 and not done.stdout.strip() and not done.stderr.strip(), done
 
@@ -368,8 +395,10 @@ def service(tmp_path_factory):
     with service_role() as role, stack.fresh_database("production") as admin_url:
         database_url = owned_by(admin_url, role)
         settings = production_settings(
-            DATABASE_URL=database_url, RATELIMIT_STORAGE_URI=redis_url,
-            RATELIMIT_KEY_PREFIX=prefix, MAIL_FILE_DIR=str(tmp / "mail"),
+            DATABASE_URL=database_url,
+            RATELIMIT_STORAGE_URI=redis_url,
+            RATELIMIT_KEY_PREFIX=prefix,
+            MAIL_FILE_DIR=str(tmp / "mail"),
         )
         env_file = write_env_file(tmp / "ateliers-tice.env", settings)
         shell = shell_env(env_file)
@@ -378,7 +407,9 @@ def service(tmp_path_factory):
             "upgrade": sh(["bash", "-c", as_run_here(upgrade)], shell, cwd=tmp),
             "staff": sh(
                 ["bash", "-c", as_run_here(staff)],
-                shell, cwd=tmp, input=f"{COORDINATOR_PASSWORD}\n{COORDINATOR_PASSWORD}\n",
+                shell,
+                cwd=tmp,
+                input=f"{COORDINATOR_PASSWORD}\n{COORDINATOR_PASSWORD}\n",
             ),
         }
         address = f"127.0.0.1:{free_port()}"
@@ -436,6 +467,7 @@ def test_production_starts_as_the_readme_says(service):
 def test_the_scheduler_started_from_its_unit_writes_its_heartbeat(service):
     scheduler = stack.start_scheduler(unit_env(service.env_file), service.tmp / "scheduler.log")
     try:
+
         def beat():
             assert scheduler.running(), scheduler.output[-3000:]
             return health(service.address)["scheduler"]
@@ -454,8 +486,14 @@ def test_the_scheduler_started_from_its_unit_writes_its_heartbeat(service):
 
 REFUSED = {
     "missing key": ({"SECRET_KEY": None}, "SECRET_KEY n'est pas définie"),
-    "short key": ({"SECRET_KEY": "k" * 31}, "SECRET_KEY est trop courte (31 caractères, 32 au moins)"),
-    "development key": ({"SECRET_KEY": DEVELOPMENT_SECRET_KEY}, "SECRET_KEY est la clé de développement"),
+    "short key": (
+        {"SECRET_KEY": "k" * 31},
+        "SECRET_KEY est trop courte (31 caractères, 32 au moins)",
+    ),
+    "development key": (
+        {"SECRET_KEY": DEVELOPMENT_SECRET_KEY},
+        "SECRET_KEY est la clé de développement",
+    ),
     "memory limits": (
         {"RATELIMIT_STORAGE_URI": "memory://", "SINGLE_PROCESS": "false"},
         "RATELIMIT_STORAGE_URI=memory:// compte à part dans chaque processus",
@@ -474,8 +512,9 @@ def test_production_refuses_to_start_with(case, tmp_path):
     settings = production_settings(DATABASE_URL=_unreachable_database(), **overrides)
     env_file = write_env_file(tmp_path / "ateliers-tice.env", settings)
 
-    by_hand = sh([DEPLOY / "flask", "db", "upgrade"], shell_env(env_file), cwd=tmp_path,
-                 check=False)
+    by_hand = sh(
+        [DEPLOY / "flask", "db", "upgrade"], shell_env(env_file), cwd=tmp_path, check=False
+    )
     assert by_hand.returncode != 0
     assert "Configuration de production refusée" in output(by_hand)
     assert reason in output(by_hand)
@@ -500,8 +539,11 @@ def test_production_starts_with(overrides, tmp_path):
 
 def test_gunicorn_refuses_single_process_with_several_workers(tmp_path):
     settings = production_settings(
-        DATABASE_URL=_unreachable_database(), RATELIMIT_STORAGE_URI="memory://",
-        SINGLE_PROCESS="true", WEB_WORKERS="2", WEB_BIND=f"127.0.0.1:{free_port()}",
+        DATABASE_URL=_unreachable_database(),
+        RATELIMIT_STORAGE_URI="memory://",
+        SINGLE_PROCESS="true",
+        WEB_WORKERS="2",
+        WEB_BIND=f"127.0.0.1:{free_port()}",
     )
     env = unit_env(write_env_file(tmp_path / "ateliers-tice.env", settings))
     web = stack.Process(stack.unit_command("ateliers-tice-web.service"), env, tmp_path / "web.log")
@@ -520,13 +562,18 @@ def test_development_keeps_its_fixed_key_whatever_the_environment_says(tmp_path)
     key = secrets.token_urlsafe(48)
     common = {**base_env(), "SECRET_KEY": key, "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"}
     script = "import wsgi; print(wsgi.app.config['SECRET_KEY'])"
-    development = sh([sys.executable, "-c", script], {**common, "ATELIERS_ENV": "development"},
-                     cwd=ROOT)
+    development = sh(
+        [sys.executable, "-c", script], {**common, "ATELIERS_ENV": "development"}, cwd=ROOT
+    )
     assert development.stdout.strip() == DEVELOPMENT_SECRET_KEY
     production = sh(
         [sys.executable, "-c", script],
-        {**common, "ATELIERS_ENV": "production", "RATELIMIT_STORAGE_URI": "memory://",
-         "SINGLE_PROCESS": "true"},
+        {
+            **common,
+            "ATELIERS_ENV": "production",
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "SINGLE_PROCESS": "true",
+        },
         cwd=ROOT,
     )
     assert production.stdout.strip() == key
@@ -560,18 +607,26 @@ def secret_requests() -> list[tuple[str, str, str]]:
 def test_the_access_log_masks_every_secret_url(service):
     requests = secret_requests()
     paths = {path.split("SeCrEt")[0] for _, path, _ in requests}
-    assert {"/inscription/", "/calendriers/perso/", "/attestations/",
-            "/connexion/reinitialiser/", "/questionnaire/"} <= paths, paths
+    assert {
+        "/inscription/",
+        "/calendriers/perso/",
+        "/attestations/",
+        "/connexion/reinitialiser/",
+        "/questionnaire/",
+    } <= paths, paths
     browser = Browser(service.address)
     for method, path, _ in requests:
         referer = f"https://ateliers.crdp-amiens.fr{path}?source=liste"
-        browser.request(method, path, headers={"Referer": referer},
-                        form={} if method == "POST" else None)
+        browser.request(
+            method, path, headers={"Referer": referer}, form={} if method == "POST" else None
+        )
 
     def expected_line(method: str, path: str, secret: str) -> str:
         masked = path.replace(secret, "***")
-        return (f'"{method} {masked} HTTP/1.1" ',
-                f'"https://ateliers.crdp-amiens.fr{masked}?source=liste"')
+        return (
+            f'"{method} {masked} HTTP/1.1" ',
+            f'"https://ateliers.crdp-amiens.fr{masked}?source=liste"',
+        )
 
     def all_logged():
         log = service.web.output
@@ -605,7 +660,10 @@ def test_redact_keeps_the_thank_you_pages_and_masks_full_urls():
         assert redact(f"GET {path}?source=liste HTTP/1.1") == f"GET {path}?source=liste HTTP/1.1"
     token = "mErCi" + secrets.token_urlsafe(32)[:38]  # a token may begin like "merci"
     referer = f"https://ateliers.crdp-amiens.fr/inscription/{token}/annuler?source=liste#haut"
-    assert redact(referer) == "https://ateliers.crdp-amiens.fr/inscription/***/annuler?source=liste#haut"
+    assert (
+        redact(referer)
+        == "https://ateliers.crdp-amiens.fr/inscription/***/annuler?source=liste#haut"
+    )
     assert redact(f"/calendriers/perso/{token}.ics") == "/calendriers/perso/***.ics"
     assert redact(f"/rencontres/2025/propositions/{token}/retirer") == (
         "/rencontres/2025/propositions/***/retirer"
@@ -639,8 +697,13 @@ def test_the_server_header_names_no_version(service):
 def settings_read_by_the_code() -> set[str]:
     """Every environment variable the Python code reads: os.environ.get/[…], os.getenv, and
     config's _env_list/_env_bool and gunicorn.conf's _int helpers."""
-    files = [ROOT / "config.py", ROOT / "wsgi.py", DEPLOY / "gunicorn.conf.py",
-             *(ROOT / "app").rglob("*.py"), *(ROOT / "scheduler").rglob("*.py")]
+    files = [
+        ROOT / "config.py",
+        ROOT / "wsgi.py",
+        DEPLOY / "gunicorn.conf.py",
+        *(ROOT / "app").rglob("*.py"),
+        *(ROOT / "scheduler").rglob("*.py"),
+    ]
     names = set()
     for path in files:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -676,8 +739,15 @@ def test_the_example_environment_file_explains_every_setting():
     follow it without a blank line. Nothing stale, and no test/development-only switch."""
     read = settings_read_by_the_code()
     # The parser sees the code (each kind of reader at least once).
-    assert {"SECRET_KEY", "ALLOWED_EMAIL_DOMAINS", "MAIL_USE_TLS", "ATELIERS_ENV", "WEB_WORKERS",
-            "WEB_BIND", "SINGLE_PROCESS"} <= read
+    assert {
+        "SECRET_KEY",
+        "ALLOWED_EMAIL_DOMAINS",
+        "MAIL_USE_TLS",
+        "ATELIERS_ENV",
+        "WEB_WORKERS",
+        "WEB_BIND",
+        "SINGLE_PROCESS",
+    } <= read
 
     lines = stack.ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
     where = {}
@@ -708,7 +778,8 @@ def test_the_example_file_reads_the_same_in_systemd_and_in_the_shell():
     """deploy/flask and deploy/backup source the file systemd reads: same values both ways."""
     done = sh(
         ["bash", "-c", 'set -a; . "$1"; set +a; env -0', "bash", stack.ENV_EXAMPLE],
-        base_env(), cwd=ROOT,
+        base_env(),
+        cwd=ROOT,
     )
     shell = dict(item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
     systemd = stack.read_env_file()
@@ -721,19 +792,28 @@ def test_the_scripts_give_libpq_the_database_without_the_password_on_the_command
     url = "postgresql+psycopg://ateliers:mot de passe %3A p%40ss%2Fw%25rd@db.local:5433/ateliers"
     env_file = write_env_file(tmp_path / "ateliers-tice.env", {"DATABASE_URL": url})
     script = [
-        "bash", "-euo", "pipefail", "-c",
+        "bash",
+        "-euo",
+        "pipefail",
+        "-c",
         '. "$1"; database_for_libpq; printf "%s\\n%s\\n%s" "$ROOT" "$PG_URL" "${PGPASSWORD-none}"',
-        "bash", DEPLOY / "env.sh",
+        "bash",
+        DEPLOY / "env.sh",
     ]
     env = {k: v for k, v in shell_env(env_file).items() if k != "PGPASSWORD"}
     done = sh(script, env, cwd=tmp_path)
     assert done.stdout.split("\n") == [
-        str(ROOT), "postgresql://ateliers@db.local:5433/ateliers", "mot de passe : p@ss/w%rd"
+        str(ROOT),
+        "postgresql://ateliers@db.local:5433/ateliers",
+        "mot de passe : p@ss/w%rd",
     ]
     socket = "postgresql+psycopg://ateliers@/ateliers?host=/run/postgresql"
     write_env_file(env_file, {"DATABASE_URL": socket})
     done = sh(script, env, cwd=tmp_path)
-    assert done.stdout.split("\n")[1:] == ["postgresql://ateliers@/ateliers?host=/run/postgresql", "none"]
+    assert done.stdout.split("\n")[1:] == [
+        "postgresql://ateliers@/ateliers?host=/run/postgresql",
+        "none",
+    ]
     write_env_file(env_file, {"DATABASE_URL": "sqlite:////srv/ateliers.sqlite3"})
     refused = sh(script, env, cwd=tmp_path, check=False)
     assert refused.returncode == 1 and "n'est pas une base PostgreSQL" in refused.stderr
@@ -743,11 +823,14 @@ def test_the_scripts_give_libpq_the_database_without_the_password_on_the_command
 
 
 def open_workshop(database_url: str) -> int:
-    [(workshop_id,)] = psql(database_url, """
+    [(workshop_id,)] = psql(
+        database_url,
+        """
         SELECT id FROM workshops
         WHERE status = 'published' AND coalesce(registration_deadline, starts_at) > now() + interval '1 day'
         ORDER BY starts_at, id LIMIT 1
-    """)
+    """,
+    )
     return workshop_id
 
 
@@ -755,19 +838,34 @@ def test_backup_and_restore(service):
     tmp = service.tmp
     shell = shell_env(service.env_file)
     # The catalogue (the demo's), then a registration through the running site.
-    sh([ROOT / ".venv/bin/flask", "--app", "wsgi", "seed-demo"],
-       {**base_env(), "ATELIERS_ENV": "development", "DATABASE_URL": service.database_url,
-        "MAIL_FILE_DIR": str(tmp / "mail")}, cwd=ROOT)
+    sh(
+        [ROOT / ".venv/bin/flask", "--app", "wsgi", "seed-demo"],
+        {
+            **base_env(),
+            "ATELIERS_ENV": "development",
+            "DATABASE_URL": service.database_url,
+            "MAIL_FILE_DIR": str(tmp / "mail"),
+        },
+        cwd=ROOT,
+    )
     workshop_id = open_workshop(service.database_url)
     page_path = f"/ateliers/{workshop_id}"
     browser = Browser(service.address)
     before = browser.get(page_path)
     assert before.status == 200
-    registered = browser.post(f"{page_path}/inscription", {
-        "csrf_token": browser.csrf_token(before), "nom": "Martin", "prenom": "Léa",
-        "courriel": "lea.martin@ac-amiens.fr", "ecole": "École Jules Ferry, Amiens", "uai": "",
-        "site_web": "",
-    }, page=page_path)
+    registered = browser.post(
+        f"{page_path}/inscription",
+        {
+            "csrf_token": browser.csrf_token(before),
+            "nom": "Martin",
+            "prenom": "Léa",
+            "courriel": "lea.martin@ac-amiens.fr",
+            "ecole": "École Jules Ferry, Amiens",
+            "uai": "",
+            "site_web": "",
+        },
+        page=page_path,
+    )
     assert registered.status == 303, registered.text[:3000]
     seats = seats_badge(browser.get(page_path))
     assert seats != seats_badge(before)  # one seat taken
@@ -787,7 +885,9 @@ def test_backup_and_restore(service):
         )
         done = sh([DEPLOY / "restore", dump], shell_env(restored_env), cwd=tmp)
         assert "restaurée" in done.stdout
-        owners = psql(restored_url, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'")
+        owners = psql(
+            restored_url, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+        )
         assert owners == [(service.role[0],)]  # --no-owner: the service's role owns its copy
         address = f"127.0.0.1:{free_port()}"
         web = stack.start_web(unit_env(restored_env), address, tmp / "restored-web.log")
@@ -817,8 +917,9 @@ def test_backup_keeps_the_last_ones(service):
     for path in old:
         path.write_bytes(b"old")
     (backups / "notes.txt").write_text("à garder")
-    done = sh([DEPLOY / "backup", backups], shell_env(service.env_file, BACKUP_KEEP="3"),
-              cwd=service.tmp)
+    done = sh(
+        [DEPLOY / "backup", backups], shell_env(service.env_file, BACKUP_KEEP="3"), cwd=service.tmp
+    )
     newest = Path(done.stdout.splitlines()[0])
     assert sorted(p.name for p in backups.iterdir()) == sorted(
         [old[2].name, old[3].name, newest.name, "notes.txt"]
@@ -835,7 +936,8 @@ def test_upgrade_from_the_previous_release(tmp_path):
     require_postgresql()
     found = subprocess.run(
         ["git", "-C", ROOT, "rev-parse", "--verify", "--quiet", f"{PREVIOUS_RELEASE}^{{commit}}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     require(found.returncode == 0, f"the previous release {PREVIOUS_RELEASE} is not in this clone")
     commit = found.stdout.strip()
@@ -844,19 +946,28 @@ def test_upgrade_from_the_previous_release(tmp_path):
     stack.run(f"git -C '{ROOT}' archive {commit} | tar -x -C '{old}'", base_env())
 
     with stack.fresh_database("upgrade") as database_url:
-        previous = {**base_env(), "ATELIERS_ENV": "development", "DATABASE_URL": database_url,
-                    "MAIL_FILE_DIR": str(tmp_path / "mail")}
+        previous = {
+            **base_env(),
+            "ATELIERS_ENV": "development",
+            "DATABASE_URL": database_url,
+            "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        }
         flask = [ROOT / ".venv/bin/flask", "--app", "wsgi"]
         # That flask runs the previous release's code, not this checkout's.
-        located = sh([*flask, "shell"], previous, cwd=old, input="import app; print(app.__file__)\n")
+        located = sh(
+            [*flask, "shell"], previous, cwd=old, input="import app; print(app.__file__)\n"
+        )
         assert str(old / "app" / "__init__.py") in located.stdout, output(located)
         sh([*flask, "db", "upgrade"], previous, cwd=old)
         assert "créées" in sh([*flask, "seed-demo"], previous, cwd=old).stdout
         [(previous_revision,)] = psql(database_url, "SELECT version_num FROM alembic_version")
 
         settings = production_settings(
-            DATABASE_URL=database_url, RATELIMIT_STORAGE_URI="memory://", SINGLE_PROCESS="true",
-            WEB_WORKERS="1", MAIL_FILE_DIR=str(tmp_path / "mail"),
+            DATABASE_URL=database_url,
+            RATELIMIT_STORAGE_URI="memory://",
+            SINGLE_PROCESS="true",
+            WEB_WORKERS="1",
+            MAIL_FILE_DIR=str(tmp_path / "mail"),
         )
         env_file = write_env_file(tmp_path / "ateliers-tice.env", settings)
         shell = shell_env(env_file)
@@ -873,10 +984,16 @@ def test_upgrade_from_the_previous_release(tmp_path):
         assert "Running upgrade" not in output(again)
         assert_unchanged(upgraded, plain_dump(database_url))
 
-        titles = [title for (title,) in psql(database_url, """
+        titles = [
+            title
+            for (title,) in psql(
+                database_url,
+                """
             SELECT title FROM workshops WHERE status = 'published' AND starts_at > now()
             ORDER BY starts_at, id LIMIT 3
-        """)]
+        """,
+            )
+        ]
         assert titles
         address = f"127.0.0.1:{free_port()}"
         web = stack.start_web(unit_env(env_file), address, tmp_path / "web.log")
