@@ -58,7 +58,6 @@ import argparse
 import fcntl
 import multiprocessing
 import os
-import re
 import resource
 import signal
 import socket
@@ -515,16 +514,14 @@ def client_process(base_url: str, clients: int, commands, results, certificate=N
             client.close()
 
 
-CSRF_INPUT = re.compile(r'<input[^>]*\bname="csrf_token"[^>]*\bvalue="([^"]+)"')
-
-
 def load_forms(sessions, forms, workshop_id: int) -> None:
     """Each client loads a workshop page once, as a teacher would: its session cookie, its CSRF
     token (valid for the session) and the Referer its POSTs carry."""
+    from tests.test_concurrency import csrf_token
+
     for client, form in zip(sessions, forms, strict=True):
         page = client.get(f"/ateliers/{workshop_id}")
-        page.raise_for_status()
-        form["csrf_token"] = CSRF_INPUT.search(page.text)[1]
+        form["csrf_token"] = csrf_token(page)
         client.headers["Referer"] = str(page.url)
 
 

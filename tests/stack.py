@@ -198,22 +198,35 @@ class Process:
         return self.popen.returncode
 
 
-def run(argv: list[str] | str, env: dict[str, str], timeout: float = 300, **kwargs):
-    """A command to its end (bash for a string, as written in the README): CompletedProcess;
-    its output is in the assertion message when it fails."""
-    if isinstance(argv, str):
-        argv = ["bash", "-euo", "pipefail", "-c", argv]
+def run(
+    argv: list | str,
+    env: dict[str, str],
+    *,
+    cwd: Path = ROOT,
+    input: str = "",
+    check: bool = True,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
+    """A command to its end (bash for a string, as written in the README), in a session of its
+    own (no terminal: a password prompt reads `input`); its output is in the assertion message
+    when `check` fails."""
+    argv = (
+        ["bash", "-euo", "pipefail", "-c", argv] if isinstance(argv, str) else list(map(str, argv))
+    )
     done = subprocess.run(
         argv,
-        cwd=kwargs.pop("cwd", ROOT),
+        cwd=cwd,
         env=env,
+        input=input,
         capture_output=True,
         text=True,
         timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        **kwargs,
+        start_new_session=True,
     )
-    assert done.returncode == 0, f"{argv} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    if check:
+        assert done.returncode == 0, (
+            f"{argv} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 

@@ -52,6 +52,7 @@ from tests.test_browser import (
     cancel_from_management_page,
     fill_registration,
 )
+from tests.test_concurrency import csrf_token
 
 pytestmark = pytest.mark.live
 
@@ -64,8 +65,6 @@ SCHEDULER_DELIVERY_SECONDS = 0.5
 TAKEOVER_MARGIN_SECONDS = 15
 COORDINATOR = "coordination.deploiement@ac-amiens.fr"
 
-CSRF_INPUT = re.compile(r"<input[^>]*\bname=\"csrf_token\"[^>]*>")
-VALUE = re.compile(r"\bvalue=\"([^\"]+)\"")
 
 
 def say(text: str) -> None:
@@ -326,13 +325,6 @@ def _make_seed_app(database_url: str, base_url: str):
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def csrf_token(response: httpx.Response) -> str:
-    assert response.status_code == 200, (response.status_code, response.text[:500])
-    tag = CSRF_INPUT.search(response.text)
-    assert tag, "no csrf_token input on the page"
-    return VALUE.search(tag[0])[1]
 
 
 def register(client: httpx.Client, workshop_id: int, n: int) -> httpx.Response:

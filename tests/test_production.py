@@ -108,34 +108,6 @@ def unit_env(env_file: Path) -> dict[str, str]:
     return {**base_env(), **stack.read_env_file(env_file)}
 
 
-def sh(
-    argv: list[str],
-    env: dict[str, str],
-    *,
-    cwd: Path,
-    input: str = "",
-    check: bool = True,
-    timeout: float = 180,
-) -> subprocess.CompletedProcess:
-    """A command to its end, in a session of its own (no terminal: a password prompt reads
-    standard input); its output is in the assertion message when `check` fails."""
-    done = subprocess.run(
-        [str(a) for a in argv],
-        cwd=cwd,
-        env=env,
-        input=input,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        start_new_session=True,
-    )
-    if check:
-        assert done.returncode == 0, (
-            f"{argv} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-        )
-    return done
-
-
 def output(done: subprocess.CompletedProcess) -> str:
     return done.stdout + done.stderr
 
@@ -404,8 +376,8 @@ def service(tmp_path_factory):
         shell = shell_env(env_file)
         upgrade, staff = readme_commands("4. La base et le premier compte")
         installed = {
-            "upgrade": sh(["bash", "-c", as_run_here(upgrade)], shell, cwd=tmp),
-            "staff": sh(
+            "upgrade": stack.run(["bash", "-c", as_run_here(upgrade)], shell, cwd=tmp),
+            "staff": stack.run(
                 ["bash", "-c", as_run_here(staff)],
                 shell,
                 cwd=tmp,
@@ -512,14 +484,16 @@ def test_production_refuses_to_start_with(case, tmp_path):
     settings = production_settings(DATABASE_URL=_unreachable_database(), **overrides)
     env_file = write_env_file(tmp_path / "ateliers-tice.env", settings)
 
-    by_hand = sh(
+    by_hand = stack.run(
         [DEPLOY / "flask", "db", "upgrade"], shell_env(env_file), cwd=tmp_path, check=False
     )
     assert by_hand.returncode != 0
     assert "Configuration de production refusée" in output(by_hand)
     assert reason in output(by_hand)
 
-    served = sh([sys.executable, "-c", "import wsgi"], unit_env(env_file), cwd=ROOT, check=False)
+    served = stack.run(
+        [sys.executable, "-c", "import wsgi"], unit_env(env_file), cwd=ROOT, check=False
+    )
     assert served.returncode != 0
     assert reason in output(served)
 
@@ -533,7 +507,7 @@ def test_production_starts_with(overrides, tmp_path):
     settings = production_settings(DATABASE_URL=_unreachable_database(), **overrides)
     env = unit_env(write_env_file(tmp_path / "ateliers-tice.env", settings))
     script = "import os, wsgi; print(wsgi.app.config['SECRET_KEY'] == os.environ['SECRET_KEY'])"
-    done = sh([sys.executable, "-c", script], env, cwd=ROOT)
+    done = stack.run([sys.executable, "-c", script], env, cwd=ROOT)
     assert done.stdout.strip() == "True"
 
 
@@ -562,11 +536,11 @@ def test_development_keeps_its_fixed_key_whatever_the_environment_says(tmp_path)
     key = secrets.token_urlsafe(48)
     common = {**base_env(), "SECRET_KEY": key, "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.db'}"}
     script = "import wsgi; print(wsgi.app.config['SECRET_KEY'])"
-    development = sh(
+    development = stack.run(
         [sys.executable, "-c", script], {**common, "ATELIERS_ENV": "development"}, cwd=ROOT
     )
     assert development.stdout.strip() == DEVELOPMENT_SECRET_KEY
-    production = sh(
+    production = stack.run(
         [sys.executable, "-c", script],
         {
             **common,
@@ -776,7 +750,7 @@ def test_the_example_environment_file_explains_every_setting():
 
 def test_the_example_file_reads_the_same_in_systemd_and_in_the_shell():
     """deploy/flask and deploy/backup source the file systemd reads: same values both ways."""
-    done = sh(
+    done = stack.run(
         ["bash", "-c", 'set -a; . "$1"; set +a; env -0', "bash", stack.ENV_EXAMPLE],
         base_env(),
         cwd=ROOT,
@@ -801,7 +775,7 @@ def test_the_scripts_give_libpq_the_database_without_the_password_on_the_command
         DEPLOY / "env.sh",
     ]
     env = {k: v for k, v in shell_env(env_file).items() if k != "PGPASSWORD"}
-    done = sh(script, env, cwd=tmp_path)
+    done = stack.run(script, env, cwd=tmp_path)
     assert done.stdout.split("\n") == [
         str(ROOT),
         "postgresql://ateliers@db.local:5433/ateliers",
@@ -809,13 +783,13 @@ def test_the_scripts_give_libpq_the_database_without_the_password_on_the_command
     ]
     socket = "postgresql+psycopg://ateliers@/ateliers?host=/run/postgresql"
     write_env_file(env_file, {"DATABASE_URL": socket})
-    done = sh(script, env, cwd=tmp_path)
+    done = stack.run(script, env, cwd=tmp_path)
     assert done.stdout.split("\n")[1:] == [
         "postgresql://ateliers@/ateliers?host=/run/postgresql",
         "none",
     ]
     write_env_file(env_file, {"DATABASE_URL": "sqlite:////srv/ateliers.sqlite3"})
-    refused = sh(script, env, cwd=tmp_path, check=False)
+    refused = stack.run(script, env, cwd=tmp_path, check=False)
     assert refused.returncode == 1 and "n'est pas une base PostgreSQL" in refused.stderr
 
 
@@ -838,7 +812,7 @@ def test_backup_and_restore(service):
     tmp = service.tmp
     shell = shell_env(service.env_file)
     # The catalogue (the demo's), then a registration through the running site.
-    sh(
+    stack.run(
         [ROOT / ".venv/bin/flask", "--app", "wsgi", "seed-demo"],
         {
             **base_env(),
@@ -871,7 +845,7 @@ def test_backup_and_restore(service):
     assert seats != seats_badge(before)  # one seat taken
 
     backups = tmp / "sauvegardes"
-    done = sh([DEPLOY / "backup", backups], shell, cwd=tmp)
+    done = stack.run([DEPLOY / "backup", backups], shell, cwd=tmp)
     [dump] = backups.iterdir()  # one file, no temporary one left
     assert done.stdout.splitlines()[0] == str(dump)
     assert re.fullmatch(r"ateliers-tice-\d{8}-\d{6}\.dump", dump.name)
@@ -883,7 +857,7 @@ def test_backup_and_restore(service):
         restored_env = write_env_file(
             tmp / "restored.env", {**service.settings, "DATABASE_URL": restored_url}
         )
-        done = sh([DEPLOY / "restore", dump], shell_env(restored_env), cwd=tmp)
+        done = stack.run([DEPLOY / "restore", dump], shell_env(restored_env), cwd=tmp)
         assert "restaurée" in done.stdout
         owners = psql(
             restored_url, "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
@@ -902,7 +876,7 @@ def test_backup_and_restore(service):
 
     # Restoring over a database that has data is refused, and changes nothing.
     unchanged = plain_dump(service.database_url)
-    refused = sh([DEPLOY / "restore", dump], shell, cwd=tmp, check=False)
+    refused = stack.run([DEPLOY / "restore", dump], shell, cwd=tmp, check=False)
     assert refused.returncode != 0
     assert "Restauration refusée" in refused.stderr
     assert "n'est pas vide" in refused.stderr
@@ -917,7 +891,7 @@ def test_backup_keeps_the_last_ones(service):
     for path in old:
         path.write_bytes(b"old")
     (backups / "notes.txt").write_text("à garder")
-    done = sh(
+    done = stack.run(
         [DEPLOY / "backup", backups], shell_env(service.env_file, BACKUP_KEEP="3"), cwd=service.tmp
     )
     newest = Path(done.stdout.splitlines()[0])
@@ -954,12 +928,12 @@ def test_upgrade_from_the_previous_release(tmp_path):
         }
         flask = [ROOT / ".venv/bin/flask", "--app", "wsgi"]
         # That flask runs the previous release's code, not this checkout's.
-        located = sh(
+        located = stack.run(
             [*flask, "shell"], previous, cwd=old, input="import app; print(app.__file__)\n"
         )
         assert str(old / "app" / "__init__.py") in located.stdout, output(located)
-        sh([*flask, "db", "upgrade"], previous, cwd=old)
-        assert "créées" in sh([*flask, "seed-demo"], previous, cwd=old).stdout
+        stack.run([*flask, "db", "upgrade"], previous, cwd=old)
+        assert "créées" in stack.run([*flask, "seed-demo"], previous, cwd=old).stdout
         [(previous_revision,)] = psql(database_url, "SELECT version_num FROM alembic_version")
 
         settings = production_settings(
@@ -971,16 +945,16 @@ def test_upgrade_from_the_previous_release(tmp_path):
         )
         env_file = write_env_file(tmp_path / "ateliers-tice.env", settings)
         shell = shell_env(env_file)
-        sh([DEPLOY / "flask", "db", "upgrade"], shell, cwd=tmp_path)
-        heads = sh([DEPLOY / "flask", "db", "heads"], shell, cwd=tmp_path).stdout.split()
+        stack.run([DEPLOY / "flask", "db", "upgrade"], shell, cwd=tmp_path)
+        heads = stack.run([DEPLOY / "flask", "db", "heads"], shell, cwd=tmp_path).stdout.split()
         [(revision,)] = psql(database_url, "SELECT version_num FROM alembic_version")
         assert revision == heads[0], (previous_revision, revision, heads)
-        checked = sh([DEPLOY / "flask", "db", "check"], shell, cwd=tmp_path)
+        checked = stack.run([DEPLOY / "flask", "db", "check"], shell, cwd=tmp_path)
         assert "No new upgrade operations detected" in output(checked)
 
         # Idempotent: a second upgrade runs nothing and changes nothing.
         upgraded = plain_dump(database_url)
-        again = sh([DEPLOY / "flask", "db", "upgrade"], shell, cwd=tmp_path)
+        again = stack.run([DEPLOY / "flask", "db", "upgrade"], shell, cwd=tmp_path)
         assert "Running upgrade" not in output(again)
         assert_unchanged(upgraded, plain_dump(database_url))
 
