@@ -61,8 +61,11 @@ def register(workshop, n=1, **fields):
     return booking.register(workshop.id, Applicant(**values))
 
 
-def personal_feed_url(client, secret: str) -> str:
-    page = client.get(f"/inscription/{secret}").get_data(as_text=True)
+def personal_feed_url(client, secret: str, **form) -> str:
+    """A new personal feed link, made from the management page (a POST; shown in its answer)."""
+    response = client.post(f"/inscription/{secret}/calendrier/renouveler", data=form)
+    assert response.status_code == 200, response.status_code
+    page = response.get_data(as_text=True)
     return re.search(r'value="http://ateliers\.test(/calendriers/perso/[^"]+\.ics)"', page)[1]
 
 
@@ -769,38 +772,49 @@ def test_a_cancelled_workshop_shows_cancelled_in_the_personal_feed(client, clock
     assert [e["status"] for e in found.values()] == ["CANCELLED"]
 
 
-def test_the_feed_link_is_stable_then_renewed(client, make_workshop):
+def test_opening_the_management_page_writes_nothing_the_feed_link_comes_from_a_post(
+    client, make_workshop
+):
+    """Mail scanners open management links: 50 openings mint no feed token (rule 7). The link
+    is made by a POST, shown in its answer only, and kept nowhere readable (not in the cookie)."""
     workshop = make_workshop()
     register(workshop)
     secret = manage_secret(outbox()[-1])
-    url = personal_feed_url(client, secret)
-    assert personal_feed_url(client, secret) == url  # the same link on every visit
     feed_tokens = (
         sa.select(sa.func.count())
         .select_from(Token)
         .where(Token.purpose == TokenPurpose.personal_feed)
     )
-    assert db.session.scalar(feed_tokens) == 1
-
-    page = html.unescape(client.get(f"/inscription/{secret}").get_data(as_text=True))
-    assert "Mon calendrier personnel" in page
-    assert f"webcal://ateliers.test{url}" in page
-    assert "calendar.google.com" in page and "outlook.live.com" in page
-    assert "Renouveler le lien" in page
-
-    # Another browser (no session) gets a link of its own; the first stays valid.
-    other = client.application.test_client()
-    other_url = personal_feed_url(other, secret)
-    assert other_url != url and get_ics(client, url) and get_ics(client, other_url)
+    for _ in range(50):
+        page = html.unescape(
+            client.application.test_client().get(f"/inscription/{secret}").get_data(as_text=True)
+        )
+    assert db.session.scalar(feed_tokens) == 0
+    assert "Mon calendrier personnel" in page and "/calendriers/perso/" not in page
+    assert "Obtenir le lien de mon calendrier" in page
 
     response = client.post(f"/inscription/{secret}/calendrier/renouveler")
-    assert response.status_code == 303
-    assert response.headers["Location"] == f"/inscription/{secret}#calendrier"
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    page = html.unescape(response.get_data(as_text=True))
+    url = re.search(r'value="http://ateliers\.test(/calendriers/perso/[^"]+\.ics)"', page)[1]
+    assert "il ne sera plus affiché" in page
+    assert f"webcal://ateliers.test{url}" in page
+    assert "calendar.google.com" in page and "outlook.live.com" in page
+    assert db.session.scalar(feed_tokens) == 1
+    get_ics(client, url)
+    feed_secret = url.rsplit("/", 1)[1].removesuffix(".ics")
+    assert not any(feed_secret in cookie.value for cookie in client._cookies.values())
+
+    # Visited again: the link is not shown (it cannot be), the page says one exists.
     page = html.unescape(client.get(f"/inscription/{secret}").get_data(as_text=True))
-    assert "Le lien de votre calendrier personnel a été renouvelé" in page
+    assert "/calendriers/perso/" not in page
+    assert "Vous avez créé un lien d'abonnement le" in page and "Créer un nouveau lien" in page
+    assert db.session.scalar(feed_tokens) == 1
+
+    # A new one: the old link stops working.
     renewed = personal_feed_url(client, secret)
-    assert renewed not in (url, other_url)
-    assert client.get(url).status_code == 404 and client.get(other_url).status_code == 404
+    assert renewed != url
+    assert client.get(url).status_code == 404
     get_ics(client, renewed)
 
 
@@ -810,15 +824,12 @@ def test_renewing_needs_csrf(app, make_workshop):
     register(workshop)
     secret = manage_secret(outbox()[-1])
     client = app.test_client()
-    url = personal_feed_url(client, secret)
-    assert client.post(f"/inscription/{secret}/calendrier/renouveler").status_code == 400
-    get_ics(client, url)  # still valid
     page = client.get(f"/inscription/{secret}").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    response = client.post(
-        f"/inscription/{secret}/calendrier/renouveler", data={"csrf_token": csrf}
-    )
-    assert response.status_code == 303
+    url = personal_feed_url(client, secret, csrf_token=csrf)
+    assert client.post(f"/inscription/{secret}/calendrier/renouveler").status_code == 400
+    get_ics(client, url)  # still valid
+    assert personal_feed_url(client, secret, csrf_token=csrf) != url
     assert client.get(url).status_code == 404
 
 

@@ -22,6 +22,7 @@ from app.mail import services as mail
 from app.mail.models import OutboxMail
 from tests.conftest import manage_secret, outbox
 from tests.ical_checks import events
+from tests.test_calendars import personal_feed_url
 from tests.test_invitations import invitation_parts, itip_check, only_event
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -170,10 +171,7 @@ def test_the_personal_feed_follows_the_move_then_the_cancellation(
     workshop = make_workshop(capacity=1)
     booking.register(workshop.id, applicant(1))
     booking.register(workshop.id, applicant(2))
-    page = client.get(f"/inscription/{manage_secret(outbox('confirmed')[0])}").get_data(
-        as_text=True
-    )
-    url = re.search(r'value="http://ateliers\.test(/calendriers/perso/[^"]+\.ics)"', page)[1]
+    url = personal_feed_url(client, manage_secret(outbox("confirmed")[0]))
     [(uid, before)] = events(client.get(url).data).items()
 
     clock.advance(minutes=1)

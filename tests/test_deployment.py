@@ -566,7 +566,10 @@ def test_no_secret_in_any_log(deployment):
 
         manage = client.get(link)
         assert manage.status_code == 200 and "Inscription confirmée" in manage.text
-        feed_path = re.search(r"/calendriers/perso/[A-Za-z0-9_-]+\.ics", manage.text)[0]
+        made = client.post(
+            f"/inscription/{secret}/calendrier/renouveler", data={"csrf_token": csrf_token(manage)}
+        )
+        feed_path = re.search(r"/calendriers/perso/[A-Za-z0-9_-]+\.ics", made.text)[0]
         feed_secret = feed_path.rsplit("/", 1)[1].removesuffix(".ics")
         feed = client.get(feed_path)
         assert feed.status_code == 200 and "Atelier des liens secrets" in feed.text

@@ -121,23 +121,22 @@ def _event(registration: Registration):
     )
 
 
-def feed_secret(registration: Registration, remembered: str | None) -> str:
-    """The personal feed secret to show on the management page.
+def live_feed_since(registration: Registration):
+    """When this person's live personal feed link was made, or None.
 
-    Only digests are stored, so a link cannot be shown twice from the database: the page keeps
-    the secret it showed in the browser's session (`remembered`) and reuses it while it is live;
-    otherwise (first visit, another browser, a renewed link) a new token is minted. Minting on
-    this GET changes no registration state; older feed tokens stay valid until renewed.
-    """
-    if remembered:
-        token = tokens.resolve(TokenPurpose.personal_feed, remembered)
-        if token is not None and token.owner_id == registration.id:
-            return remembered
-    registration_id = registration.id
-    begin_write()
-    secret = tokens.mint(TokenPurpose.personal_feed, registration_id)
-    db.session.commit()
-    return secret
+    Only digests are stored, so a link cannot be shown again: the management page says one
+    exists and offers a new one (the POST below). Nothing is written on a GET (rule 7)."""
+    return db.session.scalar(
+        sa.select(sa.func.max(Token.created_at)).where(
+            Token.purpose == TokenPurpose.personal_feed,
+            Token.owner_id.in_(_same_person(registration.email)),
+            Token.revoked_at.is_(None),
+        )
+    )
+
+
+def _same_person(email: str):
+    return sa.select(Registration.id).where(Registration.email == email)
 
 
 def renew_feed_secret(manage_secret: str) -> tuple[int, str]:
@@ -149,12 +148,11 @@ def renew_feed_secret(manage_secret: str) -> tuple[int, str]:
     registration = registration_for_token(manage_secret)
     registration_id, email = registration.id, registration.email
     begin_write()
-    same_person = sa.select(Registration.id).where(Registration.email == email)
     db.session.execute(
         sa.update(Token)
         .where(
             Token.purpose == TokenPurpose.personal_feed,
-            Token.owner_id.in_(same_person),
+            Token.owner_id.in_(_same_person(email)),
             Token.revoked_at.is_(None),
         )
         .values(revoked_at=now())

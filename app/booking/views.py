@@ -105,16 +105,24 @@ def manage(token: str):
     return _manage_page(registration, token)
 
 
-def _manage_page(registration, token: str, correction: CorrectionForm | None = None, status: int = 200):
-    feed_secret = feeds.feed_secret(registration, _remembered_feeds().get(str(registration.id)))
-    _remember_feed(registration.id, feed_secret)
+def _manage_page(
+    registration,
+    token: str,
+    correction: CorrectionForm | None = None,
+    status: int = 200,
+    *,
+    feed_secret: str | None = None,
+):
+    """The management page. It writes nothing (mail scanners open it): a personal feed link is
+    shown only in the answer to the POST that made it (`feed_secret`), never kept anywhere."""
     return render_template(
         "booking/manage.html",
         registration=registration,
         workshop=registration.workshop,
         token=token,
         closed_reason=services.closed_reason(registration.workshop),
-        personal_feed=feeds.subscription_links(feed_secret),
+        personal_feed=feeds.subscription_links(feed_secret) if feed_secret else None,
+        feed_since=None if feed_secret else feeds.live_feed_since(registration),
         feed_name=feeds.FEED_NAME,
         hours=certificates.year_hours(registration),
         correction=correction or _correction_form(registration),
@@ -162,34 +170,15 @@ def correct(token: str):
     return redirect(url_for(".manage", token=token) + "#informations", code=303)
 
 
-#: Personal feed links remembered per browser (the page shows the same link on each visit).
-REMEMBERED_FEEDS = 5
-
-
-def _remembered_feeds() -> dict[str, str]:
-    remembered = session.get("feed_links")
-    return remembered if isinstance(remembered, dict) else {}
-
-
-def _remember_feed(registration_id: int, secret: str) -> None:
-    remembered = {k: v for k, v in _remembered_feeds().items() if k != str(registration_id)}
-    remembered[str(registration_id)] = secret
-    session["feed_links"] = dict(list(remembered.items())[-REMEMBERED_FEEDS:])
-
-
 @blueprint.post("/inscription/<token>/calendrier/renouveler")
 def renew_feed(token: str):
-    """A new personal calendar link; every previous one stops working."""
+    """A new personal calendar link, shown once in this answer; every previous one stops
+    working. (A page, not a redirect: the secret is stored nowhere it could be read again.)"""
     try:
-        registration_id, secret = feeds.renew_feed_secret(token)
+        _, secret = feeds.renew_feed_secret(token)
     except services.RegistrationNotFound:
         abort(404)
-    _remember_feed(registration_id, secret)
-    flash(
-        "Le lien de votre calendrier personnel a été renouvelé : l'ancien ne fonctionne plus. "
-        "Abonnez-vous de nouveau avec le lien ci-dessous."
-    )
-    return redirect(url_for(".manage", token=token, _anchor="calendrier"), code=303)
+    return _manage_page(_registration_or_404(token), token, feed_secret=secret)
 
 
 @blueprint.get("/calendriers/perso/<token>.ics")
