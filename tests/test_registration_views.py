@@ -864,3 +864,35 @@ def test_data_export(client, make_workshop):
     assert person["statut"] == "Inscription confirmée"
     assert data["atelier"]["titre"] == workshop.title
     assert written()[0] == 1
+
+
+def test_a_cancelled_registration_link_corrects_nothing_and_makes_no_feed_link(client, make_workshop):
+    """Issue 13: after cancelling, the management link still corrected the name and renewed the
+    personal feed. Both are refused now, with a French message, and change nothing."""
+    workshop = make_workshop()
+    client.post(f"/ateliers/{workshop.id}/inscription", data=form_data())
+    secret = manage_secret(outbox()[-1])
+    assert client.post(f"/inscription/{secret}/annuler").status_code == 303
+
+    page = html.unescape(client.get(f"/inscription/{secret}").get_data(as_text=True))
+    assert "Inscription annulée" in page
+    assert "Corriger" not in page and "Obtenir le lien de mon calendrier" not in page
+
+    corrected = client.post(
+        f"/inscription/{secret}/informations",
+        data={"nom": "Autre", "prenom": "Nom", "ecole": "Ailleurs", "uai": ""},
+        follow_redirects=True,
+    )
+    renewed = client.post(f"/inscription/{secret}/calendrier/renouveler", follow_redirects=True)
+    for response in (corrected, renewed):
+        assert response.status_code == 200
+        assert "Cette inscription est annulée : elle ne se modifie plus." in html.unescape(
+            response.get_data(as_text=True)
+        )
+    [registration] = db.session.scalars(sa.select(Registration)).all()
+    db.session.refresh(registration)
+    assert (registration.last_name, registration.school) == ("Martin", "École Jules Ferry, Amiens")
+    feed_tokens = sa.select(sa.func.count()).select_from(Token).where(
+        Token.purpose == TokenPurpose.personal_feed
+    )
+    assert db.session.scalar(feed_tokens) == 0

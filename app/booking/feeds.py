@@ -17,7 +17,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from app import tokens
 from app.booking.models import ACTIVE, Registration, RegistrationStatus
-from app.booking.services import registration_for_token
+from app.booking.services import RegistrationCancelled, registration_for_token
 from app.calendars import services as calendars
 from app.calendars.builder import TENTATIVE, build_calendar, event_uid, workshop_event
 from app.catalog.models import Room, Workshop, WorkshopStatus
@@ -143,9 +143,12 @@ def renew_feed_secret(manage_secret: str) -> tuple[int, str]:
     """Revoke every personal feed token of this e-mail address and mint a new one.
 
     Returns the registration's id and the new secret; raises RegistrationNotFound for a link
-    that opens no registration.
+    that opens no registration, RegistrationCancelled for a cancelled one (its person's other
+    registrations have links of their own).
     """
     registration = registration_for_token(manage_secret)
+    if not registration.is_active:
+        raise RegistrationCancelled()
     registration_id, email = registration.id, registration.email
     begin_write()
     db.session.execute(

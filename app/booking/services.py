@@ -223,6 +223,10 @@ class CorrectionClosed(Exception):
     were."""
 
 
+class RegistrationCancelled(Exception):
+    """The registration is cancelled: its link still shows it, and changes nothing any more."""
+
+
 def correct(secret: str, values: dict, *, session_closed: bool) -> bool:
     """The owner corrects their name, school or UAI code until the session is closed (rule 11).
 
@@ -235,6 +239,9 @@ def correct(secret: str, values: dict, *, session_closed: bool) -> bool:
         raise CorrectionClosed()
     begin_write()
     db.session.refresh(registration)
+    if not registration.is_active:
+        db.session.rollback()
+        raise RegistrationCancelled()
     changed = {name: value for name, value in values.items() if getattr(registration, name) != value}
     if not changed:
         db.session.rollback()

@@ -162,12 +162,21 @@ def correct(token: str):
         )
     except services.RegistrationNotFound:
         abort(404)
+    except services.RegistrationCancelled:
+        flash(CANCELLED_CHANGES_NOTHING)
+        return redirect(url_for(".manage", token=token), code=303)
     except services.CorrectionClosed:
         flash("La séance est close : la feuille d'émargement et les attestations gardent vos "
               "informations telles qu'elles étaient. Écrivez au CRDP pour toute correction.")
         return redirect(url_for(".manage", token=token), code=303)
     flash("Vos informations sont corrigées." if changed else "Rien n'a changé.")
     return redirect(url_for(".manage", token=token) + "#informations", code=303)
+
+
+CANCELLED_CHANGES_NOTHING = (
+    "Cette inscription est annulée : elle ne se modifie plus. Pour revenir, inscrivez-vous de "
+    "nouveau depuis la page de l'atelier."
+)
 
 
 @blueprint.post("/inscription/<token>/calendrier/renouveler")
@@ -178,6 +187,9 @@ def renew_feed(token: str):
         _, secret = feeds.renew_feed_secret(token)
     except services.RegistrationNotFound:
         abort(404)
+    except services.RegistrationCancelled:
+        flash(CANCELLED_CHANGES_NOTHING)
+        return redirect(url_for(".manage", token=token), code=303)
     return _manage_page(_registration_or_404(token), token, feed_secret=secret)
 
 
