@@ -29,6 +29,7 @@ class TokenPurpose(TitledEnum):
     questionnaire = ("questionnaire", "Questionnaire après un atelier")
     exchange_proposal = ("exchange-proposal", "Gérer une proposition aux Rencontres")
     exchange_attendee = ("exchange-attendee", "Gérer une inscription aux Rencontres")
+    staff_session = ("staff-session", "Session de connexion du personnel")
 
 
 class Token(db.Model):
@@ -43,7 +44,8 @@ class Token(db.Model):
     purpose: Mapped[TokenPurpose] = enum_column(TokenPurpose)
     #: Id of the row this token opens: a registration for `manage`, `feed` and `questionnaire`, a
     #: trainer for `trainer-feed`, a staff account for `password-reset`, a contribution for
-    #: `exchange-proposal`, an exchange attendee for `exchange-attendee`.
+    #: `exchange-proposal`, an exchange attendee for `exchange-attendee`, a staff account for
+    #: `staff-session` (one per login: its secret is the session cookie's login id).
     owner_id: Mapped[int]
     created_at = mapped_column(UTCDateTime, nullable=False, default=now)
     revoked_at = mapped_column(UTCDateTime, nullable=True)
@@ -71,6 +73,17 @@ def resolve(purpose: TokenPurpose, secret: str) -> Token | None:
     if token is None or token.purpose is not purpose or token.revoked_at is not None:
         return None
     return token
+
+
+def revoke(purpose: TokenPurpose, secret: str) -> None:
+    """End this one token (a logout), if it is live."""
+    if TOKEN_PATTERN.fullmatch(secret or ""):
+        db.session.execute(
+            sa.update(Token)
+            .where(Token.digest == digest_of(secret), Token.purpose == purpose)
+            .where(Token.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
 
 
 def revoke_all(purpose: TokenPurpose, owner_id: int) -> None:

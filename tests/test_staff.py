@@ -116,6 +116,49 @@ def test_changing_the_password_ends_the_other_sessions(app, client, make_staff):
     assert response.status_code == 302
 
 
+def _cookie_copy(client) -> str:
+    """The session cookie as someone who copied it would replay it."""
+    return client.get_cookie("session").value
+
+
+def _replayed(app, cookie: str, path: str) -> int:
+    other = app.test_client()
+    other.set_cookie("session", cookie)
+    g.pop("_login_user", None)  # the test shares the app context: start as a new request would
+    return other.get(path).status_code
+
+
+def test_logging_out_ends_the_session_even_for_a_copied_cookie(app, client, make_staff):
+    """Issue 13: a cookie copied before POST /deconnexion still opened /formateur/ and /admin/
+    afterwards. The login is recorded on the server; logout revokes it."""
+    trainer, coordinator = make_staff("trainer"), make_staff("coordinator")
+    login(client, trainer)
+    copied = _cookie_copy(client)
+    assert _replayed(app, copied, "/formateur/") == 200
+    client.post("/deconnexion")
+    assert _replayed(app, copied, "/formateur/") == 302
+
+    second = app.test_client()
+    login(second, coordinator)
+    copied = _cookie_copy(second)
+    second.post("/deconnexion")
+    assert _replayed(app, copied, "/admin/") == 302
+    # Nothing secret kept in the database: the session's token is stored as a digest.
+    sessions = db.session.scalars(
+        sa.select(Token).where(Token.purpose == TokenPurpose.staff_session)
+    ).all()
+    assert len(sessions) == 2 and all(t.revoked_at is not None for t in sessions)
+
+
+def test_deactivating_an_account_ends_its_sessions_at_once(app, client, make_staff):
+    trainer = make_staff("trainer")
+    login(client, trainer)
+    copied = _cookie_copy(client)
+    trainer.active = False
+    db.session.commit()
+    assert _replayed(app, copied, "/formateur/") == 302
+
+
 # --- roles ---------------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ class StaffUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     #: An inactive account cannot log in (people leave; their past actions keep a name).
     active: Mapped[bool] = mapped_column(default=True)
-    #: Changed with the password: sessions opened before it are logged out, reset links die.
+    #: Changed with the password: reset links made before it die (login sessions are revoked).
     password_changed_at = mapped_column(UTCDateTime, nullable=False, default=now)
     created_at = mapped_column(UTCDateTime, nullable=False, default=now)
     last_login_at = mapped_column(UTCDateTime, nullable=True)
@@ -53,9 +53,12 @@ class StaffUser(UserMixin, db.Model):
     def is_coordinator(self) -> bool:
         return self.role is Role.coordinator
 
-    def get_id(self) -> str:
-        # Changing the password changes the session id: other sessions of the account end.
-        return f"{self.id}:{int(self.password_changed_at.timestamp())}"
+    #: The secret of the login session this object was loaded for (app.staff.services): what
+    #: Flask-Login keeps in the session cookie. Not a column.
+    session_secret = None
+
+    def get_id(self) -> str | None:
+        return self.session_secret
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.email} {self.role.value}>"

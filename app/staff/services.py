@@ -91,22 +91,31 @@ def authenticate(email: str, password: str) -> StaffUser | None:
     return user
 
 
-def load_session_user(session_id: str) -> StaffUser | None:
-    """The account of a login session "<id>:<password changed at>", if it is still valid."""
-    user_id, _, stamp = (session_id or "").partition(":")
-    if not user_id.isdigit() or not stamp.isdigit() or len(user_id) > 12:
-        return None
-    user = db.session.get(StaffUser, int(user_id))
-    if user is None or user.get_id() != session_id:
-        return None
-    return user
-
-
-def record_login(user: StaffUser) -> None:
+def start_session(user: StaffUser) -> None:
+    """A login: a session recorded on the server (a token whose secret the session cookie
+    carries), so that logging out, a password change or a deactivation ends it everywhere."""
     begin_write()
+    user.session_secret = tokens.mint(TokenPurpose.staff_session, user.id)
     db.session.execute(
         sa.update(StaffUser).where(StaffUser.id == user.id).values(last_login_at=now())
     )
+    db.session.commit()
+
+
+def load_session_user(session_secret: str) -> StaffUser | None:
+    """The account of a live login session, if the account is still active."""
+    token = tokens.resolve(TokenPurpose.staff_session, session_secret)
+    user = token and db.session.get(StaffUser, token.owner_id)
+    if not user or not user.active:
+        return None
+    user.session_secret = session_secret
+    return user
+
+
+def end_session(user: StaffUser) -> None:
+    """A logout: this session ends on the server, whatever copy of the cookie remains."""
+    begin_write()
+    tokens.revoke(TokenPurpose.staff_session, user.session_secret)
     db.session.commit()
 
 
@@ -169,11 +178,8 @@ def set_password(user: StaffUser, password: str) -> None:
 
 def _set_password(user: StaffUser, password: str) -> None:
     user.password_hash = generate_password_hash(password)
-    # One second later at least: the login session id carries it in whole seconds.
-    changed = now().replace(microsecond=0)
-    if int(changed.timestamp()) <= int(user.password_changed_at.timestamp()):
-        changed = user.password_changed_at.replace(microsecond=0) + timedelta(seconds=1)
-    user.password_changed_at = changed
+    user.password_changed_at = now()
+    tokens.revoke_all(TokenPurpose.staff_session, user.id)  # every login of the account ends
 
 
 def login_rate_key(email: str) -> str:

@@ -14,8 +14,8 @@ blueprint = Blueprint("staff", __name__, template_folder="templates")
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> StaffUser | None:
-    return services.load_session_user(session_id)
+def load_user(session_secret: str) -> StaffUser | None:
+    return services.load_session_user(session_secret)
 
 
 def _email_key() -> str:
@@ -47,8 +47,8 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.courriel.data, form.mot_de_passe.data)
         if user is not None:
+            services.start_session(user)
             login_user(user)
-            services.record_login(user)
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
         error = "Adresse ou mot de passe incorrect."
     status = 422 if request.method == "POST" else 200
@@ -57,6 +57,8 @@ def login():
 
 @blueprint.post("/deconnexion")
 def logout():
+    if current_user.is_authenticated:
+        services.end_session(current_user)
     logout_user()
     flash("Vous êtes déconnecté·e.")
     return redirect(url_for("staff.login"))
