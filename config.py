@@ -72,6 +72,10 @@ class Config:
     #: current and the previous school year stay whole for certificates and the committee.
     PERSONAL_DATA_RETENTION_DAYS = int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "730"))
 
+    #: The largest real form (a workshop's description, a proposal's summary, the programme's
+    #: introduction) weighs a few kilobytes: a larger body is refused with 413 before it is
+    #: parsed (nginx lets 1 MB through to the app, deploy/nginx).
+    MAX_CONTENT_LENGTH = 256 * 1024
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_I18N_ENABLED = False  # WTForms' own French messages (app.forms.Form), not Flask-Babel's
     SESSION_COOKIE_HTTPONLY = True

@@ -26,6 +26,7 @@ def create_app(config=None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.from_object(config)
     _register_extensions(app)
+    _register_security(app)  # before the blueprints: its after_request runs after theirs
     _register_blueprints(app)
     _register_templating(app)
     _register_static_versions(app)
@@ -58,6 +59,12 @@ def _register_extensions(app: Flask) -> None:
     ext.csrf.init_app(app)
     ext.limiter.init_app(app)
     ext.login_manager.init_app(app)
+
+
+def _register_security(app: Flask) -> None:
+    from app import security
+
+    security.register(app)
 
 
 def _register_blueprints(app: Flask) -> None:

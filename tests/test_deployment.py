@@ -431,7 +431,8 @@ def test_tls_redirect_static_files_and_body_limit(deployment):
         home = client.get("/")
         assert home.status_code == 200
         assert home.headers["server"] == "nginx"  # no version
-        assert "Strict-Transport-Security" in home.headers
+        assert home.headers.get_list("Strict-Transport-Security") == ["max-age=31536000"]
+        assert "script-src 'self'" in home.headers["Content-Security-Policy"]  # the app's
 
         # Static files: served by nginx itself, kept a year (their URL carries the file's hash).
         css = re.search(r'href="(/static/style\.css\?v=[0-9a-f]+)"', home.text)[1]

@@ -179,7 +179,7 @@ class AgendaReader(HTMLParser):
         elif tag == "h3" and self.rows and self._item is None and not self.rows[-1][0]:
             self._in_time = True
         elif "agenda-item" in classes:
-            self._item = {"id": attrs.get("id"), "style": attrs.get("style") or "", "text": ""}
+            self._item = {"id": attrs.get("id"), "classes": classes, "text": ""}
             self._item_depth = self._depth
             self.rows[-1][1].append(self._item)
 
@@ -290,10 +290,11 @@ def test_the_published_agenda_by_time_then_room(client, published):
         f"contribution-{c['ent'].id}",
         f"contribution-{c['tablettes'].id}",
     ]
-    # Each contribution sits in its room's column of the grid (the auditorium first).
-    assert "grid-column: 2" in by_time["13 h 45"][0]["style"]
-    assert "grid-column: 3" in by_time["13 h 45"][1]["style"]
-    assert "grid-column: 4" in by_time["14 h"][0]["style"]
+    # Each contribution sits in its room's column of the grid (the auditorium first); classes,
+    # not style="…", which the Content-Security-Policy refuses.
+    assert "agenda-col-2" in by_time["13 h 45"][0]["classes"]
+    assert "agenda-col-3" in by_time["13 h 45"][1]["classes"]
+    assert "agenda-col-4" in by_time["14 h"][0]["classes"]
     # The plenaries and the break are for everyone: no contribution anchor.
     assert by_time["13 h 30"][0]["id"] is None
     assert "Ouverture des Rencontres (plénière)" in by_time["13 h 30"][0]["text"]
@@ -325,7 +326,7 @@ def test_the_published_agenda_by_time_then_room(client, published):
         re.S,
     )
     # The grid has one column per room used, and the room names as its head.
-    assert 'style="--rooms: 3"' in page
+    assert 'class="agenda agenda-rooms-3"' in page
     assert re.search(r'class="agenda-head".*?Auditorium.*?Salle 1.*?Salle 2', page, re.S)
 
 

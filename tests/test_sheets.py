@@ -3,6 +3,7 @@ trainer's list mailed the evening before with the sheet attached."""
 
 import csv
 import io
+import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -173,9 +174,14 @@ def test_the_print_view_escapes_names_and_hides_its_button_in_print(client, sess
     page = response.get_data(as_text=True)
     assert "&lt;b&gt;Gras&lt;/b&gt;" in page and "<b>Gras</b>" not in page
     assert "L&#39;Hôte-Dupré" in page and "Zoé" in page
-    assert "size: A4" in page and '"Page " counter(page) " sur " counter(pages)' in page
-    assert 'id="imprimer">Imprimer</button>' in page
-    assert "@media print { .toolbar { display: none; }" in page
+    # The styles are a file (the Content-Security-Policy refuses a <style> block), shared with the PDF.
+    assert re.search(r'<link rel="stylesheet" href="/static/sheet\.css\?v=\w+">', page)
+    with client.get("/static/sheet.css") as response:
+        css = response.get_data(as_text=True)
+    assert "size: A4" in css and '"Page " counter(page) " sur " counter(pages)' in css
+    assert "@media print { .toolbar { display: none; }" in css
+    assert 'id="imprimer" data-print>Imprimer</button>' in page
+    assert "<script" not in page.replace('<script src="/static/forms.js', "")
     assert page.count("<tr><td></td><td></td><td></td><td></td></tr>") == sheets.BLANK_LINES
     assert "mercredi 11 mars 2026" in page and "9 h – 12 h" in page
 

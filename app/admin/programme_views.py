@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from app.admin import programme as service
 from app.catalog.services import sites as all_sites
+from app.security import CONTENT_SECURITY_POLICY_MAIL_PREVIEW
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint(
@@ -71,7 +72,7 @@ def preview():
     except service.ProgrammeError as error:
         recipients, recipients_error = [], str(error)
     values["objet"] = asked.subject
-    return render_template(
+    page = render_template(
         "admin/programme_preview.html",
         values=values,
         asked=asked,
@@ -79,6 +80,7 @@ def preview():
         recipients=recipients,
         recipients_error=recipients_error,
     )
+    return page, {"Content-Security-Policy": CONTENT_SECURITY_POLICY_MAIL_PREVIEW}
 
 
 @blueprint.post("/envoyer")

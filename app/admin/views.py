@@ -42,7 +42,7 @@ def home():
 @coordinator_required
 def audit_log():
     before = request.args.get("avant", type=int)
-    entries = audit.entries(before_id=before if before and before > 0 else None, limit=100)
+    entries = audit.entries(before_id=before if valid_id(before) else None, limit=100)
     return render_template("admin/audit_log.html", entries=entries)
 
 

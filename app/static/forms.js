@@ -2,8 +2,13 @@
 // list of errors; a form marked data-once sends once on a double click (the server tolerates a
 // second one anyway: it is only a courtesy).
 (function () {
-  var summary = document.getElementById('erreurs');
+  // A form marked data-focus-invalid takes them to its first refused field rather than the list.
+  var summary = document.querySelector('[data-focus-invalid] [aria-invalid="true"]') ||
+    document.getElementById('erreurs');
   if (summary) { summary.focus(); }
+  document.querySelectorAll('[data-print]').forEach(function (button) {
+    button.addEventListener('click', function () { window.print(); });
+  });
   document.querySelectorAll('form[data-once]').forEach(function (form) {
     form.addEventListener('submit', function () {
       var button = form.querySelector('button[type=submit]');
