@@ -38,6 +38,8 @@ def deliver_command():
     """Envoie les courriels en attente."""
     report = deliver_pending()
     click.echo(f"Courriels : {report.sent} envoyés, {report.retried} à réessayer, {report.failed} en échec.")
+    if report.relay_refused:
+        click.echo(f"Envoi arrêté, le serveur d'envoi refuse les courriels : {report.relay_refused}")
 
 
 def register(app: Flask) -> None:

@@ -8,6 +8,7 @@ from app import heartbeat
 from app.clock import now
 from app.extensions import db, limiter
 from app.mail.models import MailStatus, OutboxMail
+from app.mail.services import relay_trouble
 
 blueprint = Blueprint("pages", __name__)
 
@@ -24,8 +25,8 @@ def accessibility():
 
 @blueprint.get("/sante")
 def health():
-    """200 while the database answers, with the scheduler's last heartbeat, the outbox, and
-    whether the rate limits' store (Redis) answers: without it each process counts on its own
+    """200 while the database answers, with the scheduler's last heartbeat, the outbox,
+    whether the mail relay refuses our mails (`mail_relay`: "ok" or why, in French), and whether the rate limits' store (Redis) answers: without it each process counts on its own
     (Flask-Limiter's fallback), which serves but no longer holds the limits across processes."""
     try:
         counts = dict(
@@ -36,6 +37,7 @@ def health():
             ).all()
         )
         beats = heartbeat.all_beats()
+        relay = relay_trouble()
     except SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="error", database="indisponible"), 503
@@ -53,6 +55,7 @@ def health():
         scheduler=scheduler,
         outbox_pending=counts.get(MailStatus.pending, 0),
         outbox_failed=counts.get(MailStatus.failed, 0),
+        mail_relay=str(relay) if relay else "ok",
         rate_limits="ok" if _rate_limit_store_answers() else RATE_LIMIT_STORE_DOWN,
     )
 

@@ -29,9 +29,13 @@ def deliver_outbox():
     deadline = time.monotonic() + DELIVERY_SWEEP_SECONDS
     batch_size = current_app.config["MAIL_BATCH_SIZE"]
     while True:
-        batch = deliver_pending(batch_size)
+        batch = deliver_pending(batch_size, relay_streak=report.relay_streak)
         report.add(batch)
-        if batch.sent + batch.retried + batch.failed < batch_size or time.monotonic() > deadline:
+        if (
+            batch.sent + batch.retried + batch.failed < batch_size
+            or batch.relay_refused  # the relay refuses: the rest waits for its hold to end
+            or time.monotonic() > deadline
+        ):
             return report
 
 

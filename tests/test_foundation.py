@@ -169,6 +169,7 @@ def test_health_reports_the_outbox(client):
     assert response.status_code == 200
     assert response.json == {
         "status": "ok", "database": "ok", "scheduler": None, "outbox_pending": 0, "outbox_failed": 0,
+        "mail_relay": "ok",
         "rate_limits": "ok",
     }
 

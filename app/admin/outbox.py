@@ -12,7 +12,7 @@ from app.clock import now
 from app.database import begin_write
 from app.extensions import db
 from app.mail.models import MailStatus, OutboxMail
-from app.mail.services import UnsendableMail, build_message
+from app.mail.services import RelayTrouble, UnsendableMail, build_message, relay_trouble
 from app.staff import audit
 from app.staff.models import StaffUser
 
@@ -25,6 +25,8 @@ class Page:
     counts: dict[MailStatus, int]
     #: The id to ask for the next (older) page, or None.
     older_than: int | None
+    #: Mails waiting because the relay refused them (not their recipients), or None.
+    relay: RelayTrouble | None = None
 
 
 def listing(status: MailStatus | None = None, before_id: int | None = None, query: str = "") -> Page:
@@ -40,7 +42,7 @@ def listing(status: MailStatus | None = None, before_id: int | None = None, quer
         sa.select(OutboxMail.status, sa.func.count()).group_by(OutboxMail.status)
     ).all())
     older = mails[PAGE_SIZE - 1].id if len(mails) > PAGE_SIZE else None
-    return Page(mails[:PAGE_SIZE], {s: counts.get(s, 0) for s in MailStatus}, older)
+    return Page(mails[:PAGE_SIZE], {s: counts.get(s, 0) for s in MailStatus}, older, relay_trouble())
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,13 @@
 with the decision it reports. `deliver_pending()` runs in the scheduler, after commit: it claims
 rows with a conditional UPDATE (two schedulers never send the same row), sends them over one
 connection, and records each outcome. A temporary failure (connection refused, timeout, 4xx) is
-retried later; a permanent one (5xx) marks the row failed with the server's answer.
+retried later; a permanent refusal of the recipient (5xx to RCPT TO) marks the row failed with the
+server's answer and tells the feature that queued it (`mail_refused`). A permanent refusal of the
+sender, of our login or of the content (5xx to MAIL FROM, AUTH, after DATA) is the relay's own
+problem, not the address's: the row stays pending, its `last_error` starting with RELAY_REFUSED,
+and is retried with backoff, never given up nor reported as undeliverable; after RELAY_BREAKER such
+refusals in a row the sweep stops (the rest of the batch goes back untouched) and no mail is sent
+until the relay's hold is over (see `_relay_hold`).
 `purge_delivered()` empties the bodies of mails delivered a month ago: they hold secret links.
 
 The MIME bytes are written here (`build_message`) rather than by Flask-Mail and `email.mime`:
@@ -44,8 +50,9 @@ from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
 log = logging.getLogger(__name__)
 
 signals = Namespace()
-#: Sent after commit for each mail the server refused for good (5xx): the feature that queued it
-#: decides what that means for its own rows (booking frees the seat of an unknown address).
+#: Sent after commit for each mail whose recipient the server refused for good (5xx to RCPT TO):
+#: the feature that queued it decides what that means for its own rows (booking frees the seat of
+#: an unknown address). Never sent for the relay's own refusals (sender, login, content).
 mail_refused = signals.signal("mail-refused")
 
 #: Minutes to wait after the 1st, 2nd… temporary failure: about a day in all, then give up.
@@ -56,6 +63,17 @@ STALE_CLAIM = timedelta(minutes=10)
 ABANDONED = "Abandonné : la durée de conservation des données personnelles est passée."
 #: Delivered bodies (they hold secret links) are emptied this long after delivery (rule 7).
 PURGE_AFTER_DAYS = 30
+#: How `last_error` starts for a mail waiting because the relay refused the sender, our login or
+#: the content (not the recipient): pending, retried, never given up. `/sante` and the outbox view
+#: look for it. RELAY_STOPPED marks the refusals that stopped a sweep (they hold the relay).
+RELAY_REFUSED = "Refusé par le serveur d'envoi"
+RELAY_STOPPED = f"{RELAY_REFUSED}, envois suspendus"
+#: This many relay refusals in a row stop a sweep: a misconfigured relay (sender not allowed, wrong
+#: password, a filter refusing everything) must not be offered the whole outbox.
+RELAY_BREAKER = 3
+#: Minutes to wait after a mail's 1st, 2nd… relay refusal, and to hold the relay after the 1st,
+#: 2nd… stopped sweep of an outage; then the last value, as long as it takes.
+RELAY_RETRY_MINUTES = (1, 5, 15, 30, 60)
 
 #: type/subtype, optionally with parameters: what an attachment's Content-Type may be.
 _CONTENT_TYPE = re.compile(
@@ -111,12 +129,22 @@ def _attachment(filename: str, content_type: str, data: bytes) -> OutboxAttachme
 @dataclass
 class DeliveryReport:
     sent: int = 0
+    #: Including the mails the relay refused (they wait for it).
     retried: int = 0
     failed: int = 0
+    #: Claimed but not tried, back to pending untouched: the relay refused RELAY_BREAKER in a row.
+    held: int = 0
     errors: list[str] = field(default_factory=list)
+    #: The relay's answer when it stopped this run (its refusals, or its hold), else None.
+    relay_refused: str | None = None
+    #: The relay's refusals in a row at the end of this run: pass it to the next batch.
+    relay_streak: int = 0
 
     def __str__(self) -> str:
-        return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
+        text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
+        if self.relay_refused:
+            text += f"; relay refuses, sending stopped: {self.relay_refused}"
+        return text
 
     def __bool__(self) -> bool:
         return bool(self.sent or self.retried or self.failed)
@@ -125,12 +153,17 @@ class DeliveryReport:
         self.sent += other.sent
         self.retried += other.retried
         self.failed += other.failed
+        self.held += other.held
         self.errors += other.errors
+        self.relay_refused = other.relay_refused or self.relay_refused
+        self.relay_streak = other.relay_streak
 
 
 #: What happened to one mail, with the error met: "sent"; "retry" (4xx, timeout); "lost" (the
-#: connection dropped: retry it, and the rest of the batch too); "refused" (5xx: the server will
-#: never take it); "failed" (unsendable as it is, e.g. a header with a line break).
+#: connection dropped: retry it, and the rest of the batch too); "refused" (5xx to RCPT TO: the
+#: address will never take it); "relay" (5xx to MAIL FROM, AUTH, after DATA: wait for the relay);
+#: "stopped" (a "relay" that ended the sweep: RELAY_BREAKER in a row); "held" (not tried: the
+#: sweep stopped before it); "failed" (unsendable as it is, e.g. a header with a line break).
 Outcome = tuple[str, str | None]
 
 
@@ -148,28 +181,36 @@ class UnsendableMail(ValueError):
     """A row that cannot become a mail as it is: its message says why, in French."""
 
 
-def deliver_pending(batch_size: int | None = None) -> DeliveryReport:
+def deliver_pending(batch_size: int | None = None, relay_streak: int = 0) -> DeliveryReport:
     """Deliver the mails that are due, one batch over one connection, and record the outcomes.
+
+    `relay_streak`: the relay's refusals in a row that ended the previous batch of the same sweep
+    (`report.relay_streak`), so that the breaker counts across the batches of a sweep.
 
     Three short steps, so no transaction stays open while the SMTP server is talked to:
     claim the batch and build its messages (a write transaction), send them (no database),
     record the outcomes (another).
     """
-    ready, unsendable = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"])
     report = DeliveryReport()
+    ready, unsendable = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"], report)
     if ready or unsendable:
-        _record({**unsendable, **_send(ready)}, report)
+        _record({**unsendable, **_send(ready, relay_streak, report)}, report)
     return report
 
 
-def _claim(limit: int) -> tuple[dict[int, Outgoing], dict[int, Outcome]]:
+def _claim(limit: int, report: DeliveryReport) -> tuple[dict[int, Outgoing], dict[int, Outcome]]:
     """Mark up to `limit` due rows as this run's and build their messages: (ready, unsendable).
 
     The UPDATE only takes rows still pending, so a row another run claimed first is not touched;
-    a row left `sending` by a run that died is offered again after STALE_CLAIM.
+    a row left `sending` by a run that died is offered again after STALE_CLAIM. Nothing is
+    claimed while the relay is held (`_relay_hold`).
     """
     claim = uuid.uuid4().hex
     begin_write()
+    if (hold := _relay_hold()) is not None:
+        db.session.commit()
+        report.relay_refused = hold
+        return {}, {}
     db.session.execute(
         sa.update(OutboxMail)
         .where(OutboxMail.status == MailStatus.sending, OutboxMail.claimed_at < now() - STALE_CLAIM)
@@ -205,22 +246,67 @@ def _claim(limit: int) -> tuple[dict[int, Outgoing], dict[int, Outcome]]:
     return ready, unsendable
 
 
-def _send(messages: dict[int, Outgoing]) -> dict[int, Outcome]:
-    """Send each message over one connection; one refused recipient does not stop the batch."""
+def _relay_hold() -> str | None:
+    """The relay's last answer while it is held, else None.
+
+    A sweep stopped by the breaker marks its refusals RELAY_STOPPED, retried after a delay that
+    grows with the outage (`_record`): until the latest of them is due, no mail is tried (it
+    would be refused too, and walk the outbox 3 by 3). One query a batch, in the index: pending
+    rows not due yet (retries only), not the backlog.
+    """
+    return db.session.scalar(
+        sa.select(OutboxMail.last_error)
+        .where(
+            OutboxMail.status == MailStatus.pending,
+            OutboxMail.next_attempt_at > now(),
+            OutboxMail.last_error.startswith(RELAY_STOPPED, autoescape=True),
+        )
+        .order_by(OutboxMail.next_attempt_at.desc())
+        .limit(1)
+    )
+
+
+def _send(messages: dict[int, Outgoing], streak_before: int, report: DeliveryReport) -> dict[int, Outcome]:
+    """Send each message over one connection; one refused recipient does not stop the batch,
+    RELAY_BREAKER refusals of the relay in a row (counted from `streak_before`) do: the rest is
+    "held", and `report.relay_streak` says how many refusals in a row end the batch."""
     outcomes: dict[int, Outcome] = {}
     if not messages:
         return outcomes
+    streak: list[int] = []  # this batch's relay refusals in a row
     try:
         with _transport() as send:
             for row_id, message in messages.items():
                 outcomes[row_id] = outcome = _send_one(send, message)
-                if outcome[0] == "lost":
-                    break  # the rest waits for the next run
+                if outcome[0] != "relay":
+                    streak, streak_before = [], 0
+                    if outcome[0] == "lost":
+                        break  # the rest waits for the next run
+                    continue
+                streak.append(row_id)
+                if streak_before + len(streak) >= RELAY_BREAKER:
+                    break
     except (OSError, smtplib.SMTPException) as error:
-        # Could not connect at all (refused, timeout, greeting refused): nothing was sent.
-        problem = f"connexion impossible : {_describe(error)}"
+        refusal = _relay_refusal(error) if isinstance(error, smtplib.SMTPAuthenticationError) else None
+        if refusal is not None and refusal[0] == "relay":
+            # The relay refuses our login (535): each mail is refused with it, up to the breaker.
+            for row_id in messages:
+                outcomes[row_id] = refusal
+                streak.append(row_id)
+                if streak_before + len(streak) >= RELAY_BREAKER:
+                    break
+        else:
+            # Could not connect at all (refused, timeout, greeting refused): nothing was sent.
+            problem = f"connexion impossible : {_describe(error)}"
+            for row_id in messages:
+                outcomes.setdefault(row_id, ("retry", problem))
+            streak, streak_before = [], 0
+    report.relay_streak = streak_before + len(streak)
+    if report.relay_streak >= RELAY_BREAKER:
+        for row_id in streak:
+            outcomes[row_id] = ("stopped", outcomes[row_id][1])
         for row_id in messages:
-            outcomes.setdefault(row_id, ("retry", problem))
+            outcomes.setdefault(row_id, ("held", None))
     for row_id in messages:
         outcomes.setdefault(row_id, ("retry", "connexion interrompue avant l'envoi"))
     return outcomes
@@ -229,11 +315,11 @@ def _send(messages: dict[int, Outgoing]) -> dict[int, Outcome]:
 def _send_one(send, message: Outgoing) -> Outcome:
     try:
         send(message)
-    except smtplib.SMTPRecipientsRefused as error:
+    except smtplib.SMTPRecipientsRefused as error:  # the only answer about the address
         code, answer = next(iter(error.recipients.values()))
         return _refusal(code, answer)
-    except smtplib.SMTPResponseException as error:
-        return _refusal(error.smtp_code, error.smtp_error)
+    except smtplib.SMTPResponseException as error:  # MAIL FROM, DATA…: the relay's own refusal
+        return _relay_refusal(error)
     except (smtplib.SMTPServerDisconnected, OSError) as error:
         return ("lost", f"connexion perdue : {_describe(error)}")
     except (smtplib.SMTPException, UnicodeError) as error:
@@ -243,15 +329,46 @@ def _send_one(send, message: Outgoing) -> Outcome:
 
 
 def _refusal(code: int, answer) -> Outcome:
-    """5xx is permanent; anything else (4xx) is worth another try."""
+    """The recipient refused: 5xx is permanent; anything else (4xx) is worth another try."""
+    return ("refused" if 500 <= code < 600 else "retry", _answer(code, answer))
+
+
+#: What the relay refused, by smtplib's exception (a subclass first).
+_RELAY_STEPS = (
+    (smtplib.SMTPSenderRefused, "l'expéditeur (MAIL FROM)"),
+    (smtplib.SMTPAuthenticationError, "l'identification (AUTH)"),
+    (smtplib.SMTPDataError, "le contenu (DATA)"),
+)
+
+
+def _relay_refusal(error: smtplib.SMTPResponseException) -> Outcome:
+    """The relay refused the sender, our login or the content: 5xx waits for the relay to be
+    fixed (not the address's fault), 4xx is worth another try."""
+    answer = _answer(error.smtp_code, error.smtp_error)
+    if not 500 <= error.smtp_code < 600:
+        return ("retry", answer)
+    step = next((what for kind, what in _RELAY_STEPS if isinstance(error, kind)), "l'envoi")
+    return ("relay", f"{step} : {answer}")
+
+
+def _answer(code: int, answer) -> str:
     text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
-    return ("refused" if 500 <= code < 600 else "retry", f"{code} {text}")
+    return f"{code} {text}".strip()
 
 
 def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
     """One UPDATE for the sent rows (nearly all of them), row by row for the others."""
     sent = [row_id for row_id, (kind, _) in outcomes.items() if kind == "sent"]
+    held = [row_id for row_id, (kind, _) in outcomes.items() if kind == "held"]
     begin_write()
+    if held:  # not tried: back to pending as they were
+        db.session.execute(
+            sa.update(OutboxMail)
+            .where(OutboxMail.id.in_(held))
+            .values(status=MailStatus.pending, claim=None, claimed_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        report.held += len(held)
     if sent:
         db.session.execute(
             sa.update(OutboxMail)
@@ -261,7 +378,7 @@ def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         report.sent += len(sent)
-    others = [row_id for row_id, (kind, _) in outcomes.items() if kind != "sent"]
+    others = [row_id for row_id, (kind, _) in outcomes.items() if kind not in ("sent", "held")]
     rows = (
         db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(others))).all()
         if others
@@ -277,17 +394,47 @@ def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
         for r in rows
         if outcomes[r.id][0] == "refused"
     ]
+    hold = _hold_minutes() if any(kind == "stopped" for kind, _ in outcomes.values()) else 0
     for row in rows:
-        _record_failure(row, *outcomes[row.id], report)
+        _record_failure(row, *outcomes[row.id], report, hold)
     db.session.commit()
     for mail_refusal in refused:
         mail_refused.send(current_app._get_current_object(), **mail_refusal)
 
 
-def _record_failure(row: OutboxMail, kind: str, error: str | None, report: DeliveryReport) -> None:
+def _hold_minutes() -> int:
+    """How long a stopped sweep holds the relay: longer at each stop of the same outage (the
+    refusals of the earlier stops still wait, marked RELAY_STOPPED). Runs only when a sweep stops."""
+    earlier = db.session.scalar(
+        sa.select(sa.func.count()).where(  # `sending`: this batch's retries of earlier stops
+            OutboxMail.status.in_([MailStatus.pending, MailStatus.sending]),
+            OutboxMail.last_error.startswith(RELAY_STOPPED, autoescape=True),
+        )
+    )
+    return RELAY_RETRY_MINUTES[min(earlier // RELAY_BREAKER, len(RELAY_RETRY_MINUTES) - 1)]
+
+
+def _record_failure(
+    row: OutboxMail, kind: str, error: str | None, report: DeliveryReport, hold: int = 0
+) -> None:
     row.claim = None
     row.claimed_at = None
+    if kind in ("relay", "stopped"):
+        # The relay's fault, not the address's: the mail waits, as long as it takes.
+        row.attempts += 1
+        minutes = RELAY_RETRY_MINUTES[min(row.attempts, len(RELAY_RETRY_MINUTES)) - 1]
+        row.status = MailStatus.pending
+        row.next_attempt_at = now() + timedelta(minutes=max(minutes, hold))
+        row.last_error = f"{RELAY_STOPPED if kind == 'stopped' else RELAY_REFUSED} : {error}"
+        report.retried += 1
+        report.errors.append(row.last_error)
+        if kind == "stopped":
+            report.relay_refused = error
+        log.warning("mail %s: the relay refused %s", row.id, error)
+        return
     if kind in ("retry", "lost"):
+        if row.last_error and row.last_error.startswith(RELAY_REFUSED):
+            row.attempts = 0  # the relay's refusals do not count toward giving up
         row.attempts += 1
         if row.attempts <= len(RETRY_DELAYS_MINUTES):
             row.status = MailStatus.pending
@@ -301,6 +448,38 @@ def _record_failure(row: OutboxMail, kind: str, error: str | None, report: Deliv
     report.failed += 1
     report.errors.append(error)
     log.warning("mail %s to %s failed for good: %s", row.id, row.recipient, error)
+
+
+@dataclass(frozen=True)
+class RelayTrouble:
+    """Mails waiting because the relay refused them (sender, login, content): for `/sante` and
+    the coordinators' outbox view."""
+
+    waiting: int
+    #: The latest such refusal, as recorded on its mail.
+    last_answer: str
+
+    def __str__(self) -> str:
+        return (
+            f"Le serveur d'envoi refuse les courriels (l'expéditeur, l'identification ou le "
+            f"contenu, pas les destinataires) : {self.waiting} courriel(s) en attente, renvoyés "
+            f"automatiquement une fois le serveur réparé ; aucune inscription n'est annulée. "
+            f"Dernière réponse : {self.last_answer}"
+        )
+
+
+def relay_trouble() -> RelayTrouble | None:
+    """The mails the relay refused that still wait, or None when there are none (one query)."""
+    found = db.session.execute(
+        sa.select(OutboxMail.last_error, sa.func.count().over())
+        .where(
+            OutboxMail.status == MailStatus.pending,
+            OutboxMail.last_error.startswith(RELAY_REFUSED, autoescape=True),
+        )
+        .order_by(OutboxMail.next_attempt_at.desc(), OutboxMail.id.desc())
+        .limit(1)
+    ).first()
+    return RelayTrouble(waiting=found[1], last_answer=found[0]) if found else None
 
 
 def _describe(error: BaseException) -> str:
