@@ -430,12 +430,18 @@ def manage_secret(mail) -> str:
 class SMTPSink:
     """A real SMTP server (aiosmtpd) in the test process; keeps what it receives, parsed."""
 
-    def __init__(self):
+    def __init__(self, **controller_options):
         from aiosmtpd.controller import Controller
 
         self.received = []
         self.reject = {}  # address -> (code, text) to answer RCPT with
+        self.host, self.port = "127.0.0.1", free_port()
+        self.controller = Controller(
+            self.make_handler(), hostname=self.host, port=self.port, **controller_options
+        )
 
+    def make_handler(self):
+        """The aiosmtpd handler; a test's own sink extends its class (refusing other steps)."""
         sink = self
 
         class Handler:
@@ -450,8 +456,7 @@ class SMTPSink:
                 sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
                 return "250 Message accepted for delivery"
 
-        self.host, self.port = "127.0.0.1", free_port()
-        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        return Handler()
 
     def start(self):
         self.controller.start()

@@ -7,7 +7,6 @@ such refusals in a row the sweep stops sending and the relay is left alone for a
 
 import pytest
 import sqlalchemy as sa
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from app.booking import services as booking
@@ -28,15 +27,16 @@ class RelaySink(SMTPSink):
     """The test SMTP server, which can also refuse the sender, the content or the login."""
 
     def __init__(self):
-        super().__init__()
         self.refuse_sender = None  # (code, text) to answer MAIL FROM with
         self.refuse_data = None  # (code, text) to answer the end of DATA with
         self.require_login = None  # the only (user, password) AUTH accepts, when set
         self.mail_from_count = 0  # MAIL FROM commands received: mails the app tried to send
-        sink, parent = self, self.controller.handler
-        self.controller.loop.close()  # conftest's controller, never started: replaced below
+        super().__init__(authenticator=self.authenticate, auth_require_tls=False)
 
-        class Handler(type(parent)):
+    def make_handler(self):
+        sink = self
+
+        class Handler(type(super().make_handler())):
             async def handle_MAIL(self, server, session, envelope, address, mail_options):
                 sink.mail_from_count += 1
                 if sink.refuse_sender:
@@ -50,15 +50,12 @@ class RelaySink(SMTPSink):
                     return "{} {}".format(*sink.refuse_data)
                 return await super().handle_DATA(server, session, envelope)
 
-        def authenticator(server, session, envelope, mechanism, auth_data):
-            given = (auth_data.login.decode(), auth_data.password.decode())
-            # handled=False: aiosmtpd answers a failure itself (535 5.7.8).
-            return AuthResult(success=given == sink.require_login, handled=False)
+        return Handler()
 
-        self.controller = Controller(
-            Handler(), hostname=self.host, port=self.port,
-            authenticator=authenticator, auth_require_tls=False,
-        )  # fmt: skip
+    def authenticate(self, server, session, envelope, mechanism, auth_data):
+        given = (auth_data.login.decode(), auth_data.password.decode())
+        # handled=False: aiosmtpd answers a failure itself (535 5.7.8).
+        return AuthResult(success=given == self.require_login, handled=False)
 
     def accept_everything(self):
         self.refuse_sender = self.refuse_data = None
