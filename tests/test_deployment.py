@@ -887,6 +887,8 @@ def refused(host: str, port: int) -> bool:
         socket.create_connection((host, port), timeout=1).close()
     except ConnectionRefusedError:
         return True
+    except OSError:  # a timeout: the dying listener's backlog is full, it is not gone yet
+        return False
     return False
 
 
@@ -941,15 +943,19 @@ def test_an_instance_killed_during_a_burst_loses_nothing(deployment):
 
     victim = deployment.webs[0]
     kill: dict[str, float] = {}
+    kill_error: list[BaseException] = []
 
     def killer():
-        for _ in range(kill_after):
-            posts_done.acquire()
-        kill["started"] = time.monotonic()
-        victim.kill()  # returns once the master is reaped; its workers may take a moment more
-        host, port = deployment.web_binds[0].split(":")
-        stack.wait_for(lambda: refused(host, int(port)), timeout=30, interval=0.01)
-        kill["ended"] = time.monotonic()
+        try:
+            for _ in range(kill_after):
+                posts_done.acquire()
+            kill["started"] = time.monotonic()
+            victim.kill()  # returns once the master is reaped; its workers may take a moment more
+            host, port = deployment.web_binds[0].split(":")
+            stack.wait_for(lambda: refused(host, int(port)), timeout=60, interval=0.01)
+            kill["ended"] = time.monotonic()
+        except BaseException as error:  # reported by the test below
+            kill_error.append(error)
 
     killing = threading.Thread(target=killer, daemon=True)
     killing.start()
@@ -958,8 +964,8 @@ def test_an_instance_killed_during_a_burst_loses_nothing(deployment):
         with ThreadPoolExecutor(concurrency) as pool:
             for future in [pool.submit(one, n) for n in numbers]:
                 future.result()
-        killing.join(60)
-        assert "ended" in kill, "the instance was not killed"
+        killing.join(90)
+        assert "ended" in kill, f"the instance was not killed: {kill_error}"
     finally:
         index = deployment.webs.index(victim)
         victim.stop()
