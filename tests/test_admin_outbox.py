@@ -12,7 +12,7 @@ from app.extensions import db
 from app.mail import services as mail
 from app.mail.models import MailStatus, OutboxMail
 from app.staff.models import AuditEntry
-from tests.conftest import free_port, login, outbox
+from tests.conftest import free_port, login, manage_secret, outbox
 
 
 @pytest.fixture
@@ -64,6 +64,27 @@ def test_a_mail_reads_as_sent_with_its_parts(client, coordinator, make_workshop,
     message = message_from_bytes(eml.data, policy=policy.default)
     assert message["To"] == "lea.martin1@ac-amiens.fr"
     assert "Bonjour Zoé" in message.get_body(("plain",)).get_content()
+
+
+def test_live_links_are_masked_for_coordinators(client, coordinator, make_workshop, applicant):
+    """Issue 13, item 9: the management link is the teacher's alone — whoever reads the outbox
+    sees it masked, on the page and in the .eml, and the link still works for its owner."""
+    register(make_workshop().id, applicant(1))
+    (row,) = outbox()
+    secret = manage_secret(row)
+    page = client.get(f"/admin/courriels/{row.id}").get_data(as_text=True)
+    assert secret not in page
+    assert "http://ateliers.test/inscription/***" in page  # in the text and in the HTML
+    assert "Les liens personnels sont masqués" in page
+    eml = client.get(f"/admin/courriels/{row.id}.eml")
+    assert secret.encode() not in eml.data
+    message = message_from_bytes(eml.data, policy=policy.default)
+    assert "/inscription/***" in message.get_body(("plain",)).get_content()
+    assert "/inscription/***" in message.get_body(("html",)).get_content()
+    assert secret not in message.get_body(("html",)).get_content()
+    db.session.refresh(row)
+    assert secret in row.body_text  # the mail itself is sent with its link
+    assert client.get(f"/inscription/{secret}").status_code == 200
 
 
 def test_a_purged_mail_says_its_content_is_gone(client, coordinator, make_workshop, applicant, clock, smtp):

@@ -11,8 +11,9 @@ from app.booking.models import Registration, RegistrationStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
-from app.mail.models import MailStatus, OutboxMail
+from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
 from app.mail.services import RelayTrouble, UnsendableMail, build_message, relay_trouble
+from app.secret_paths import redact
 from app.staff import audit
 from app.staff.models import StaffUser
 
@@ -58,13 +59,14 @@ class Reading:
 
 
 def read(mail: OutboxMail) -> Reading:
-    """The mail as the recipient gets it, parsed back from the bytes delivery builds."""
+    """The mail as the recipient gets it, parsed back from the bytes delivery builds — with its
+    personal links masked (`masked`)."""
     if mail.purged_at is not None or mail.body_text is None:
         return Reading(mail, None, None, None, [], None,
                        problem="Le contenu de ce courriel a été effacé 30 jours après l'envoi (il "
                        "contenait des liens personnels) ; seule sa trace reste.")
     try:
-        raw = build_message(mail).data
+        raw = build_message(masked(mail)).data
     except UnsendableMail as error:
         return Reading(mail, None, mail.body_text, None, [], None, problem=str(error))
     message = message_from_bytes(raw, policy=policy.default)
@@ -82,6 +84,33 @@ def read(mail: OutboxMail) -> Reading:
         attachments=attachments,
         raw=raw,
     )
+
+
+def masked(mail: OutboxMail) -> OutboxMail:
+    """A copy of `mail`, outside the session, whose personal links (management, calendar feed,
+    password, questionnaire… `app.secret_paths`) read ".../inscription/***": they are the
+    recipient's alone, not the reader's of the outbox. The invitation is unfolded first (a
+    folded line could split a link). Attachments (PDFs) are carried as they are."""
+    copy = OutboxMail(
+        id=mail.id,
+        created_at=mail.created_at,
+        template=mail.template,
+        recipient=mail.recipient,
+        subject=mail.subject,
+        body_text=redact(mail.body_text or ""),
+        body_html=redact(mail.body_html) if mail.body_html is not None else None,
+        calendar_method=mail.calendar_method,
+        calendar_ics=(
+            redact(mail.calendar_ics.replace("\r\n ", "").replace("\n ", ""))
+            if mail.calendar_ics is not None
+            else None
+        ),
+    )
+    copy.attachments = [
+        OutboxAttachment(filename=a.filename, content_type=a.content_type, data=a.data)
+        for a in mail.attachments
+    ]
+    return copy
 
 
 class RetryRefused(ValueError):
