@@ -65,7 +65,10 @@ class Config:
     #: Without MAIL_SERVER, delivery writes each mail as an .eml file here.
     MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR", str(INSTANCE_DIR / "mail"))
     #: Mails claimed per delivery run (one SMTP connection each).
-    MAIL_BATCH_SIZE = 100
+    MAIL_BATCH_SIZE = int(os.environ.get("MAIL_BATCH_SIZE", "100"))
+    #: A delivery run's claimed mails go back to the outbox when its heartbeat (beaten every
+    #: sixth of this) is older than this: a scheduler killed mid-batch holds them about a minute.
+    MAIL_CLAIM_TIMEOUT_SECONDS = float(os.environ.get("MAIL_CLAIM_TIMEOUT_SECONDS", "60"))
     MAIL_SMTP_TIMEOUT = 30
 
     #: Names and addresses are anonymised this long after the workshop ended (rule 11): the

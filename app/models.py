@@ -18,7 +18,7 @@ from app.exchange.models import (  # noqa: F401
     HalfDayRoom,
 )
 from app.heartbeat import Heartbeat  # noqa: F401
-from app.mail.models import OutboxAttachment, OutboxMail  # noqa: F401
+from app.mail.models import MailSender, OutboxAttachment, OutboxMail  # noqa: F401
 from app.staff.models import (
     AuditEntry,  # noqa: F401
     StaffUser,  # noqa: F401

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from app import create_app
-from scheduler.jobs import SWEEPS, run_sweep
+from scheduler.jobs import SWEEPS, claims_beat_seconds, keep_claims_alive, run_sweep
 from scheduler.leader import Leadership
 
 log = logging.getLogger("scheduler")
@@ -55,6 +55,9 @@ def run_forever(app, leadership) -> int:
     scheduler.add_job(
         leadership.keep, "interval", seconds=app.config["SCHEDULER_ELECTION_SECONDS"],
         id="election", next_run_time=start,
+    )
+    scheduler.add_job(
+        keep_claims_alive, "interval", args=[app], seconds=claims_beat_seconds(app), id="claims",
     )
     for sweep, every in SWEEPS:
         seconds = app.config[every] if isinstance(every, str) else every

@@ -12,7 +12,13 @@ from app.booking import reminders, retention
 from app.exchange import attendees, planning
 from app.exchange import retention as exchange_retention
 from app.extensions import db
-from app.mail.services import DeliveryReport, deliver_pending, purge_delivered
+from app.mail.services import (
+    BEATS_PER_CLAIM_TIMEOUT,
+    DeliveryReport,
+    beat_claims,
+    deliver_pending,
+    purge_delivered,
+)
 from app.staff import audit
 
 log = logging.getLogger("scheduler")
@@ -88,6 +94,23 @@ SWEEPS = [
     (purge_mail_bodies, 24 * 3600),  # daily, and once at start-up: an idempotent sweep
     (purge_personal_data, 24 * 3600),  # daily, and once at start-up
 ]
+
+
+def claims_beat_seconds(app) -> float:
+    return app.config["MAIL_CLAIM_TIMEOUT_SECONDS"] / BEATS_PER_CLAIM_TIMEOUT
+
+
+def keep_claims_alive(app) -> None:
+    """The heartbeat of the delivery run in progress, from a thread of its own: a run waiting
+    on a slow relay keeps its claim; a killed process stops beating, and the next run takes its
+    mails back within MAIL_CLAIM_TIMEOUT_SECONDS (a minute)."""
+    with app.app_context():
+        try:
+            beat_claims()
+        except Exception:
+            log.exception("could not beat the delivery run's heartbeat; trying again")
+        finally:
+            db.session.remove()
 
 
 def run_sweep(app, leadership, sweep) -> None:

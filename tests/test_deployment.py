@@ -822,8 +822,8 @@ def test_the_standby_scheduler_takes_over_when_the_active_one_is_killed(deployme
     [standby] = [s for s in deployment.schedulers if s is not active]
     assert "standing by" in standby.output
     assert "now the active scheduler" not in standby.output
-    # Killed while idle between sweeps: nothing claimed. (A SIGKILL in the middle of a delivery
-    # batch is issue 13: the rows it had claimed wait 10 minutes before anyone sends them.)
+    # Killed while idle between sweeps: nothing claimed. (Killed in the middle of a delivery
+    # batch: tests/test_scheduler.py, test_a_scheduler_killed_mid_batch_….)
     stack.wait_for(outbox_idle, timeout=60)
     killed_at = time.time()
     active.kill()

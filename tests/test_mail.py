@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from app.booking import services as booking
 from app.extensions import db
 from app.mail import services as mail
-from app.mail.models import MailStatus, OutboxMail
+from app.mail.models import MailSender, MailStatus, OutboxMail
 from tests.conftest import free_port
 
 
@@ -122,16 +122,52 @@ def test_header_injection_is_refused_not_sent(smtp, app):
     assert report.failed == 1 and smtp.received == []
 
 
-def test_claimed_rows_are_left_to_their_run_until_stale(smtp, app, clock):
+def claimed_by_another_run(clock, beat: bool = True) -> OutboxMail:
+    """A mail another delivery run claimed just now; with its heartbeat row when `beat`."""
     queue(1)
     row = rows()[0]
     row.status, row.claim, row.claimed_at = MailStatus.sending, "other-run", clock.now
+    if beat:
+        db.session.add(MailSender(claim="other-run", process="other-host:1", beat_at=clock.now))
     db.session.commit()
+    return row
 
+
+def test_a_run_that_keeps_beating_keeps_its_claim_however_long_it_sends(smtp, app, clock):
+    claimed_by_another_run(clock)
+    clock.advance(seconds=59)
     assert mail.deliver_pending().sent == 0
-    clock.advance(minutes=11)  # the other run died
+    db.session.get(MailSender, "other-run").beat_at = clock.now  # its relay is slow, it beats
+    db.session.commit()
+    clock.advance(seconds=55)  # 114 s after the claim, 55 s after the beat
+    assert mail.deliver_pending().sent == 0 and smtp.messages == []
+
+
+def test_the_claim_of_a_run_that_stopped_beating_is_taken_back_after_a_minute(smtp, app, clock):
+    claimed_by_another_run(clock)
+    clock.advance(seconds=59)
+    assert mail.deliver_pending().sent == 0
+    clock.advance(seconds=2)  # its process died: no beat for 61 s
+
     assert mail.deliver_pending().sent == 1
     assert len(smtp.messages) == 1
+    assert db.session.scalars(sa.select(MailSender)).all() == []  # the dead run's row is gone
+
+
+def test_a_claim_without_heartbeat_counts_from_when_it_was_made(smtp, app, clock):
+    claimed_by_another_run(clock, beat=False)
+    clock.advance(seconds=59)
+    assert mail.deliver_pending().sent == 0
+    clock.advance(seconds=2)
+    assert mail.deliver_pending().sent == 1
+
+
+def test_a_run_records_each_mail_as_it_goes_and_leaves_no_heartbeat(smtp, app):
+    queue(3)
+    report = mail.deliver_pending()
+    assert report.sent == 3
+    assert all(r.status is MailStatus.sent and r.claim is None for r in rows())
+    assert db.session.scalars(sa.select(MailSender)).all() == []
 
 
 def test_without_mail_server_mails_are_written_as_eml_files(app, make_workshop, applicant):
@@ -143,6 +179,43 @@ def test_without_mail_server_mails_are_written_as_eml_files(app, make_workshop, 
     files = list(Path(app.config["MAIL_FILE_DIR"]).glob("*.eml"))
     assert len(files) == 1
     assert b"Inscription confirm" in files[0].read_bytes()
+
+
+class TestAClaimTakenBack:
+    """A run whose claim another run took back (it looked dead) stops at once: the mail in flight
+    is the only one both may send."""
+
+    @pytest.fixture
+    def app(self, live_app):
+        return live_app
+
+    def test_the_run_stops_at_the_first_mail_it_can_no_longer_record(self, app, smtp, database_url):
+        queue(5)
+        thief = sa.create_engine(database_url)
+        original = smtp.controller.handler.handle_DATA
+
+        async def take_back_during_the_second(server, session, envelope):
+            answer = await original(server, session, envelope)
+            if len(smtp.received) == 2:  # another run takes every claimed row back
+                with thief.begin() as connection:
+                    connection.execute(
+                        sa.update(OutboxMail)
+                        .where(OutboxMail.status == MailStatus.sending)
+                        .values(claim="thief")
+                    )
+            return answer
+
+        smtp.controller.handler.handle_DATA = take_back_during_the_second
+        try:
+            report = mail.deliver_pending()
+        finally:
+            thief.dispose()
+
+        assert report.sent == 1 and len(smtp.messages) == 2  # the 2nd, in flight, not recorded
+        db.session.remove()
+        assert [(r.status, r.claim) for r in rows()] == [(MailStatus.sent, None)] + [
+            (MailStatus.sending, "thief")
+        ] * 4  # the others untouched: the thief's now
 
 
 class TestTwoDeliveryRuns:

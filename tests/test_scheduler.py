@@ -1,12 +1,14 @@
 """The scheduler process: `--once`, heartbeats on /sante, SIGTERM, one active process among
 several on PostgreSQL and a standby taking over when it dies."""
 
+import asyncio
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,8 +16,9 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.heartbeat import Heartbeat
+from app.mail.models import MailStatus
 from scheduler.leader import LOCK_KEY
-from tests.conftest import outbox
+from tests.conftest import SMTPSink, outbox
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -208,3 +211,135 @@ def test_one_delivery_sweep_sends_batch_after_batch(app, smtp):
     report = deliver_outbox()
 
     assert report.sent == 35 and len(smtp.messages) == 35
+
+
+class HoldingSink(SMTPSink):
+    """Holds the answer to the `hold_at`-th mail's DATA until `release()`: the mail in flight
+    when the test kills the sender. Every DATA received counts, answered or not."""
+
+    def __init__(self, hold_at: int):
+        self.hold_at = hold_at
+        self.holding = threading.Event()
+        self._release = threading.Event()
+        super().__init__()
+
+    def make_handler(self):
+        sink = self
+
+        class Handler(type(super().make_handler())):
+            async def handle_DATA(self, server, session, envelope):
+                answer = await super().handle_DATA(server, session, envelope)
+                if len(sink.received) == sink.hold_at:
+                    sink.holding.set()
+                    await asyncio.get_running_loop().run_in_executor(None, sink._release.wait, 60)
+                return answer
+
+        return Handler()
+
+    def release(self):
+        self._release.set()
+
+
+def test_a_scheduler_killed_mid_batch_sends_at_most_the_mail_in_flight_twice(app, scheduler_env):
+    """Issue 13, item 2: SIGKILL while the 4th mail of a batch of 12 waits for the relay's answer.
+    The mails already accepted were recorded one by one (none goes again), the dead process's
+    claims are taken back once its heartbeat is older than MAIL_CLAIM_TIMEOUT_SECONDS, and the
+    next scheduler sends the rest: nothing lost, only the mail in flight may arrive twice."""
+    from app.mail.models import OutboxMail
+
+    claim_timeout = 5
+    sink = HoldingSink(hold_at=4)
+    sink.start()
+    db.session.add_all(
+        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject=f"Essai {n}",
+                   body_text="Bonjour", body_html="<p>Bonjour</p>")
+        for n in range(12)
+    )
+    db.session.commit()
+    env = {**scheduler_env, "MAIL_SERVER": sink.host, "MAIL_PORT": str(sink.port),
+           "MAIL_BATCH_SIZE": "12", "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout)}
+    first = start(env)
+    second = None
+    try:
+        assert sink.holding.wait(60), stop(first)
+        first.kill()  # SIGKILL: no handler, no cleanup
+        first.wait(timeout=10)
+        killed_at = time.monotonic()
+        in_flight = sink.messages[3]["Message-ID"]
+        sink.release()
+
+        second = start(env)
+        everything = wait_for(
+            lambda: len({m["Message-ID"] for m in sink.messages}) == 12,
+            timeout=claim_timeout + 60,
+        )
+        waited = time.monotonic() - killed_at
+        db.session.remove()
+        recorded = wait_for(
+            lambda: db.session.scalar(
+                sa.select(sa.func.count()).where(OutboxMail.status != MailStatus.sent)
+            ) == 0
+        )
+    finally:
+        output = stop(first) + (stop(second) if second is not None else "")
+        sink.stop()
+
+    received = Counter(m["Message-ID"] for m in sink.messages)
+    twice = [mid for mid, count in received.items() if count > 1]
+    lost = 12 - len(received)
+    print(f"\nkilled mid-batch: {sum(received.values())} mails received for 12, sent twice: "
+          f"{len(twice)}, lost: {lost}; the rest delivered {waited:.1f} s after the kill "
+          f"(claim timeout {claim_timeout} s)")
+    assert everything, output
+    assert lost == 0
+    assert set(twice) <= {in_flight}, "only the mail in flight may go twice"
+    assert recorded, "every row recorded as sent"
+    assert waited < claim_timeout + 45, output
+
+
+def test_a_run_waiting_on_a_slow_relay_keeps_its_claim(app, scheduler_env):
+    """The scheduler beats the claim of its delivery run from another thread: a relay slower than
+    the claim timeout does not make another process take the mails back and send them again."""
+    from app.mail.models import MailSender, OutboxMail
+
+    def beaten_for() -> float:
+        """Seconds between the run's claim and its latest beat."""
+        db.session.remove()
+        found = db.session.execute(
+            sa.select(MailSender.beat_at, sa.func.min(OutboxMail.claimed_at))
+            .join(OutboxMail, OutboxMail.claim == MailSender.claim)
+            .group_by(MailSender.beat_at)
+        ).first()
+        return (found[0] - found[1]).total_seconds() if found else 0.0
+
+    claim_timeout = 2
+    sink = HoldingSink(hold_at=1)
+    sink.start()
+    db.session.add_all(
+        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject=f"Essai {n}",
+                   body_text="Bonjour", body_html="<p>Bonjour</p>")
+        for n in range(6)
+    )
+    db.session.commit()
+    env = {**scheduler_env, "SCHEDULER_ELECTION": "0", "MAIL_SERVER": sink.host,
+           "MAIL_PORT": str(sink.port), "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout)}
+    first, second = start(env), start(env)  # both sweep the outbox every 0.2 s
+    try:
+        assert sink.holding.wait(60), stop(first) + stop(second)
+        # Held until the run's heartbeat was beaten three claim timeouts after its claim: long
+        # enough for the other process to take the mails back, had the run stopped beating.
+        assert wait_for(lambda: beaten_for() > 3 * claim_timeout, timeout=60), beaten_for()
+        sink.release()
+        assert wait_for(lambda: len(sink.received) >= 6, timeout=60)
+        db.session.remove()
+        assert wait_for(
+            lambda: db.session.scalar(
+                sa.select(sa.func.count()).where(OutboxMail.status != MailStatus.sent)
+            ) == 0
+        )
+    finally:
+        output = stop(first) + stop(second)
+        sink.stop()
+    received = Counter(m["Message-ID"] for m in sink.messages)
+    assert sorted(received.values()) == [1] * 6, output
+    assert "go back to the outbox" not in output

@@ -74,3 +74,23 @@ class OutboxAttachment(db.Model):
 
     def __repr__(self) -> str:
         return f"<OutboxAttachment {self.filename} of mail {self.mail_id}>"
+
+
+class MailSender(db.Model):
+    """A delivery run in progress, holding the outbox rows it claimed (`OutboxMail.claim`).
+
+    Its heartbeat is `beat_at`: beaten while the run sends (by the scheduler's claims job, and
+    by the run itself as it records each mail). A run whose process died stops beating; once
+    its beat is older than MAIL_CLAIM_TIMEOUT_SECONDS, the next delivery run takes its rows back.
+    The row is deleted when the run ends.
+    """
+
+    __tablename__ = "mail_senders"
+
+    claim: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    #: host:pid of the process that runs it.
+    process: Mapped[str] = mapped_column(sa.String(120))
+    beat_at = mapped_column(UTCDateTime, nullable=False)
+
+    def __repr__(self) -> str:
+        return f"<MailSender {self.claim} {self.process} {self.beat_at:%H:%M:%S}>"

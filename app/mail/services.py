@@ -3,14 +3,18 @@
 `queue()` is called inside a business transaction: the mail is a row committed (or rolled back)
 with the decision it reports. `deliver_pending()` runs in the scheduler, after commit: it claims
 rows with a conditional UPDATE (two schedulers never send the same row), sends them over one
-connection, and records each outcome. A temporary failure (connection refused, timeout, 4xx) is
-retried later; a permanent refusal of the recipient (5xx to RCPT TO) marks the row failed with the
-server's answer and tells the feature that queued it (`mail_refused`). A permanent refusal of the
-sender, of our login or of the content (5xx to MAIL FROM, AUTH, after DATA) is the relay's own
-problem, not the address's: the row stays pending, its `last_error` starting with RELAY_REFUSED,
-and is retried with backoff, never given up nor reported as undeliverable; after RELAY_BREAKER such
-refusals in a row the sweep stops (the rest of the batch goes back untouched) and no mail is sent
-until the relay's hold is over (see `_relay_hold`).
+connection, and records each mail sent as soon as the relay took it, in a short transaction of
+its own (`_Recorder`): a sender killed mid-batch sends again at most the one mail in flight. The
+claim lives as long as the run's heartbeat (`MailSender`): the rows of a run whose process died
+go back to the outbox once its beat is MAIL_CLAIM_TIMEOUT_SECONDS old (a minute). The other
+outcomes are recorded at the end of the batch. A temporary failure (connection refused, timeout,
+4xx) is retried later; a permanent refusal of the recipient (5xx to RCPT TO) marks the row failed
+with the server's answer and tells the feature that queued it (`mail_refused`). A permanent
+refusal of the sender, of our login or of the content (5xx to MAIL FROM, AUTH, after DATA) is the
+relay's own problem, not the address's: the row stays pending, its `last_error` starting with
+RELAY_REFUSED, and is retried with backoff, never given up nor reported as undeliverable; after
+RELAY_BREAKER such refusals in a row the sweep stops (the rest of the batch goes back untouched)
+and no mail is sent until the relay's hold is over (see `_relay_hold`).
 `purge_delivered()` empties the bodies of mails delivered a month ago: they hold secret links.
 
 The MIME bytes are written here (`build_message`) rather than by Flask-Mail and `email.mime`:
@@ -20,13 +24,16 @@ tests parse what an SMTP server receives with the standard `email` package.
 """
 
 import base64
+import contextlib
 import functools
 import logging
 import re
 import secrets
 import smtplib
+import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.header import Header
@@ -43,9 +50,10 @@ from flask_mail import sanitize_address
 from sqlalchemy.orm import selectinload
 
 from app.clock import now
-from app.database import begin_write
+from app.database import UTCDateTime, begin_write
 from app.extensions import db
-from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
+from app.heartbeat import this_process
+from app.mail.models import MailSender, MailStatus, OutboxAttachment, OutboxMail
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +65,8 @@ mail_refused = signals.signal("mail-refused")
 
 #: Minutes to wait after the 1st, 2nd… temporary failure: about a day in all, then give up.
 RETRY_DELAYS_MINUTES = (1, 5, 15, 30, 60, 120, 240, 480, 720)
-#: A row left `sending` this long belongs to a delivery run that died: offer it again.
-STALE_CLAIM = timedelta(minutes=10)
+#: A run beats its claim this many times per MAIL_CLAIM_TIMEOUT_SECONDS.
+BEATS_PER_CLAIM_TIMEOUT = 6
 #: Why a mail still pending when its row's retention ended was never sent.
 ABANDONED = "Abandonné : la durée de conservation des données personnelles est passée."
 #: Delivered bodies (they hold secret links) are emptied this long after delivery (rule 7).
@@ -192,30 +200,61 @@ def deliver_pending(batch_size: int | None = None, relay_streak: int = 0) -> Del
     record the outcomes (another).
     """
     report = DeliveryReport()
-    ready, unsendable = _claim(batch_size or current_app.config["MAIL_BATCH_SIZE"], report)
-    if ready or unsendable:
-        _record({**unsendable, **_send(ready, relay_streak, report)}, report)
+    claim = uuid.uuid4().hex
+    _claims_in_progress[claim] = time.monotonic()
+    try:
+        ready, unsendable = _claim(
+            claim, batch_size or current_app.config["MAIL_BATCH_SIZE"], report
+        )
+        if ready or unsendable:
+            _record(claim, {**unsendable, **_send(claim, ready, relay_streak, report)}, report)
+    finally:
+        del _claims_in_progress[claim]
     return report
 
 
-def _claim(limit: int, report: DeliveryReport) -> tuple[dict[int, Outgoing], dict[int, Outcome]]:
+#: The claims of this process's delivery runs in progress → when each last beat (monotonic).
+_claims_in_progress: dict[str, float] = {}
+
+
+def beat_claims() -> int:
+    """Beat the heartbeat of this process's delivery runs in progress (the scheduler calls it
+    from its own thread every sixth of MAIL_CLAIM_TIMEOUT_SECONDS, so a run waiting on a slow
+    relay keeps its claim); the number of runs beaten."""
+    claims = list(_claims_in_progress)
+    if not claims:
+        return 0
+    begin_write()
+    db.session.execute(
+        sa.update(MailSender).where(MailSender.claim.in_(claims)).values(beat_at=now())
+    )
+    db.session.commit()
+    beaten_at = time.monotonic()
+    for claim in claims:
+        if claim in _claims_in_progress:
+            _claims_in_progress[claim] = beaten_at
+    return len(claims)
+
+
+def _claim_timeout() -> timedelta:
+    return timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT_SECONDS"])
+
+
+def _claim(
+    claim: str, limit: int, report: DeliveryReport
+) -> tuple[dict[int, Outgoing], dict[int, Outcome]]:
     """Mark up to `limit` due rows as this run's and build their messages: (ready, unsendable).
 
     The UPDATE only takes rows still pending, so a row another run claimed first is not touched;
-    a row left `sending` by a run that died is offered again after STALE_CLAIM. Nothing is
-    claimed while the relay is held (`_relay_hold`).
+    the rows of a run that stopped beating are taken back first (`_take_back_dead_claims`).
+    Nothing is claimed while the relay is held (`_relay_hold`).
     """
-    claim = uuid.uuid4().hex
     begin_write()
     if (hold := _relay_hold()) is not None:
         db.session.commit()
         report.relay_refused = hold
         return {}, {}
-    db.session.execute(
-        sa.update(OutboxMail)
-        .where(OutboxMail.status == MailStatus.sending, OutboxMail.claimed_at < now() - STALE_CLAIM)
-        .values(status=MailStatus.pending, claim=None, claimed_at=None)
-    )
+    _take_back_dead_claims()
     # The oldest due first, read in the (status, next_attempt_at) index: no sort of the whole
     # backlog at every batch. Mails due at the very same instant come in the index's order
     # (SQLite: by id); a batch is sent in id order anyway.
@@ -233,6 +272,8 @@ def _claim(limit: int, report: DeliveryReport) -> tuple[dict[int, Outgoing], dic
         .options(selectinload(OutboxMail.attachments))
         .execution_options(synchronize_session=False)
     ).all()
+    if claimed:
+        db.session.add(MailSender(claim=claim, process=this_process(), beat_at=now()))
     ready: dict[int, Outgoing] = {}
     unsendable: dict[int, Outcome] = {}
     for row in sorted(claimed, key=attrgetter("id")):
@@ -244,6 +285,31 @@ def _claim(limit: int, report: DeliveryReport) -> tuple[dict[int, Outgoing], dic
             unsendable[row.id] = ("failed", f"courriel impossible à composer : {_describe(error)}")
     db.session.commit()
     return ready, unsendable
+
+
+def _take_back_dead_claims() -> None:
+    """Rows `sending` whose run's heartbeat is older than the claim timeout go back to pending:
+    their process died (or lost the database) mid-batch. A claim without a heartbeat row counts
+    from when it was made. Then the dead runs' heartbeats are deleted."""
+    cutoff = now() - _claim_timeout()
+    beat_at = (
+        sa.select(MailSender.beat_at).where(MailSender.claim == OutboxMail.claim).scalar_subquery()
+    )
+    taken_back = db.session.execute(
+        sa.update(OutboxMail)
+        .where(
+            OutboxMail.status == MailStatus.sending,
+            sa.func.coalesce(beat_at, OutboxMail.claimed_at) < cutoff,
+        )
+        .values(status=MailStatus.pending, claim=None, claimed_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.execute(sa.delete(MailSender).where(MailSender.beat_at < cutoff))
+    if taken_back:
+        log.warning(
+            "%s mail(s) claimed by a delivery run that stopped beating (its process died?) "
+            "go back to the outbox", taken_back,
+        )
 
 
 def _relay_hold() -> str | None:
@@ -266,18 +332,24 @@ def _relay_hold() -> str | None:
     )
 
 
-def _send(messages: dict[int, Outgoing], streak_before: int, report: DeliveryReport) -> dict[int, Outcome]:
-    """Send each message over one connection; one refused recipient does not stop the batch,
-    RELAY_BREAKER refusals of the relay in a row (counted from `streak_before`) do: the rest is
-    "held", and `report.relay_streak` says how many refusals in a row end the batch."""
+def _send(
+    claim: str, messages: dict[int, Outgoing], streak_before: int, report: DeliveryReport
+) -> dict[int, Outcome]:
+    """Send each message over one connection, recording each one sent at once (`_Recorder`);
+    one refused recipient does not stop the batch, RELAY_BREAKER refusals of the relay in a row
+    (counted from `streak_before`) do: the rest is "held", and `report.relay_streak` says how
+    many refusals in a row end the batch. A run whose claim was taken back stops at once."""
     outcomes: dict[int, Outcome] = {}
     if not messages:
         return outcomes
     streak: list[int] = []  # this batch's relay refusals in a row
+    recorder = _Recorder(claim)
     try:
-        with _transport() as send:
+        with recorder, _transport(before_data=recorder.wait) as send:
             for row_id, message in messages.items():
                 outcomes[row_id] = outcome = _send_one(send, message)
+                if outcome[0] == "sent":
+                    recorder.record(row_id)
                 if outcome[0] != "relay":
                     streak, streak_before = [], 0
                     if outcome[0] == "lost":
@@ -286,6 +358,10 @@ def _send(messages: dict[int, Outgoing], streak_before: int, report: DeliveryRep
                 streak.append(row_id)
                 if streak_before + len(streak) >= RELAY_BREAKER:
                     break
+    except _ClaimLost:
+        log.warning("delivery run %s lost its claim (taken back as dead): it stops", claim)
+        report.sent += recorder.recorded
+        return {}  # the rows are another run's now: nothing more to record
     except (OSError, smtplib.SMTPException) as error:
         refusal = _relay_refusal(error) if isinstance(error, smtplib.SMTPAuthenticationError) else None
         if refusal is not None and refusal[0] == "relay":
@@ -301,6 +377,7 @@ def _send(messages: dict[int, Outgoing], streak_before: int, report: DeliveryRep
             for row_id in messages:
                 outcomes.setdefault(row_id, ("retry", problem))
             streak, streak_before = [], 0
+    report.sent += recorder.recorded
     report.relay_streak = streak_before + len(streak)
     if report.relay_streak >= RELAY_BREAKER:
         for row_id in streak:
@@ -356,31 +433,158 @@ def _answer(code: int, answer) -> str:
     return f"{code} {text}".strip()
 
 
-def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
-    """One UPDATE for the sent rows (nearly all of them), row by row for the others."""
-    sent = [row_id for row_id, (kind, _) in outcomes.items() if kind == "sent"]
+@functools.cache
+def _sent_statement(postgresql: bool) -> sa.Update:
+    """`_record_sent`'s UPDATE, built once (building it cost more than running it)."""
+    outbox = OutboxMail.__table__
+    return (
+        sa.update(outbox)
+        .where(
+            outbox.c.id == sa.bindparam("sent_row"),
+            outbox.c.claim == sa.bindparam("sent_claim"),
+            outbox.c.status == MailStatus.sending,
+        )
+        .values(
+            status=MailStatus.sent,
+            sent_at=sa.bindparam("sent_moment", type_=UTCDateTime()),
+            last_error=None,
+            claim=None,
+            claimed_at=None,
+        )
+        # On PostgreSQL, synchronous_commit off for this statement's transaction (autocommit).
+        .returning(sa.func.set_config("synchronous_commit", "off", True) if postgresql else outbox.c.id)
+    )
+
+
+class _ClaimLost(Exception):
+    """The run's claim was taken back (it looked dead): it must not send any more."""
+
+
+class _Recorder:
+    """Records each mail a run sent, one short transaction each, on a thread of its own: mail k
+    is recorded while mail k+1's envelope (MAIL FROM, RCPT TO) goes to the relay, and mail k+1's
+    content goes only once mail k is recorded (`wait`, called just before DATA). A sender killed
+    at any moment thus leaves at most one mail accepted and not recorded: the one in flight.
+
+    The thread holds one connection for the batch (no pool checkout, ping and BEGIN a mail), on
+    PostgreSQL in autocommit (each UPDATE is its own transaction: one round trip). A session
+    bound to one connection inside a transaction (the test suite's) records inline on it, each
+    record a savepoint.
+    """
+
+    def __init__(self, claim: str):
+        self.claim = claim
+        #: Mails recorded sent so far.
+        self.recorded = 0
+        self._app = current_app._get_current_object()
+        bind = db.session.get_bind()
+        self._inline = bind if isinstance(bind, sa.Connection) else None
+        self._engine = bind
+        self._executor: ThreadPoolExecutor | None = None
+        self._connection: sa.Connection | None = None
+        self._context = None  # the thread's app context
+        self._pending: Future | None = None
+
+    def __enter__(self) -> "_Recorder":
+        if self._inline is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-record")
+        return self
+
+    def record(self, row_id: int) -> None:
+        """The relay accepted this mail: record it (in the background but for the test suite)."""
+        self.wait()  # already done: the mail's DATA waited for it
+        if self._executor is None:
+            self._pending = Future()
+            self._pending.set_result(_record_sent(self._inline, self.claim, row_id))
+        else:
+            self._pending = self._executor.submit(self._record_in_thread, row_id)
+
+    def wait(self) -> None:
+        """Return once the last mail sent is recorded; _ClaimLost when it no longer was ours."""
+        if self._pending is None:
+            return
+        pending, self._pending = self._pending, None
+        if not pending.result():
+            raise _ClaimLost
+        self.recorded += 1
+
+    def _record_in_thread(self, row_id: int) -> bool:
+        if self._connection is None:
+            self._context = self._app.app_context()
+            self._context.push()
+            self._connection = self._engine.connect()
+            if self._connection.dialect.name == "postgresql":
+                self._connection = self._connection.execution_options(isolation_level="AUTOCOMMIT")
+        return _record_sent(self._connection, self.claim, row_id)
+
+    def _close_in_thread(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._context.pop()
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None:
+                self.wait()
+            elif (  # the batch failed: its last record still lands, and counts
+                self._pending is not None
+                and self._pending.exception() is None
+                and self._pending.result()
+            ):
+                self.recorded += 1
+        finally:
+            if self._executor is not None:
+                self._executor.submit(self._close_in_thread).result()
+                self._executor.shutdown()
+        return False
+
+
+def _record_sent(connection: sa.Connection, claim: str, row_id: int) -> bool:
+    """Mark one mail sent, as soon as the relay took it, in a transaction of its own (a sender
+    killed after this point does not send it again); beat the run's heartbeat when it is due.
+    False when the row is no longer this run's: its claim was taken back.
+
+    Durable against a crash of this process, not of the database server's machine: PostgreSQL
+    does not wait for the WAL flush (`synchronous_commit` off for this transaction only, set in
+    the statement itself: no round trip more), SQLite in WAL mode syncs at checkpoints
+    (`synchronous = NORMAL`, app.database). A power cut in the next few hundred milliseconds
+    could only make those mails go twice, never lose one.
+    """
+    statement = _sent_statement(connection.dialect.name == "postgresql")
+    with connection.begin_nested() if connection.in_transaction() else connection.begin():
+        recorded = connection.execute(
+            statement, {"sent_row": row_id, "sent_claim": claim, "sent_moment": now()}
+        ).all()
+        beaten_at = time.monotonic()
+        every = current_app.config["MAIL_CLAIM_TIMEOUT_SECONDS"] / BEATS_PER_CLAIM_TIMEOUT
+        if beaten_at - _claims_in_progress.get(claim, beaten_at) >= every:
+            connection.execute(
+                sa.update(MailSender.__table__)
+                .where(MailSender.__table__.c.claim == claim)
+                .values(beat_at=now())
+            )
+            _claims_in_progress[claim] = beaten_at
+    return len(recorded) == 1
+
+
+def _record(claim: str, outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
+    """Record the mails not sent (those sent are, one by one, by `_record_sent`) and end the
+    run's heartbeat; only rows still this run's are touched."""
     held = [row_id for row_id, (kind, _) in outcomes.items() if kind == "held"]
     begin_write()
     if held:  # not tried: back to pending as they were
         db.session.execute(
             sa.update(OutboxMail)
-            .where(OutboxMail.id.in_(held))
+            .where(OutboxMail.id.in_(held), OutboxMail.claim == claim)
             .values(status=MailStatus.pending, claim=None, claimed_at=None)
             .execution_options(synchronize_session=False)
         )
         report.held += len(held)
-    if sent:
-        db.session.execute(
-            sa.update(OutboxMail)
-            .where(OutboxMail.id.in_(sent))
-            .values(status=MailStatus.sent, sent_at=now(), last_error=None, claim=None,
-                    claimed_at=None)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        report.sent += len(sent)
     others = [row_id for row_id, (kind, _) in outcomes.items() if kind not in ("sent", "held")]
     rows = (
-        db.session.scalars(sa.select(OutboxMail).where(OutboxMail.id.in_(others))).all()
+        db.session.scalars(
+            sa.select(OutboxMail).where(OutboxMail.id.in_(others), OutboxMail.claim == claim)
+        ).all()
         if others
         else []
     )
@@ -397,6 +601,7 @@ def _record(outcomes: dict[int, Outcome], report: DeliveryReport) -> None:
     hold = _hold_minutes() if any(kind == "stopped" for kind, _ in outcomes.values()) else 0
     for row in rows:
         _record_failure(row, *outcomes[row.id], report, hold)
+    db.session.execute(sa.delete(MailSender).where(MailSender.claim == claim))
     db.session.commit()
     for mail_refusal in refused:
         mail_refused.send(current_app._get_current_object(), **mail_refusal)
@@ -487,24 +692,29 @@ def _describe(error: BaseException) -> str:
 
 
 class _transport:
-    """Sends over one SMTP connection, or writes .eml files when no MAIL_SERVER is set."""
+    """Sends over one SMTP connection, or writes .eml files when no MAIL_SERVER is set;
+    `before_data` is called before each mail's content goes (see `_Recorder`)."""
+
+    def __init__(self, before_data=lambda: None):
+        self.before_data = before_data
 
     def __enter__(self):
         self._smtp = None
+        before_data = self.before_data
         if not current_app.config.get("MAIL_SERVER"):
             directory = Path(current_app.config["MAIL_FILE_DIR"])
             directory.mkdir(parents=True, exist_ok=True)
-            return lambda message: _write_eml(directory, message)
+            return lambda message: (before_data(), _write_eml(directory, message))
         settings = current_app.extensions["mail"]  # Flask-Mail's state: server, port, TLS…
         if settings.suppress:
-            return lambda message: None
+            return lambda message: before_data()
         self._smtp = smtp = _connect(settings, current_app.config["MAIL_SMTP_TIMEOUT"])
         options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
-
-        def send(message: Outgoing) -> None:
-            smtp.sendmail(message.sender, [message.recipient], message.data, options)
-
-        return send
+        if smtp.has_extn("size"):
+            return lambda message: _sendmail(
+                smtp, message, [f"SIZE={len(message.data)}", *options], before_data
+            )
+        return lambda message: _sendmail(smtp, message, options, before_data)
 
     def __exit__(self, *exc_info):
         if self._smtp is not None:
@@ -513,6 +723,33 @@ class _transport:
             except (OSError, smtplib.SMTPException):
                 self._smtp.close()  # QUIT may fail: the mails were accepted
         return False
+
+
+def _sendmail(smtp: smtplib.SMTP, message: Outgoing, options: list[str], before_data) -> None:
+    """What `smtplib.SMTP.sendmail()` does for one recipient, raising the same exceptions, with
+    `before_data()` called between RCPT TO and DATA."""
+    code, answer = smtp.mail(message.sender, options)
+    if code != 250:
+        _abandon(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, answer, message.sender)
+    code, answer = smtp.rcpt(message.recipient)
+    if code not in (250, 251):
+        _abandon(smtp, code)
+        raise smtplib.SMTPRecipientsRefused({message.recipient: (code, answer)})
+    before_data()
+    code, answer = smtp.data(message.data)
+    if code != 250:
+        _abandon(smtp, code)
+        raise smtplib.SMTPDataError(code, answer)
+
+
+def _abandon(smtp: smtplib.SMTP, code: int) -> None:
+    """After a refusal: a 421 closes the connection, anything else resets the transaction."""
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
 
 
 def _connect(settings, timeout: float) -> smtplib.SMTP:
