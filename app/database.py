@@ -13,6 +13,7 @@ from datetime import UTC
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from app.extensions import db
 
@@ -78,21 +79,33 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
 def _sqlite_on_begin(connection):
     if connection.dialect.name != "sqlite":
         return
-    if connection.get_execution_options().get("sqlite_immediate"):
+    options = connection.get_execution_options()
+    if (busy_timeout := options.get("sqlite_busy_timeout_ms")) is not None:
+        # This transaction waits less for the lock; put back when the connection is returned.
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(busy_timeout)}")
+        connection.connection.info["busy_timeout_changed"] = True
+    if options.get("sqlite_immediate"):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         connection.exec_driver_sql("BEGIN")
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_on_checkin(dbapi_connection, connection_record):
+    if dbapi_connection is not None and connection_record.info.pop("busy_timeout_changed", False):
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
 
 
 def _is_sqlite(dbapi_connection) -> bool:
     return type(dbapi_connection).__module__.startswith("sqlite3")
 
 
-def begin_write(*, immediate: bool = True) -> None:
+def begin_write(*, immediate: bool = True, sqlite_wait_ms: int | None = None) -> None:
     """Start the session's next transaction as a write transaction.
 
-    On SQLite it begins `IMMEDIATE`, taking the database's write lock before the first read; on
-    PostgreSQL it is a plain transaction in which the caller locks rows with `FOR UPDATE`.
+    On SQLite it begins `IMMEDIATE`, taking the database's write lock before the first read
+    (waiting for it up to `sqlite_wait_ms`, else SQLITE_BUSY_TIMEOUT_MS); on PostgreSQL it is a
+    plain transaction in which the caller locks rows with `FOR UPDATE`.
     `immediate=False` exists only for the control runs that prove the lock is needed.
     A read-only transaction left open by the view is ended first; pending changes are a bug.
     """
@@ -101,4 +114,7 @@ def begin_write(*, immediate: bool = True) -> None:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write() called with unsaved changes in the session")
         session.commit()
-    session.connection(execution_options={"sqlite_immediate": immediate})
+    options = {"sqlite_immediate": immediate}
+    if sqlite_wait_ms is not None:
+        options["sqlite_busy_timeout_ms"] = sqlite_wait_ms
+    session.connection(execution_options=options)

@@ -1,7 +1,15 @@
 """Error pages in French: nothing a teacher sees is an English stack trace."""
 
-from flask import render_template
+import contextlib
+
+from flask import current_app, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc
+
+from app.extensions import db
+
+#: Seconds a client is asked to wait when the database is out of reach (503).
+RETRY_AFTER_SECONDS = 30
 
 _MESSAGES = {
     400: ("Requête invalide", "La demande n'a pas pu être comprise. Revenez à la page précédente et réessayez."),
@@ -16,6 +24,11 @@ _MESSAGES = {
     429: (
         "Trop de demandes",
         "Vous avez fait trop de demandes en peu de temps. Patientez quelques minutes puis réessayez.",
+    ),
+    503: (
+        "Service momentanément indisponible",
+        "Le service ne parvient pas à joindre sa base de données. Rien n'a été enregistré : "
+        "réessayez dans quelques instants.",
     ),
     500: (
         "Erreur du service",
@@ -33,6 +46,20 @@ def page(code: int, message: str | None = None):
 def register(app) -> None:
     for code in _MESSAGES:
         app.register_error_handler(code, lambda error, code=code: page(code))
+
+    @app.errorhandler(exc.OperationalError)  # unreachable, connection lost, SQLite locked 30 s
+    @app.errorhandler(exc.InterfaceError)  # the driver's connection is unusable
+    @app.errorhandler(exc.TimeoutError)  # no connection free in the pool in time
+    def database_unavailable(error):
+        """The database is out of reach, for now: 503 and when to try again, not a 500. The
+        transaction is rolled back (nothing half-written); the pool reconnects by itself
+        (`pool_pre_ping`) once the database answers again."""
+        with contextlib.suppress(exc.SQLAlchemyError):
+            db.session.rollback()
+        reason = " ".join(str(getattr(error, "orig", None) or error).split())  # one line
+        current_app.logger.error("database unavailable: %s", reason)
+        body, code = page(503)
+        return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -1,11 +1,14 @@
 """Public pages that belong to no feature: privacy notice, accessibility statement, health."""
 
+import contextlib
+
 import sqlalchemy as sa
 from flask import Blueprint, jsonify, render_template
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app import heartbeat
 from app.clock import now
+from app.database import begin_write
 from app.extensions import db, limiter
 from app.mail.models import MailStatus, OutboxMail
 from app.mail.services import relay_trouble
@@ -23,11 +26,17 @@ def accessibility():
     return render_template("pages/accessibility.html")
 
 
+#: How long /sante waits for SQLite's write lock before saying the database cannot write.
+HEALTH_WRITE_WAIT_MS = 2000
+
+
 @blueprint.get("/sante")
 def health():
-    """200 while the database answers, with the scheduler's last heartbeat, the outbox,
-    whether the mail relay refuses our mails (`mail_relay`: "ok" or why, in French), and whether the rate limits' store (Redis) answers: without it each process counts on its own
-    (Flask-Limiter's fallback), which serves but no longer holds the limits across processes."""
+    """200 while the database answers and takes a write, with the scheduler's last heartbeat,
+    the outbox, whether the mail relay refuses our mails (`mail_relay`: "ok" or why, in
+    French), and whether the rate limits' store (Redis) answers: without it each process counts
+    on its own (Flask-Limiter's fallback), which serves but no longer holds the limits across
+    processes. 503 when the database is out of reach or cannot write (`database` says why)."""
     try:
         counts = dict(
             db.session.execute(
@@ -39,8 +48,10 @@ def health():
         beats = heartbeat.all_beats()
         relay = relay_trouble()
     except SQLAlchemyError:
-        db.session.rollback()
+        _rollback()
         return jsonify(status="error", database="indisponible"), 503
+    if (cannot_write := _cannot_write()) is not None:
+        return jsonify(status="error", database=f"écriture impossible : {cannot_write}"), 503
     scheduler = None
     if beats:
         scheduler = {
@@ -58,6 +69,44 @@ def health():
         mail_relay=str(relay) if relay else "ok",
         rate_limits="ok" if _rate_limit_store_answers() else RATE_LIMIT_STORE_DOWN,
     )
+
+
+def _cannot_write() -> str | None:
+    """Why the database cannot take a write right now, in French; None when it can.
+
+    A short write transaction that writes nothing: on SQLite it takes the write lock (BEGIN
+    IMMEDIATE), waiting HEALTH_WRITE_WAIT_MS at most; on PostgreSQL it asks whether its
+    transactions may write (not a standby after a failover, not a read-only setting).
+    """
+    try:
+        begin_write(sqlite_wait_ms=HEALTH_WRITE_WAIT_MS)
+        if db.session.get_bind().dialect.name == "postgresql":
+            standby, read_only = db.session.execute(
+                sa.text("SELECT pg_is_in_recovery(), current_setting('transaction_read_only')")
+            ).one()
+            if standby or read_only == "on":
+                db.session.rollback()
+                return "le serveur PostgreSQL n'accepte que des lectures" + (
+                    " (serveur de secours)" if standby else " (transactions en lecture seule)"
+                )
+        db.session.rollback()
+    except OperationalError as error:
+        _rollback()
+        if "locked" in str(error.orig):
+            return (
+                f"base verrouillée par un autre programme depuis plus de "
+                f"{HEALTH_WRITE_WAIT_MS // 1000} s (chaque enregistrement attend puis échoue)"
+            )
+        return "la base ne répond pas aux écritures"
+    except SQLAlchemyError as error:
+        _rollback()
+        return f"la base refuse les écritures ({' '.join(str(error.orig).split())})"
+    return None
+
+
+def _rollback() -> None:
+    with contextlib.suppress(SQLAlchemyError):  # the connection may be gone with the database
+        db.session.rollback()
 
 
 RATE_LIMIT_STORE_DOWN = "stockage injoignable : chaque processus compte à part"
