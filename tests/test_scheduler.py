@@ -85,6 +85,18 @@ class Lines:
         return self.text
 
 
+def queue_mails(count: int) -> None:
+    """`count` plain mails in the outbox, "Essai 0"… to prof0@…, committed."""
+    from app.mail.models import OutboxMail
+
+    db.session.add_all(
+        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject=f"Essai {n}",
+                   body_text="Bonjour", body_html="<p>Bonjour</p>")
+        for n in range(count)
+    )
+    db.session.commit()
+
+
 def stop(process):
     if process.poll() is None:
         process.kill()
@@ -173,14 +185,7 @@ def test_once_while_another_process_is_active_says_so_and_exits_0(app, scheduler
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_two_scheduler_processes_deliver_each_of_1000_mails_exactly_once(app, scheduler_env, smtp):
     """Election off, on purpose: two processes sweep the same outbox at the same time."""
-    from app.mail.models import OutboxMail
-
-    db.session.add_all(
-        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject="Essai",
-                   body_text="Bonjour", body_html="<p>Bonjour</p>")
-        for n in range(1000)
-    )
-    db.session.commit()
+    queue_mails(1000)
     env = {**scheduler_env, "SCHEDULER_ELECTION": "0", "MAIL_SERVER": smtp.host,
            "MAIL_PORT": str(smtp.port), "SCHEDULER_DELIVERY_SECONDS": "0.05"}
     first, second = start(env), start(env)
@@ -197,16 +202,10 @@ def test_two_scheduler_processes_deliver_each_of_1000_mails_exactly_once(app, sc
 
 def test_one_delivery_sweep_sends_batch_after_batch(app, smtp):
     """A programme mail queues thousands: one sweep does not stop at the first batch."""
-    from app.mail.models import OutboxMail
     from scheduler.jobs import deliver_outbox
 
     app.config["MAIL_BATCH_SIZE"] = 10
-    db.session.add_all(
-        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject="Essai",
-                   body_text="Bonjour", body_html="<p>Bonjour</p>")
-        for n in range(35)
-    )
-    db.session.commit()
+    queue_mails(35)
 
     report = deliver_outbox()
 
@@ -250,12 +249,7 @@ def test_a_scheduler_killed_mid_batch_sends_at_most_the_mail_in_flight_twice(app
     claim_timeout = 5
     sink = HoldingSink(hold_at=4)
     sink.start()
-    db.session.add_all(
-        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject=f"Essai {n}",
-                   body_text="Bonjour", body_html="<p>Bonjour</p>")
-        for n in range(12)
-    )
-    db.session.commit()
+    queue_mails(12)
     env = {**scheduler_env, "MAIL_SERVER": sink.host, "MAIL_PORT": str(sink.port),
            "MAIL_BATCH_SIZE": "12", "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout)}
     first = start(env)
@@ -315,12 +309,7 @@ def test_a_run_waiting_on_a_slow_relay_keeps_its_claim(app, scheduler_env):
     claim_timeout = 2
     sink = HoldingSink(hold_at=1)
     sink.start()
-    db.session.add_all(
-        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject=f"Essai {n}",
-                   body_text="Bonjour", body_html="<p>Bonjour</p>")
-        for n in range(6)
-    )
-    db.session.commit()
+    queue_mails(6)
     env = {**scheduler_env, "SCHEDULER_ELECTION": "0", "MAIL_SERVER": sink.host,
            "MAIL_PORT": str(sink.port), "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout)}
     first, second = start(env), start(env)  # both sweep the outbox every 0.2 s
