@@ -22,10 +22,14 @@ mail_cli = AppGroup("mail", help="La boîte d'envoi.")
 def seed_demo_command():
     """Crée les données de démonstration si la base est vide."""
     if seed_demo():
-        click.echo("Données de démonstration créées : 3 sites, leurs salles, un trimestre d'ateliers.")
+        click.echo(
+            "Données de démonstration créées : 3 sites, leurs salles, un trimestre d'ateliers."
+        )
         if (half_day := seed_demo_half_day()) is not None:
-            click.echo(f"Rencontres : « {half_day.title} » le {date_fr(half_day.starts_at)}, "
-                       f"appel à propositions ouvert (/admin/rencontres/{half_day.school_year}).")
+            click.echo(
+                f"Rencontres : « {half_day.title} » le {date_fr(half_day.starts_at)}, "
+                f"appel à propositions ouvert (/admin/rencontres/{half_day.school_year})."
+            )
     else:
         click.echo("La base contient déjà des données : rien n'a été ajouté.")
     click.echo("Comptes de démonstration (connexion sur /connexion) :")
@@ -37,9 +41,13 @@ def seed_demo_command():
 def deliver_command():
     """Envoie les courriels en attente."""
     report = deliver_pending()
-    click.echo(f"Courriels : {report.sent} envoyés, {report.retried} à réessayer, {report.failed} en échec.")
+    click.echo(
+        f"Courriels : {report.sent} envoyés, {report.retried} à réessayer, {report.failed} en échec."
+    )
     if report.relay_refused:
-        click.echo(f"Envoi arrêté, le serveur d'envoi refuse les courriels : {report.relay_refused}")
+        click.echo(
+            f"Envoi arrêté, le serveur d'envoi refuse les courriels : {report.relay_refused}"
+        )
 
 
 def register(app: Flask) -> None:

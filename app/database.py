@@ -32,6 +32,7 @@ def get_by_id(model, row_id: int | None):
     can hold."""
     return db.session.get(model, row_id) if valid_id(row_id) else None
 
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -12,7 +12,10 @@ from app.extensions import db
 RETRY_AFTER_SECONDS = 30
 
 _MESSAGES = {
-    400: ("Requête invalide", "La demande n'a pas pu être comprise. Revenez à la page précédente et réessayez."),
+    400: (
+        "Requête invalide",
+        "La demande n'a pas pu être comprise. Revenez à la page précédente et réessayez.",
+    ),
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "Cette page n'existe pas, ou plus. Le lien est peut-être incomplet."),
     405: ("Action impossible", "Cette adresse ne s'utilise pas ainsi."),

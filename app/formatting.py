@@ -25,8 +25,11 @@ def by_name(person) -> tuple:
     reader looks for their name, the same on every database (SQLite sorts "Élodie" after
     "Zoé"): accents and case set aside first, the exact spelling breaks ties."""
     return (
-        folded(person.last_name), folded(person.first_name),
-        person.last_name, person.first_name, person.id,
+        folded(person.last_name),
+        folded(person.first_name),
+        person.last_name,
+        person.first_name,
+        person.id,
     )
 
 

@@ -38,4 +38,6 @@ def render_pdf(html: str) -> bytes:
     from weasyprint import HTML
 
     html = html.replace('="/static/', f'="{STATIC_DIR.as_uri()}/')
-    return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_fetcher_class()()).write_pdf()
+    return HTML(
+        string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_fetcher_class()()
+    ).write_pdf()

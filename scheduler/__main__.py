@@ -53,17 +53,28 @@ def run_forever(app, leadership) -> int:
     if not leadership.keep():
         log.info("another scheduler process is active: standing by")
     scheduler.add_job(
-        leadership.keep, "interval", seconds=app.config["SCHEDULER_ELECTION_SECONDS"],
-        id="election", next_run_time=start,
+        leadership.keep,
+        "interval",
+        seconds=app.config["SCHEDULER_ELECTION_SECONDS"],
+        id="election",
+        next_run_time=start,
     )
     scheduler.add_job(
-        keep_claims_alive, "interval", args=[app], seconds=claims_beat_seconds(app), id="claims",
+        keep_claims_alive,
+        "interval",
+        args=[app],
+        seconds=claims_beat_seconds(app),
+        id="claims",
     )
     for sweep, every in SWEEPS:
         seconds = app.config[every] if isinstance(every, str) else every
         scheduler.add_job(
-            run_sweep, "interval", args=[app, leadership, sweep], seconds=seconds,
-            id=sweep.__name__, next_run_time=start,
+            run_sweep,
+            "interval",
+            args=[app, leadership, sweep],
+            seconds=seconds,
+            id=sweep.__name__,
+            next_run_time=start,
         )
     signal.signal(signal.SIGTERM, lambda signum, frame: scheduler.shutdown(wait=True))
     log.info("scheduler started: %s", ", ".join(sweep.__name__ for sweep, _ in SWEEPS))

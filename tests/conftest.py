@@ -187,8 +187,14 @@ def make_site(app):
 
     def make(slug="amiens", name="Amiens", capacity=16, **fields):
         site = Site(
-            slug=slug, name=name, street=fields.pop("street", "45 rue Saint-Leu"),
-            postcode="80026", city=name, latitude=49.9, longitude=2.3, **fields,
+            slug=slug,
+            name=name,
+            street=fields.pop("street", "45 rue Saint-Leu"),
+            postcode="80026",
+            city=name,
+            latitude=49.9,
+            longitude=2.3,
+            **fields,
         )
         site.rooms = [Room(name="Salle multimédia", capacity=capacity)]
         db.session.add(site)
@@ -211,16 +217,24 @@ def make_workshop(app, clock, make_site):
         topic = topic or db.session.scalar(sa.select(Topic).where(Topic.slug == "ent"))
         if topic is None:
             topic = Topic(slug="ent", name="ENT")
-        trainer = fields.pop("trainer", None) or db.session.scalar(sa.select(Trainer)) or Trainer(
-            first_name="Claire", last_name="Dumont", email="claire.dumont@ac-amiens.fr"
+        trainer = (
+            fields.pop("trainer", None)
+            or db.session.scalar(sa.select(Trainer))
+            or Trainer(first_name="Claire", last_name="Dumont", email="claire.dumont@ac-amiens.fr")
         )
         starts_at = clock.now + (starts_in or timedelta(days=7))
         workshop = Workshop(
             title=fields.pop("title", f"Atelier ENT {n}"),
             description=fields.pop("description", "Découvrir l'ENT."),
-            topic=topic, level=level, room=site.rooms[0], trainer=trainer, capacity=capacity,
-            starts_at=starts_at, ends_at=starts_at + timedelta(hours=3),
-            status=fields.pop("status", WorkshopStatus.published), **fields,
+            topic=topic,
+            level=level,
+            room=site.rooms[0],
+            trainer=trainer,
+            capacity=capacity,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=3),
+            status=fields.pop("status", WorkshopStatus.published),
+            **fields,
         )
         db.session.add(workshop)
         db.session.commit()
@@ -249,18 +263,20 @@ def make_half_day(app, make_site):
             title=fields.pop("title", f"Rencontres TICE {school_year}-{school_year + 1}"),
             starts_at=fields.pop("starts_at", datetime.combine(day, time(13, 30), PARIS)),
             ends_at=fields.pop("ends_at", datetime.combine(day, time(17, 0), PARIS)),
-            deadline=fields.pop(
-                "deadline", datetime(school_year + 1, 4, 1, 18, 0, tzinfo=PARIS)
-            ),
+            deadline=fields.pop("deadline", datetime(school_year + 1, 4, 1, 18, 0, tzinfo=PARIS)),
             state=state,
             site=site,
             capacity=capacity,
-            videoconference_url=fields.pop("videoconference_url", "https://visio.ac-amiens.fr/rencontres"),
+            videoconference_url=fields.pop(
+                "videoconference_url", "https://visio.ac-amiens.fr/rencontres"
+            ),
             **fields,
         )
         half_day.rooms = [
             HalfDayRoom(
-                room=rooms["Auditorium"], is_auditorium=True, position=0,
+                room=rooms["Auditorium"],
+                is_auditorium=True,
+                position=0,
                 equipment={Equipment.videoconference, Equipment.projector},
             ),
             HalfDayRoom(room=rooms["Salle 1"], position=1, equipment={Equipment.tablets}),
@@ -348,8 +364,10 @@ def applicant():
 
     def make(n=1, **fields):
         values = dict(
-            last_name=f"Martin{chr(64 + n % 26 + 1)}", first_name="Léa",
-            email=f"lea.martin{n}@ac-amiens.fr", school="École Jules Ferry",
+            last_name=f"Martin{chr(64 + n % 26 + 1)}",
+            first_name="Léa",
+            email=f"lea.martin{n}@ac-amiens.fr",
+            school="École Jules Ferry",
         )
         values.update(fields)
         return Applicant(**values)
@@ -374,7 +392,9 @@ def make_staff(app):
         n = next(counter)
         role = Role(role)
         if role is Role.trainer and trainer is None:
-            trainer = Trainer(first_name="Formateur", last_name=f"N{n}", email=f"formateur{n}@ac-amiens.fr")
+            trainer = Trainer(
+                first_name="Formateur", last_name=f"N{n}", email=f"formateur{n}@ac-amiens.fr"
+            )
             db.session.add(trainer)
         email = email or (trainer.email if trainer is not None else f"coordination{n}@ac-amiens.fr")
         name = trainer.full_name if trainer is not None else f"Coordination {n}"
@@ -394,8 +414,11 @@ def login(client, user, password=STAFF_PASSWORD):
 
 def form_data(n=1, **fields):
     data = {
-        "nom": "Martin", "prenom": "Léa", "courriel": f"lea.martin{n}@ac-amiens.fr",
-        "ecole": "École Jules Ferry, Amiens", "uai": "",
+        "nom": "Martin",
+        "prenom": "Léa",
+        "courriel": f"lea.martin{n}@ac-amiens.fr",
+        "ecole": "École Jules Ferry, Amiens",
+        "uai": "",
     }
     data.update(fields)
     return data
@@ -415,7 +438,9 @@ def outbox(template: str | None = None):
 
     query = sa.select(OutboxMail).order_by(OutboxMail.id)
     if template:
-        query = query.where(OutboxMail.template == (template if "/" in template else f"booking/{template}"))
+        query = query.where(
+            OutboxMail.template == (template if "/" in template else f"booking/{template}")
+        )
     return list(db.session.scalars(query))
 
 
@@ -453,7 +478,9 @@ class SMTPSink:
                 return "250 OK"
 
             async def handle_DATA(self, server, session, envelope):
-                sink.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+                sink.received.append(
+                    (envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+                )
                 return "250 Message accepted for delivery"
 
         return Handler()

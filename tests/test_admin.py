@@ -28,10 +28,18 @@ def audit_summaries() -> list[str]:
 def workshop_form(workshop=None, **fields):
     """The form's fields for `workshop` (its topic, room, trainer), a Wednesday in term time."""
     data = {
-        "titre": "Créer un livre numérique", "description": "Avec les élèves de cycle 3.",
-        "theme": workshop.topic_id, "niveau": "debutant", "salle": workshop.room_id,
-        "formateur": workshop.trainer_id, "jour": "2026-03-18", "debut": "14:00", "fin": "17:00",
-        "capacite": "10", "a_apporter": "", "date_limite": "",
+        "titre": "Créer un livre numérique",
+        "description": "Avec les élèves de cycle 3.",
+        "theme": workshop.topic_id,
+        "niveau": "debutant",
+        "salle": workshop.room_id,
+        "formateur": workshop.trainer_id,
+        "jour": "2026-03-18",
+        "debut": "14:00",
+        "fin": "17:00",
+        "capacite": "10",
+        "a_apporter": "",
+        "date_limite": "",
     }
     data.update(fields)
     return data
@@ -48,18 +56,31 @@ ADMIN_PAGES = ["/admin/", "/admin/ateliers", "/admin/ateliers/nouveau", "/admin/
 
 def test_anonymous_visitors_are_sent_to_the_login_page(client, make_workshop):
     workshop = make_workshop()
-    for path in [*ADMIN_PAGES, f"/admin/ateliers/{workshop.id}/modifier", f"/admin/ateliers/{workshop.id}/inscriptions"]:
+    for path in [
+        *ADMIN_PAGES,
+        f"/admin/ateliers/{workshop.id}/modifier",
+        f"/admin/ateliers/{workshop.id}/inscriptions",
+    ]:
         response = client.get(path)
-        assert response.status_code == 302 and response.headers["Location"].startswith("/connexion"), path
+        assert response.status_code == 302 and response.headers["Location"].startswith(
+            "/connexion"
+        ), path
     assert client.post(f"/admin/ateliers/{workshop.id}/publier").status_code == 302
 
 
 def test_trainers_get_403(client, make_staff, make_workshop):
     workshop = make_workshop()
     login(client, make_staff("trainer", trainer=workshop.trainer))
-    for path in [*ADMIN_PAGES, f"/admin/ateliers/{workshop.id}/modifier", f"/admin/ateliers/{workshop.id}/inscriptions"]:
+    for path in [
+        *ADMIN_PAGES,
+        f"/admin/ateliers/{workshop.id}/modifier",
+        f"/admin/ateliers/{workshop.id}/inscriptions",
+    ]:
         assert client.get(path).status_code == 403, path
-    assert client.post(f"/admin/ateliers/{workshop.id}/annuler", data={"motif": "x"}).status_code == 403
+    assert (
+        client.post(f"/admin/ateliers/{workshop.id}/annuler", data={"motif": "x"}).status_code
+        == 403
+    )
     assert db.session.get(Workshop, workshop.id).status is WorkshopStatus.published
 
 
@@ -72,13 +93,19 @@ def test_coordinators_get_in(client, coordinator, make_workshop):
 # --- creating, checking, publishing --------------------------------------------------------------
 
 
-def test_a_new_workshop_is_a_draft_until_published_then_in_the_catalogue(client, coordinator, make_workshop):
+def test_a_new_workshop_is_a_draft_until_published_then_in_the_catalogue(
+    client, coordinator, make_workshop
+):
     model = make_workshop()
     response = client.post("/admin/ateliers/nouveau", data=workshop_form(model))
     assert response.status_code == 302
-    created = db.session.scalar(sa.select(Workshop).where(Workshop.title == "Créer un livre numérique"))
+    created = db.session.scalar(
+        sa.select(Workshop).where(Workshop.title == "Créer un livre numérique")
+    )
     assert created.status is WorkshopStatus.draft
-    assert created.starts_at == paris(2026, 3, 18, 14, 0) and created.ends_at == paris(2026, 3, 18, 17, 0)
+    assert created.starts_at == paris(2026, 3, 18, 14, 0) and created.ends_at == paris(
+        2026, 3, 18, 17, 0
+    )
     assert "Créer un livre numérique" not in client.get("/ateliers").get_data(as_text=True)
     assert client.post(f"/admin/ateliers/{created.id}/publier").status_code == 302
     assert db.session.get(Workshop, created.id).status is WorkshopStatus.published
@@ -96,7 +123,10 @@ def test_a_holiday_warns_and_saves_only_once_confirmed(client, coordinator, make
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Le mardi 14 juillet 2026 : jour férié (Fête nationale)." in page
-    assert "J&#39;ai lu les avertissements et je confirme" in page or "J'ai lu les avertissements" in page
+    assert (
+        "J&#39;ai lu les avertissements et je confirme" in page
+        or "J'ai lu les avertissements" in page
+    )
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Workshop)) == 1
     response = client.post("/admin/ateliers/nouveau", data={**data, "confirmer": "y"})
     assert response.status_code == 302
@@ -109,8 +139,13 @@ def test_a_double_booked_room_blocks_the_save(client, coordinator, make_workshop
     other = Trainer(first_name="Karim", last_name="Benali", email="karim.benali@ac-amiens.fr")
     db.session.add(other)
     db.session.commit()
-    data = workshop_form(model, jour=local.strftime("%Y-%m-%d"), debut=(local + timedelta(hours=1)).strftime("%H:%M"),
-                         fin=(local + timedelta(hours=2)).strftime("%H:%M"), formateur=other.id)
+    data = workshop_form(
+        model,
+        jour=local.strftime("%Y-%m-%d"),
+        debut=(local + timedelta(hours=1)).strftime("%H:%M"),
+        fin=(local + timedelta(hours=2)).strftime("%H:%M"),
+        formateur=other.id,
+    )
     response = client.post("/admin/ateliers/nouveau", data={**data, "confirmer": "y"})
     assert response.status_code == 422
     assert "est déjà prise" in response.get_data(as_text=True)
@@ -135,12 +170,18 @@ def test_a_double_booked_room_blocks_the_save(client, coordinator, make_workshop
         ({"date_limite": "2026-03-19T12:00"}, "La date limite d&#39;inscription doit précéder"),
     ],
 )
-def test_bad_workshop_input_is_refused_and_nothing_written(client, coordinator, make_workshop, fields, message):
+def test_bad_workshop_input_is_refused_and_nothing_written(
+    client, coordinator, make_workshop, fields, message
+):
     model = make_workshop()
-    response = client.post("/admin/ateliers/nouveau", data={**workshop_form(model, **fields), "confirmer": "y"})
+    response = client.post(
+        "/admin/ateliers/nouveau", data={**workshop_form(model, **fields), "confirmer": "y"}
+    )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert message in page or message.replace("&#39;", "'") in page, page[page.find("<main"):][:3000]
+    assert message in page or message.replace("&#39;", "'") in page, page[page.find("<main") :][
+        :3000
+    ]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Workshop)) == 1
 
 
@@ -155,7 +196,9 @@ def test_duplicating_prefills_the_form_with_the_original(client, coordinator, ma
 # --- changes to a published workshop ------------------------------------------------------------
 
 
-def test_moving_a_published_workshop_mails_the_people_and_raises_the_sequence(client, coordinator, make_workshop, applicant):
+def test_moving_a_published_workshop_mails_the_people_and_raises_the_sequence(
+    client, coordinator, make_workshop, applicant
+):
     from app.booking.services import register
 
     workshop = make_workshop(capacity=2)
@@ -163,32 +206,56 @@ def test_moving_a_published_workshop_mails_the_people_and_raises_the_sequence(cl
         register(workshop.id, applicant(n))
     sequence = workshop.sequence
     local = workshop.starts_at.astimezone(PARIS) + timedelta(days=1)
-    data = workshop_form(workshop, titre=workshop.title, description=workshop.description,
-                         jour=local.strftime("%Y-%m-%d"), debut=local.strftime("%H:%M"),
-                         fin=(local + timedelta(hours=3)).strftime("%H:%M"), capacite="2")
-    response = client.post(f"/admin/ateliers/{workshop.id}/modifier", data={**data, "confirmer": "y"})
+    data = workshop_form(
+        workshop,
+        titre=workshop.title,
+        description=workshop.description,
+        jour=local.strftime("%Y-%m-%d"),
+        debut=local.strftime("%H:%M"),
+        fin=(local + timedelta(hours=3)).strftime("%H:%M"),
+        capacite="2",
+    )
+    response = client.post(
+        f"/admin/ateliers/{workshop.id}/modifier", data={**data, "confirmer": "y"}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     db.session.expire_all()
     moved = db.session.get(Workshop, workshop.id)
-    assert moved.starts_at == workshop.starts_at + timedelta(days=1) or moved.starts_at == local.astimezone(UTC)
+    assert moved.starts_at == workshop.starts_at + timedelta(
+        days=1
+    ) or moved.starts_at == local.astimezone(UTC)
     assert moved.sequence == sequence + 1
     changed = outbox("changed")
-    assert sorted(m.recipient for m in changed) == ["lea.martin1@ac-amiens.fr", "lea.martin2@ac-amiens.fr", "lea.martin3@ac-amiens.fr"]
+    assert sorted(m.recipient for m in changed) == [
+        "lea.martin1@ac-amiens.fr",
+        "lea.martin2@ac-amiens.fr",
+        "lea.martin3@ac-amiens.fr",
+    ]
     assert sum(1 for m in changed if m.calendar_method == "REQUEST") == 2
     assert any(s.startswith(f"Changement de « {workshop.title} » : ") for s in audit_summaries())
 
 
-def test_raising_the_capacity_promotes_the_first_waiting(client, coordinator, make_workshop, applicant):
+def test_raising_the_capacity_promotes_the_first_waiting(
+    client, coordinator, make_workshop, applicant
+):
     from app.booking.services import register
 
     workshop = make_workshop(capacity=1)
     for n in (1, 2, 3):
         register(workshop.id, applicant(n))
     local = workshop.starts_at.astimezone(PARIS)
-    data = workshop_form(workshop, titre=workshop.title, description=workshop.description,
-                         jour=local.strftime("%Y-%m-%d"), debut=local.strftime("%H:%M"),
-                         fin=workshop.ends_at.astimezone(PARIS).strftime("%H:%M"), capacite="2")
-    response = client.post(f"/admin/ateliers/{workshop.id}/modifier", data={**data, "confirmer": "y"})
+    data = workshop_form(
+        workshop,
+        titre=workshop.title,
+        description=workshop.description,
+        jour=local.strftime("%Y-%m-%d"),
+        debut=local.strftime("%H:%M"),
+        fin=workshop.ends_at.astimezone(PARIS).strftime("%H:%M"),
+        capacite="2",
+    )
+    response = client.post(
+        f"/admin/ateliers/{workshop.id}/modifier", data={**data, "confirmer": "y"}
+    )
     assert response.status_code == 302
     statuses = dict(db.session.execute(sa.select(Registration.email, Registration.status)).all())
     assert statuses["lea.martin2@ac-amiens.fr"] is RegistrationStatus.confirmed
@@ -197,17 +264,26 @@ def test_raising_the_capacity_promotes_the_first_waiting(client, coordinator, ma
     assert f"Capacité de « {workshop.title} » : 1 → 2, 1 personnes promues" in audit_summaries()
 
 
-def test_lowering_the_capacity_below_the_confirmed_is_refused(client, coordinator, make_workshop, applicant):
+def test_lowering_the_capacity_below_the_confirmed_is_refused(
+    client, coordinator, make_workshop, applicant
+):
     from app.booking.services import register
 
     workshop = make_workshop(capacity=3)
     for n in (1, 2):
         register(workshop.id, applicant(n))
     local = workshop.starts_at.astimezone(PARIS)
-    data = workshop_form(workshop, titre="Un autre titre", jour=local.strftime("%Y-%m-%d"),
-                         debut=local.strftime("%H:%M"), fin=workshop.ends_at.astimezone(PARIS).strftime("%H:%M"),
-                         capacite="1")
-    response = client.post(f"/admin/ateliers/{workshop.id}/modifier", data={**data, "confirmer": "y"})
+    data = workshop_form(
+        workshop,
+        titre="Un autre titre",
+        jour=local.strftime("%Y-%m-%d"),
+        debut=local.strftime("%H:%M"),
+        fin=workshop.ends_at.astimezone(PARIS).strftime("%H:%M"),
+        capacite="1",
+    )
+    response = client.post(
+        f"/admin/ateliers/{workshop.id}/modifier", data={**data, "confirmer": "y"}
+    )
     assert response.status_code == 422
     assert "2 personnes ont une place confirmée" in response.get_data(as_text=True)
     db.session.expire_all()
@@ -221,15 +297,25 @@ def test_cancelling_tells_everyone_and_is_logged(client, coordinator, make_works
     workshop = make_workshop(capacity=1)
     register(workshop.id, applicant(1))
     register(workshop.id, applicant(2))
-    response = client.post(f"/admin/ateliers/{workshop.id}/annuler", data={"motif": "Formateur malade."})
+    response = client.post(
+        f"/admin/ateliers/{workshop.id}/annuler", data={"motif": "Formateur malade."}
+    )
     assert response.status_code == 302
     assert db.session.get(Workshop, workshop.id).status is WorkshopStatus.cancelled
     mails = outbox("workshop_cancelled")
-    assert sorted(m.recipient for m in mails) == ["lea.martin1@ac-amiens.fr", "lea.martin2@ac-amiens.fr"]
-    assert [m.calendar_method for m in mails if m.recipient == "lea.martin1@ac-amiens.fr"] == ["CANCEL"]
+    assert sorted(m.recipient for m in mails) == [
+        "lea.martin1@ac-amiens.fr",
+        "lea.martin2@ac-amiens.fr",
+    ]
+    assert [m.calendar_method for m in mails if m.recipient == "lea.martin1@ac-amiens.fr"] == [
+        "CANCEL"
+    ]
     assert "Formateur malade." in mails[0].body_text
     (summary,) = audit_summaries()
-    assert summary.startswith(f"Annulation de « {workshop.title} »") and "1 inscrit·es et 1 en attente" in summary
+    assert (
+        summary.startswith(f"Annulation de « {workshop.title} »")
+        and "1 inscrit·es et 1 en attente" in summary
+    )
 
 
 def test_cancelling_needs_a_reason(client, coordinator, make_workshop):
@@ -242,19 +328,28 @@ def test_cancelling_needs_a_reason(client, coordinator, make_workshop):
 # --- registrations -------------------------------------------------------------------------------
 
 
-def test_a_coordinator_adds_cancels_and_admits_each_logged(client, coordinator, make_workshop, applicant):
+def test_a_coordinator_adds_cancels_and_admits_each_logged(
+    client, coordinator, make_workshop, applicant
+):
     from app.booking.services import register
 
     workshop = make_workshop(capacity=1)
-    response = client.post(f"/admin/ateliers/{workshop.id}/inscriptions", data=form_data(1, nom="Lefèvre", prenom="Zoé"))
+    response = client.post(
+        f"/admin/ateliers/{workshop.id}/inscriptions",
+        data=form_data(1, nom="Lefèvre", prenom="Zoé"),
+    )
     assert response.status_code == 302
     register(workshop.id, applicant(2))
     register(workshop.id, applicant(3))
     zoe, second, third = db.session.scalars(sa.select(Registration).order_by(Registration.id)).all()
-    assert zoe.status is RegistrationStatus.confirmed and [m.recipient for m in outbox("confirmed")] == [zoe.email]
+    assert zoe.status is RegistrationStatus.confirmed and [
+        m.recipient for m in outbox("confirmed")
+    ] == [zoe.email]
 
     # No free seat: admitting is refused with a message, nothing changes.
-    page = client.post(f"/admin/inscriptions/{third.id}/admettre", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/admin/inscriptions/{third.id}/admettre", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "Aucune place n&#39;est libre" in page or "Aucune place n'est libre" in page
     # Cancel Zoé: the first waiting is promoted; then another seat, and the coordinator picks the third.
     client.post(f"/admin/inscriptions/{zoe.id}/annuler")
@@ -268,8 +363,13 @@ def test_a_coordinator_adds_cancels_and_admits_each_logged(client, coordinator, 
     assert db.session.get(Registration, third.id).status is RegistrationStatus.confirmed
     assert db.session.get(Registration, third.id).waiting_position is None
     summaries = audit_summaries()
-    assert summaries[0] == f"Inscription ajoutée à la main : Zoé Lefèvre (inscription confirmée) à « {workshop.title} »"
-    assert summaries[1].startswith("Inscription annulée : Zoé Lefèvre") and "promu·e" in summaries[1]
+    assert (
+        summaries[0]
+        == f"Inscription ajoutée à la main : Zoé Lefèvre (inscription confirmée) à « {workshop.title} »"
+    )
+    assert (
+        summaries[1].startswith("Inscription annulée : Zoé Lefèvre") and "promu·e" in summaries[1]
+    )
     assert summaries[2].startswith("Léa MartinD passe de la liste d'attente à une place confirmée")
     # The audit log page shows them, with the coordinator's name.
     page = client.get("/admin/journal").get_data(as_text=True)
@@ -277,8 +377,11 @@ def test_a_coordinator_adds_cancels_and_admits_each_logged(client, coordinator, 
 
 
 def test_registration_actions_on_unknown_ids_are_404(client, coordinator):
-    for path in ("/admin/inscriptions/999999/annuler", "/admin/inscriptions/99999999999999999999/annuler",
-                 "/admin/inscriptions/999999/admettre"):
+    for path in (
+        "/admin/inscriptions/999999/annuler",
+        "/admin/inscriptions/99999999999999999999/annuler",
+        "/admin/inscriptions/999999/admettre",
+    ):
         assert client.post(path).status_code == 404, path
 
 
@@ -288,26 +391,65 @@ def test_registration_actions_on_unknown_ids_are_404(client, coordinator):
 def test_sites_rooms_topics_and_trainers_are_created_and_edited_each_logged(client, coordinator):
     from app.catalog.models import Room, Site, Topic
 
-    site_data = {"slug": "montdidier", "nom": "Montdidier", "rue": "1 place de la Mairie", "code_postal": "80500",
-                 "ville": "Montdidier", "latitude": "49.65", "longitude": "2.57", "acces": "Parking devant."}
+    site_data = {
+        "slug": "montdidier",
+        "nom": "Montdidier",
+        "rue": "1 place de la Mairie",
+        "code_postal": "80500",
+        "ville": "Montdidier",
+        "latitude": "49.65",
+        "longitude": "2.57",
+        "acces": "Parking devant.",
+    }
     assert client.post("/admin/sites/nouveau", data=site_data).status_code == 302
     site = db.session.scalar(sa.select(Site).where(Site.slug == "montdidier"))
     assert site.latitude == pytest.approx(49.65)
     # The slug is chosen once: an edit keeps it whatever the form says.
-    assert client.post(f"/admin/sites/{site.id}", data={**site_data, "slug": "autre", "nom": "Montdidier (CDDP)"}).status_code == 302
+    assert (
+        client.post(
+            f"/admin/sites/{site.id}",
+            data={**site_data, "slug": "autre", "nom": "Montdidier (CDDP)"},
+        ).status_code
+        == 302
+    )
     db.session.expire_all()
     site = db.session.get(Site, site.id)
     assert (site.slug, site.name) == ("montdidier", "Montdidier (CDDP)")
 
-    assert client.post(f"/admin/sites/{site.id}/salles/nouvelle", data={"nom": "Salle 1", "capacite": "14", "visio": "y"}).status_code == 302
+    assert (
+        client.post(
+            f"/admin/sites/{site.id}/salles/nouvelle",
+            data={"nom": "Salle 1", "capacite": "14", "visio": "y"},
+        ).status_code
+        == 302
+    )
     room = db.session.scalar(sa.select(Room).where(Room.site_id == site.id))
     assert (room.capacity, room.videoconference, room.step_free) == (14, True, False)
-    assert client.post("/admin/themes/nouveau", data={"slug": "robotique", "nom": "Robotique"}).status_code == 302
+    assert (
+        client.post(
+            "/admin/themes/nouveau", data={"slug": "robotique", "nom": "Robotique"}
+        ).status_code
+        == 302
+    )
     assert db.session.scalar(sa.select(Topic.name).where(Topic.slug == "robotique")) == "Robotique"
-    assert client.post("/admin/formateurs/nouveau", data={"prenom": "Karim", "nom": "Benali", "courriel": "Karim.Benali@ac-amiens.fr"}).status_code == 302
-    assert db.session.scalar(sa.select(Trainer.email).where(Trainer.last_name == "Benali")) == "karim.benali@ac-amiens.fr"
+    assert (
+        client.post(
+            "/admin/formateurs/nouveau",
+            data={"prenom": "Karim", "nom": "Benali", "courriel": "Karim.Benali@ac-amiens.fr"},
+        ).status_code
+        == 302
+    )
+    assert (
+        db.session.scalar(sa.select(Trainer.email).where(Trainer.last_name == "Benali"))
+        == "karim.benali@ac-amiens.fr"
+    )
     page = client.get("/admin/lieux").get_data(as_text=True)
-    assert "Montdidier (CDDP)" in page and "Salle 1" in page and "Robotique" in page and "Karim Benali" in page
+    assert (
+        "Montdidier (CDDP)" in page
+        and "Salle 1" in page
+        and "Robotique" in page
+        and "Karim Benali" in page
+    )
     assert audit_summaries() == [
         "Création du site « Montdidier »",
         "Modification du site « Montdidier (CDDP) » : nom",
@@ -323,29 +465,66 @@ def test_sites_rooms_topics_and_trainers_are_created_and_edited_each_logged(clie
         ("/admin/themes/nouveau", {"slug": "amiens", "nom": "X"}, "réservé aux calendriers"),
         ("/admin/themes/nouveau", {"slug": "Pas Un Slug", "nom": "X"}, "lettres minuscules"),
         ("/admin/themes/nouveau", {"slug": "ent", "nom": "Doublon"}, "déjà pris"),
-        ("/admin/sites/nouveau", {"slug": "tous", "nom": "X", "rue": "1 rue", "code_postal": "80000", "ville": "X"}, "déjà pris par un calendrier"),
-        ("/admin/sites/nouveau", {"slug": "x", "nom": "X", "rue": "1 rue", "code_postal": "8000", "ville": "X"}, "5 chiffres"),
-        ("/admin/sites/nouveau", {"slug": "x", "nom": "X", "rue": "1 rue", "code_postal": "80000", "ville": "X", "latitude": "91"}, "Entre -90 et 90"),
-        ("/admin/formateurs/nouveau", {"prenom": "Claire", "nom": "Dumont", "courriel": "claire.dumont@ac-amiens.fr"}, "déjà l&#39;adresse"),
-        ("/admin/formateurs/nouveau", {"prenom": "<b>", "nom": "Dumont", "courriel": "x@ac-amiens.fr"}, "ne peut contenir que des lettres"),
+        (
+            "/admin/sites/nouveau",
+            {"slug": "tous", "nom": "X", "rue": "1 rue", "code_postal": "80000", "ville": "X"},
+            "déjà pris par un calendrier",
+        ),
+        (
+            "/admin/sites/nouveau",
+            {"slug": "x", "nom": "X", "rue": "1 rue", "code_postal": "8000", "ville": "X"},
+            "5 chiffres",
+        ),
+        (
+            "/admin/sites/nouveau",
+            {
+                "slug": "x",
+                "nom": "X",
+                "rue": "1 rue",
+                "code_postal": "80000",
+                "ville": "X",
+                "latitude": "91",
+            },
+            "Entre -90 et 90",
+        ),
+        (
+            "/admin/formateurs/nouveau",
+            {"prenom": "Claire", "nom": "Dumont", "courriel": "claire.dumont@ac-amiens.fr"},
+            "déjà l&#39;adresse",
+        ),
+        (
+            "/admin/formateurs/nouveau",
+            {"prenom": "<b>", "nom": "Dumont", "courriel": "x@ac-amiens.fr"},
+            "ne peut contenir que des lettres",
+        ),
     ],
 )
-def test_bad_place_input_is_refused_with_a_message(client, coordinator, make_workshop, path, data, message):
+def test_bad_place_input_is_refused_with_a_message(
+    client, coordinator, make_workshop, path, data, message
+):
     from app.catalog.models import Site, Topic
 
     make_workshop()  # a site, the topic "ent", the trainer Claire Dumont
-    counts = [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Site, Topic, Trainer)]
+    counts = [
+        db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Site, Topic, Trainer)
+    ]
     response = client.post(path, data=data)
     page = response.get_data(as_text=True)
-    assert response.status_code == 422 and (message in page or message.replace("&#39;", "'") in page), page[page.find("<main"):][:2000]
-    assert counts == [db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Site, Topic, Trainer)]
+    assert response.status_code == 422 and (
+        message in page or message.replace("&#39;", "'") in page
+    ), page[page.find("<main") :][:2000]
+    assert counts == [
+        db.session.scalar(sa.select(sa.func.count()).select_from(m)) for m in (Site, Topic, Trainer)
+    ]
     assert audit_summaries() == []
 
 
 def test_a_room_cannot_shrink_below_an_upcoming_workshop(client, coordinator, make_workshop):
     workshop = make_workshop(capacity=12)
     room = workshop.room
-    response = client.post(f"/admin/salles/{room.id}", data={"nom": room.name, "capacite": "10", "plain_pied": "y"})
+    response = client.post(
+        f"/admin/salles/{room.id}", data={"nom": room.name, "capacite": "10", "plain_pied": "y"}
+    )
     assert response.status_code == 422
     assert "offrent plus de 10 places" in response.get_data(as_text=True)
     db.session.expire_all()

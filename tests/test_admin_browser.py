@@ -33,7 +33,9 @@ def coordinator(make_staff, make_workshop):
     return email
 
 
-def test_a_coordinator_creates_confirms_a_holiday_publishes_and_finds_it_public(new_page, coordinator):
+def test_a_coordinator_creates_confirms_a_holiday_publishes_and_finds_it_public(
+    new_page, coordinator
+):
     from playwright.sync_api import expect
 
     page = new_page()

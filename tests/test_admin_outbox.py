@@ -34,7 +34,9 @@ def test_only_coordinators_see_the_outbox(client, make_staff, make_workshop, app
     assert client.post(f"/admin/courriels/{mail_id}/renvoyer").status_code == 403
 
 
-def test_the_list_shows_state_attempts_and_the_server_answer(client, coordinator, make_workshop, applicant, smtp):
+def test_the_list_shows_state_attempts_and_the_server_answer(
+    client, coordinator, make_workshop, applicant, smtp
+):
     workshop = make_workshop()
     register(workshop.id, applicant(1))
     register(workshop.id, applicant(2, email="inconnu@ac-amiens.fr"))
@@ -52,7 +54,10 @@ def test_the_list_shows_state_attempts_and_the_server_answer(client, coordinator
 
 
 def test_a_mail_reads_as_sent_with_its_parts(client, coordinator, make_workshop, applicant):
-    register(make_workshop(title="L'ENT <en classe>").id, applicant(1, last_name="L'Hôte-Dupré", first_name="Zoé"))
+    register(
+        make_workshop(title="L'ENT <en classe>").id,
+        applicant(1, last_name="L'Hôte-Dupré", first_name="Zoé"),
+    )
     (row,) = outbox()
     page = client.get(f"/admin/courriels/{row.id}").get_data(as_text=True)
     assert "Inscription confirmée : L&#39;ENT &lt;en classe&gt;" in page
@@ -87,18 +92,25 @@ def test_live_links_are_masked_for_coordinators(client, coordinator, make_worksh
     assert client.get(f"/inscription/{secret}").status_code == 200
 
 
-def test_a_purged_mail_says_its_content_is_gone(client, coordinator, make_workshop, applicant, clock, smtp):
+def test_a_purged_mail_says_its_content_is_gone(
+    client, coordinator, make_workshop, applicant, clock, smtp
+):
     register(make_workshop().id, applicant(1))
     mail.deliver_pending()
     clock.advance(days=31)
     mail.purge_delivered()
     (row,) = outbox()
     page = client.get(f"/admin/courriels/{row.id}").get_data(as_text=True)
-    assert "a été effacé 30 jours après l&#39;envoi" in page or "a été effacé 30 jours après l'envoi" in page
+    assert (
+        "a été effacé 30 jours après l&#39;envoi" in page
+        or "a été effacé 30 jours après l'envoi" in page
+    )
     assert client.get(f"/admin/courriels/{row.id}.eml").status_code == 404
 
 
-def test_a_failed_mail_is_offered_again_and_logged(app, client, coordinator, make_workshop, applicant, smtp, clock):
+def test_a_failed_mail_is_offered_again_and_logged(
+    app, client, coordinator, make_workshop, applicant, smtp, clock
+):
     workshop = make_workshop()
     register(workshop.id, applicant(1))
     app.extensions["mail"].port = free_port()  # the relay is down for a day: the mail gives up
@@ -118,25 +130,37 @@ def test_a_failed_mail_is_offered_again_and_logged(app, client, coordinator, mak
     assert entry.action == "mail.retry" and entry.actor_id == coordinator.id
 
 
-def test_a_confirmation_whose_seat_was_released_is_not_sent_again(client, coordinator, make_workshop, applicant, smtp):
+def test_a_confirmation_whose_seat_was_released_is_not_sent_again(
+    client, coordinator, make_workshop, applicant, smtp
+):
     workshop = make_workshop()
     register(workshop.id, applicant(1, email="inconnu@ac-amiens.fr"))
     smtp.reject["inconnu@ac-amiens.fr"] = (550, "5.1.1 Mailbox unknown")
     mail.deliver_pending()
     assert db.session.scalar(sa.select(Registration.status)) is RegistrationStatus.cancelled
     (row,) = outbox()
-    page = client.post(f"/admin/courriels/{row.id}/renvoyer", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/admin/courriels/{row.id}/renvoyer", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "a été annulée depuis" in page
     db.session.expire_all()
     assert db.session.get(OutboxMail, row.id).status is MailStatus.failed
 
 
-def test_retrying_a_mail_that_did_not_fail_changes_nothing(client, coordinator, make_workshop, applicant):
+def test_retrying_a_mail_that_did_not_fail_changes_nothing(
+    client, coordinator, make_workshop, applicant
+):
     register(make_workshop().id, applicant(1))
     (row,) = outbox()
-    page = client.post(f"/admin/courriels/{row.id}/renvoyer", follow_redirects=True).get_data(as_text=True)
+    page = client.post(f"/admin/courriels/{row.id}/renvoyer", follow_redirects=True).get_data(
+        as_text=True
+    )
     assert "n&#39;est pas en échec" in page or "n'est pas en échec" in page
-    for path in ("/admin/courriels/999999", "/admin/courriels/99999999999999999999", "/admin/courriels/999999.eml"):
+    for path in (
+        "/admin/courriels/999999",
+        "/admin/courriels/99999999999999999999",
+        "/admin/courriels/999999.eml",
+    ):
         assert client.get(path).status_code == 404
     assert client.post("/admin/courriels/999999/renvoyer").status_code == 404
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) == 0

@@ -20,7 +20,10 @@ def test_seats_then_waiting_list_in_order(make_workshop, applicant):
     statuses = [r.registration.status for r in results]
     assert statuses == [RegistrationStatus.confirmed] * 2 + [RegistrationStatus.waiting] * 3
     assert [r.registration.waiting_position for r in results[2:]] == [1, 2, 3]
-    assert [m.recipient for m in outbox("confirmed")] == ["lea.martin1@ac-amiens.fr", "lea.martin2@ac-amiens.fr"]
+    assert [m.recipient for m in outbox("confirmed")] == [
+        "lea.martin1@ac-amiens.fr",
+        "lea.martin2@ac-amiens.fr",
+    ]
     assert len(outbox("waiting")) == 3
 
 
@@ -67,7 +70,9 @@ def test_no_automatic_promotion_in_the_last_two_hours(make_workshop, applicant, 
 
     services.cancel(manage_secret(outbox("confirmed")[0]))
 
-    waiting = db.session.scalar(sa.select(Registration).where(Registration.email == "lea.martin2@ac-amiens.fr"))
+    waiting = db.session.scalar(
+        sa.select(Registration).where(Registration.email == "lea.martin2@ac-amiens.fr")
+    )
     assert waiting.status is RegistrationStatus.waiting
     assert outbox("promoted") == []
 
@@ -86,7 +91,9 @@ def test_cancelling_twice_changes_nothing_the_second_time(make_workshop, applica
     assert len(outbox("promoted")) == 1
 
 
-def test_same_person_twice_gets_a_new_link_without_a_second_registration(make_workshop, applicant, clock):
+def test_same_person_twice_gets_a_new_link_without_a_second_registration(
+    make_workshop, applicant, clock
+):
     workshop = make_workshop(capacity=5)
     services.register(workshop.id, applicant(1))
 
@@ -120,7 +127,10 @@ def test_registering_again_after_cancelling_makes_a_fresh_registration(make_work
     "change, message",
     [
         (lambda w, clock: setattr(w, "status", WorkshopStatus.cancelled), "annulé"),
-        (lambda w, clock: setattr(w, "registration_deadline", clock.now - timedelta(minutes=1)), "date limite"),
+        (
+            lambda w, clock: setattr(w, "registration_deadline", clock.now - timedelta(minutes=1)),
+            "date limite",
+        ),
         (lambda w, clock: clock.advance(days=8), "déjà eu lieu"),
     ],
     ids=["cancelled", "after-deadline", "past"],
@@ -153,7 +163,9 @@ def test_tokens_are_stored_only_as_digests(make_workshop, applicant):
     assert all(len(d) == 64 for d in stored)
 
 
-@pytest.mark.parametrize("secret", ["", "abc", "x" * 43, "x" * 44, "../../etc/passwd", "' OR 1=1 --"])
+@pytest.mark.parametrize(
+    "secret", ["", "abc", "x" * 43, "x" * 44, "../../etc/passwd", "' OR 1=1 --"]
+)
 def test_forged_tokens_open_nothing(app, secret):
     with pytest.raises(services.RegistrationNotFound):
         services.registration_for_token(secret)

@@ -104,7 +104,9 @@ def run_together(base_url: str, jobs: list[Job]) -> list[Job]:
             job.error = error
             barrier.abort()
 
-    threads = [threading.Thread(target=work, args=(job,), name=job.label, daemon=True) for job in jobs]
+    threads = [
+        threading.Thread(target=work, args=(job,), name=job.label, daemon=True) for job in jobs
+    ]
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + JOIN_TIMEOUT
@@ -116,7 +118,9 @@ def run_together(base_url: str, jobs: list[Job]) -> list[Job]:
     root = [job for job in errors if not isinstance(job.error, threading.BrokenBarrierError)]
     if errors:
         first = (root or errors)[0]
-        raise AssertionError(f"{len(errors)} clients failed; {first.label}: {first.error!r}") from first.error
+        raise AssertionError(
+            f"{len(errors)} clients failed; {first.label}: {first.error!r}"
+        ) from first.error
     return jobs
 
 
@@ -181,7 +185,9 @@ def registrations(workshop_id: int) -> list[Registration]:
     db.session.remove()  # a fresh session: everything the server's threads committed
     return list(
         db.session.scalars(
-            sa.select(Registration).where(Registration.workshop_id == workshop_id).order_by(Registration.id)
+            sa.select(Registration)
+            .where(Registration.workshop_id == workshop_id)
+            .order_by(Registration.id)
         )
     )
 
@@ -189,11 +195,11 @@ def registrations(workshop_id: int) -> list[Registration]:
 def mails(template: str) -> list[OutboxMail]:
     return list(
         db.session.scalars(
-            sa.select(OutboxMail).where(OutboxMail.template == f"booking/{template}").order_by(OutboxMail.id)
+            sa.select(OutboxMail)
+            .where(OutboxMail.template == f"booking/{template}")
+            .order_by(OutboxMail.id)
         )
     )
-
-
 
 
 def email(n: int) -> str:
@@ -202,7 +208,8 @@ def email(n: int) -> str:
 
 def assert_waiting_list_gap_free(rows: list[Registration]) -> list[Registration]:
     waiting = sorted(
-        (r for r in rows if r.status is RegistrationStatus.waiting), key=lambda r: r.waiting_position
+        (r for r in rows if r.status is RegistrationStatus.waiting),
+        key=lambda r: r.waiting_position,
     )
     assert [r.waiting_position for r in waiting] == list(range(1, len(waiting) + 1))
     return waiting
@@ -213,7 +220,9 @@ def register_directly(workshop_id: int, numbers) -> None:
     for n in numbers:
         services.register(
             workshop_id,
-            services.Applicant(last_name="Avant", first_name="Paul", email=email(n), school="École Curie"),
+            services.Applicant(
+                last_name="Avant", first_name="Paul", email=email(n), school="École Curie"
+            ),
         )
     db.session.remove()
 
@@ -288,7 +297,9 @@ def test_control_without_the_lock_the_race_is_real(make_workshop, live_server, d
     if database_url.startswith("postgresql"):
         assert confirmed > CAPACITY, f"no overbooking without the lock ({confirmed} confirmed)"
     else:
-        assert confirmed > CAPACITY or failed, "without the lock SQLite neither overbooked nor failed"
+        assert confirmed > CAPACITY or failed, (
+            "without the lock SQLite neither overbooked nor failed"
+        )
 
 
 def test_cancellations_racing_with_registrations(make_workshop, live_server):
@@ -304,7 +315,8 @@ def test_cancellations_racing_with_registrations(make_workshop, live_server):
     before = registrations(workshop_id)
     seated = [r for r in before if r.status is RegistrationStatus.confirmed]
     queue = sorted(
-        (r for r in before if r.status is RegistrationStatus.waiting), key=lambda r: r.waiting_position
+        (r for r in before if r.status is RegistrationStatus.waiting),
+        key=lambda r: r.waiting_position,
     )
     assert len(seated) == capacity and len(queue) == first_waiting
     seated_ids, queue_ids = [r.id for r in seated], [r.id for r in queue]
@@ -342,9 +354,9 @@ def test_cancellations_racing_with_registrations(make_workshop, live_server):
     # Gap-free, distinct positions: the three left from before first, in their order, then the
     # newcomers, all of whom found the workshop full.
     waiting = assert_waiting_list_gap_free(rows)
-    assert [r.id for r in waiting[: first_waiting - len(cancels)]] == queue_ids[len(cancels):]
+    assert [r.id for r in waiting[: first_waiting - len(cancels)]] == queue_ids[len(cancels) :]
     newcomer_emails = {email(2000 + i) for i in range(newcomers)}
-    assert {r.email for r in waiting[first_waiting - len(cancels):]} == newcomer_emails
+    assert {r.email for r in waiting[first_waiting - len(cancels) :]} == newcomer_emails
     assert len(waiting) == first_waiting - len(cancels) + newcomers
 
     assert Counter(m.subject_id for m in mails("cancelled")) == {rid: 1 for rid in seated_ids}

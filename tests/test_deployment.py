@@ -66,7 +66,6 @@ TAKEOVER_MARGIN_SECONDS = 15
 COORDINATOR = "coordination.deploiement@ac-amiens.fr"
 
 
-
 def say(text: str) -> None:
     """A measurement, printed (shown with `pytest -s`)."""
     print(f"\n[deployment] {text}", file=sys.stderr, flush=True)

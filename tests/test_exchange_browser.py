@@ -40,9 +40,13 @@ def test_a_proposal_is_sent_accepted_built_into_the_agenda_and_published(new_pag
     presenter.get_by_role("link", name="Proposer une intervention").click()
     presenter.get_by_label(re.compile("^Personnes qui présentent")).fill("Zoé L'Hôte\nKarim Benali")
     presenter.get_by_label(re.compile("^Adresse électronique")).fill("zoe.lhote@ac-amiens.fr")
-    presenter.get_by_label(re.compile("^Établissement ou organisme")).fill("École maternelle Saint-Leu, Amiens")
+    presenter.get_by_label(re.compile("^Établissement ou organisme")).fill(
+        "École maternelle Saint-Leu, Amiens"
+    )
     presenter.get_by_label(re.compile("^Titre de la proposition")).fill(TITLE)
-    presenter.get_by_label(re.compile("^Résumé")).fill("Comment la classe garde trace des réussites de chacun.")
+    presenter.get_by_label(re.compile("^Résumé")).fill(
+        "Comment la classe garde trace des réussites de chacun."
+    )
     presenter.get_by_label(re.compile(r"^Démonstration")).check()
     presenter.get_by_label(re.compile("^Thème")).select_option(label="ENT")
     presenter.get_by_label(re.compile("^Débutant")).check()
@@ -58,7 +62,9 @@ def test_a_proposal_is_sent_accepted_built_into_the_agenda_and_published(new_pag
     coordinator.get_by_role("link", name=re.compile("2025")).first.click()
     coordinator.goto("/admin/rencontres/2025/propositions")
     coordinator.get_by_role("link", name=TITLE).click()
-    coordinator.get_by_label(re.compile("^Message au proposant")).first.fill("Bienvenue aux Rencontres !")
+    coordinator.get_by_label(re.compile("^Message au proposant")).first.fill(
+        "Bienvenue aux Rencontres !"
+    )
     coordinator.get_by_role("button", name="Accepter", exact=True).click()
     expect(coordinator.get_by_text("Acceptée").first).to_be_visible()
 

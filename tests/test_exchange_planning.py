@@ -635,7 +635,10 @@ def test_the_first_publication_mails_every_placed_presenter_once(
         assert event["start"] == slot_of(contribution, version.id).starts_at
         assert "est au programme des Rencontres TICE 2025-2026" in message.body_text
         assert f"Intervention : {contribution.title} (démonstration, 30 min)\n" in message.body_text
-        assert "Salle : " in message.body_text and "\n\nL'invitation jointe l'ajoute" in message.body_text
+        assert (
+            "Salle : " in message.body_text
+            and "\n\nL'invitation jointe l'ajoute" in message.body_text
+        )
         assert "/rencontres/2025/propositions/" in message.body_text
     # the version's slots are a copy: the draft stays for the next changes
     assert (

@@ -30,7 +30,9 @@ from tests.conftest import login, require
 
 SVG = "{http://www.w3.org/2000/svg}"
 CONFIRMED, WAITING, CANCELLED, WALK_IN = (
-    RegistrationStatus.confirmed, RegistrationStatus.waiting, RegistrationStatus.cancelled,
+    RegistrationStatus.confirmed,
+    RegistrationStatus.waiting,
+    RegistrationStatus.cancelled,
     RegistrationStatus.walk_in,
 )
 LISTE, AFFICHE, ENT = Source.mailing_list, Source.poster, Source.ent
@@ -87,8 +89,15 @@ def data(app, sites, topic, at):
     beginner, expert = Level.beginner, Level.expert
 
     def workshop(start, hours, site, level, topic_, capacity, status=WorkshopStatus.published):
-        return at(start, ends_at=start + timedelta(hours=hours), site=site, level=level,
-                  topic=topic_, capacity=capacity, status=status)
+        return at(
+            start,
+            ends_at=start + timedelta(hours=hours),
+            site=site,
+            level=level,
+            topic=topic_,
+            capacity=capacity,
+            status=status,
+        )
 
     w = {
         1: workshop(paris(2025, 10, 8, 14), 3, amiens, beginner, ent, 4),
@@ -109,9 +118,17 @@ def data(app, sites, topic, at):
             confirmed_at = made + timedelta(days=5) if promoted else made
         uai, school = TEACHERS[n]
         registration = Registration(
-            workshop=w[wid], last_name=f"Nom{n}", first_name="Prénom", email=f"t{n}@ac-amiens.fr",
-            school=school, uai=uai, status=status, waiting_position=position, source=source,
-            created_at=made, confirmed_at=confirmed_at,
+            workshop=w[wid],
+            last_name=f"Nom{n}",
+            first_name="Prénom",
+            email=f"t{n}@ac-amiens.fr",
+            school=school,
+            uai=uai,
+            status=status,
+            waiting_position=position,
+            source=source,
+            created_at=made,
+            confirmed_at=confirmed_at,
             cancelled_at=made + timedelta(days=1) if status is CANCELLED else None,
         )
         db.session.add(registration)
@@ -141,20 +158,34 @@ def data(app, sites, topic, at):
     }
     for wid, presences in marks.items():
         for n, presence in presences.items():
-            db.session.add(Attendance(registration_id=people[(n, wid)].id, workshop_id=w[wid].id,
-                                      presence=presence, tapped_at_ms=1_700_000_000_000))
+            db.session.add(
+                Attendance(
+                    registration_id=people[(n, wid)].id,
+                    workshop_id=w[wid].id,
+                    presence=presence,
+                    tapped_at_ms=1_700_000_000_000,
+                )
+            )
     for wid in (1, 2, 4, 8):
         db.session.add(SessionClosure(workshop_id=w[wid].id, closed_at=w[wid].ends_at))
     answers = [
-        (1, 1, 5, LevelFit.right, WillUse.yes), (2, 1, 4, LevelFit.right, WillUse.maybe),
-        (3, 1, 3, LevelFit.too_easy, WillUse.yes), (9, 2, 2, LevelFit.too_hard, WillUse.no),
-        (15, 4, 4, LevelFit.right, WillUse.yes), (20, 8, 1, LevelFit.too_hard, WillUse.no),
+        (1, 1, 5, LevelFit.right, WillUse.yes),
+        (2, 1, 4, LevelFit.right, WillUse.maybe),
+        (3, 1, 3, LevelFit.too_easy, WillUse.yes),
+        (9, 2, 2, LevelFit.too_hard, WillUse.no),
+        (15, 4, 4, LevelFit.right, WillUse.yes),
+        (20, 8, 1, LevelFit.too_hard, WillUse.no),
     ]
     for n, wid, usefulness, fit, use in answers:
-        db.session.add(QuestionnaireAnswer(
-            registration_id=people[(n, wid)].id, workshop_id=w[wid].id, usefulness=usefulness,
-            level_fit=fit, will_use=use,
-        ))
+        db.session.add(
+            QuestionnaireAnswer(
+                registration_id=people[(n, wid)].id,
+                workshop_id=w[wid].id,
+                usefulness=usefulness,
+                level_fit=fit,
+                will_use=use,
+            )
+        )
     db.session.commit()
     return w
 
@@ -162,16 +193,35 @@ def data(app, sites, topic, at):
 def expected(**values) -> dict:
     """Every figure of a line: zeros and "cannot be computed" unless stated."""
     base = dict(
-        held=0, cancelled=0, planned=0, seats=0, hours_held=0, registrations=0, walk_ins=0,
-        confirmed=0, fill_rate=None, waiting_at_start=0, waiting_pressure=None,
-        waitlisted_workshops=0, closed_sessions=0, closed_confirmed=0, attendance_rate=None,
-        no_show_rate=None, attendees=0, teachers=0, schools=0, hours_delivered=0, answers=0,
+        held=0,
+        cancelled=0,
+        planned=0,
+        seats=0,
+        hours_held=0,
+        registrations=0,
+        walk_ins=0,
+        confirmed=0,
+        fill_rate=None,
+        waiting_at_start=0,
+        waiting_pressure=None,
+        waitlisted_workshops=0,
+        closed_sessions=0,
+        closed_confirmed=0,
+        attendance_rate=None,
+        no_show_rate=None,
+        attendees=0,
+        teachers=0,
+        schools=0,
+        hours_delivered=0,
+        answers=0,
         usefulness_mean=None,
     )
     base.update(values)
-    for key, categories in (("sources", ("liste", "affiche", "ent", "direct")),
-                            ("level_fit", ("too_easy", "right", "too_hard")),
-                            ("will_use", ("yes", "maybe", "no"))):
+    for key, categories in (
+        ("sources", ("liste", "affiche", "ent", "direct")),
+        ("level_fit", ("too_easy", "right", "too_hard")),
+        ("will_use", ("yes", "maybe", "no")),
+    ):
         base[key] = {category: 0 for category in categories} | values.get(key, {})
     return base
 
@@ -179,74 +229,205 @@ def expected(**values) -> dict:
 def assert_line(line: figures.Line, wanted: dict) -> None:
     assert set(wanted) == {figure.key for figure in figures.FIGURES}  # every figure is checked
     got = {key: line.value(key) for key in wanted}
-    approx = {key: pytest.approx(value) if isinstance(value, float) else value
-              for key, value in wanted.items()}
+    approx = {
+        key: pytest.approx(value) if isinstance(value, float) else value
+        for key, value in wanted.items()
+    }
     assert got == approx, line.label
 
 
 YEAR_2025 = {
     "Ensemble": expected(
-        held=4, cancelled=1, planned=1, seats=13, hours_held=10, registrations=16, walk_ins=1,
-        confirmed=11, fill_rate=11 / 13, waiting_at_start=2, waiting_pressure=2 / 13,
-        waitlisted_workshops=3, sources={"liste": 6, "affiche": 3, "ent": 3, "direct": 4},
-        closed_sessions=3, closed_confirmed=9, attendance_rate=6 / 9, no_show_rate=3 / 9,
-        attendees=9, teachers=8, schools=5, hours_delivered=24, answers=5, usefulness_mean=3.6,
-        level_fit={"too_easy": 1, "right": 3, "too_hard": 1}, will_use={"yes": 3, "maybe": 1, "no": 1},
+        held=4,
+        cancelled=1,
+        planned=1,
+        seats=13,
+        hours_held=10,
+        registrations=16,
+        walk_ins=1,
+        confirmed=11,
+        fill_rate=11 / 13,
+        waiting_at_start=2,
+        waiting_pressure=2 / 13,
+        waitlisted_workshops=3,
+        sources={"liste": 6, "affiche": 3, "ent": 3, "direct": 4},
+        closed_sessions=3,
+        closed_confirmed=9,
+        attendance_rate=6 / 9,
+        no_show_rate=3 / 9,
+        attendees=9,
+        teachers=8,
+        schools=5,
+        hours_delivered=24,
+        answers=5,
+        usefulness_mean=3.6,
+        level_fit={"too_easy": 1, "right": 3, "too_hard": 1},
+        will_use={"yes": 3, "maybe": 1, "no": 1},
     ),
     ("site", "Abbeville"): expected(
-        held=2, seats=6, hours_held=5, registrations=5, confirmed=4, fill_rate=4 / 6,
-        waiting_pressure=0.0, waitlisted_workshops=1,
+        held=2,
+        seats=6,
+        hours_held=5,
+        registrations=5,
+        confirmed=4,
+        fill_rate=4 / 6,
+        waiting_pressure=0.0,
+        waitlisted_workshops=1,
         sources={"liste": 2, "affiche": 1, "ent": 1, "direct": 1},
-        closed_sessions=1, closed_confirmed=2, attendance_rate=0.5, no_show_rate=0.5,
-        attendees=2, teachers=2, schools=2, hours_delivered=5, answers=1, usefulness_mean=4.0,
-        level_fit={"right": 1}, will_use={"yes": 1},
+        closed_sessions=1,
+        closed_confirmed=2,
+        attendance_rate=0.5,
+        no_show_rate=0.5,
+        attendees=2,
+        teachers=2,
+        schools=2,
+        hours_delivered=5,
+        answers=1,
+        usefulness_mean=4.0,
+        level_fit={"right": 1},
+        will_use={"yes": 1},
     ),
     ("site", "Amiens"): expected(
-        held=2, planned=1, seats=7, hours_held=5, registrations=11, walk_ins=1, confirmed=7,
-        fill_rate=1.0, waiting_at_start=2, waiting_pressure=2 / 7, waitlisted_workshops=2,
+        held=2,
+        planned=1,
+        seats=7,
+        hours_held=5,
+        registrations=11,
+        walk_ins=1,
+        confirmed=7,
+        fill_rate=1.0,
+        waiting_at_start=2,
+        waiting_pressure=2 / 7,
+        waitlisted_workshops=2,
         sources={"liste": 4, "affiche": 2, "ent": 2, "direct": 3},
-        closed_sessions=2, closed_confirmed=7, attendance_rate=5 / 7, no_show_rate=2 / 7,
-        attendees=7, teachers=6, schools=4, hours_delivered=19, answers=4, usefulness_mean=3.5,
-        level_fit={"too_easy": 1, "right": 2, "too_hard": 1}, will_use={"yes": 2, "maybe": 1, "no": 1},
+        closed_sessions=2,
+        closed_confirmed=7,
+        attendance_rate=5 / 7,
+        no_show_rate=2 / 7,
+        attendees=7,
+        teachers=6,
+        schools=4,
+        hours_delivered=19,
+        answers=4,
+        usefulness_mean=3.5,
+        level_fit={"too_easy": 1, "right": 2, "too_hard": 1},
+        will_use={"yes": 2, "maybe": 1, "no": 1},
     ),
     ("site", "Péronne"): expected(cancelled=1),
     ("level", "Débutant"): expected(
-        held=2, cancelled=1, planned=1, seats=6, hours_held=5, registrations=10, walk_ins=1,
-        confirmed=6, fill_rate=1.0, waiting_at_start=2, waiting_pressure=2 / 6,
-        waitlisted_workshops=2, sources={"liste": 4, "affiche": 2, "ent": 1, "direct": 3},
-        closed_sessions=1, closed_confirmed=4, attendance_rate=0.75, no_show_rate=0.25,
-        attendees=6, teachers=6, schools=4, hours_delivered=17, answers=3, usefulness_mean=4.0,
-        level_fit={"too_easy": 1, "right": 2}, will_use={"yes": 2, "maybe": 1},
+        held=2,
+        cancelled=1,
+        planned=1,
+        seats=6,
+        hours_held=5,
+        registrations=10,
+        walk_ins=1,
+        confirmed=6,
+        fill_rate=1.0,
+        waiting_at_start=2,
+        waiting_pressure=2 / 6,
+        waitlisted_workshops=2,
+        sources={"liste": 4, "affiche": 2, "ent": 1, "direct": 3},
+        closed_sessions=1,
+        closed_confirmed=4,
+        attendance_rate=0.75,
+        no_show_rate=0.25,
+        attendees=6,
+        teachers=6,
+        schools=4,
+        hours_delivered=17,
+        answers=3,
+        usefulness_mean=4.0,
+        level_fit={"too_easy": 1, "right": 2},
+        will_use={"yes": 2, "maybe": 1},
     ),
     ("level", "Expert"): expected(
-        held=2, seats=7, hours_held=5, registrations=6, confirmed=5, fill_rate=5 / 7,
-        waiting_pressure=0.0, waitlisted_workshops=1,
+        held=2,
+        seats=7,
+        hours_held=5,
+        registrations=6,
+        confirmed=5,
+        fill_rate=5 / 7,
+        waiting_pressure=0.0,
+        waitlisted_workshops=1,
         sources={"liste": 2, "affiche": 1, "ent": 2, "direct": 1},
-        closed_sessions=2, closed_confirmed=5, attendance_rate=0.6, no_show_rate=0.4,
-        attendees=3, teachers=3, schools=3, hours_delivered=7, answers=2, usefulness_mean=3.0,
-        level_fit={"right": 1, "too_hard": 1}, will_use={"yes": 1, "no": 1},
+        closed_sessions=2,
+        closed_confirmed=5,
+        attendance_rate=0.6,
+        no_show_rate=0.4,
+        attendees=3,
+        teachers=3,
+        schools=3,
+        hours_delivered=7,
+        answers=2,
+        usefulness_mean=3.0,
+        level_fit={"right": 1, "too_hard": 1},
+        will_use={"yes": 1, "no": 1},
     ),
     ("topic", "ENT"): expected(
-        held=2, planned=1, seats=8, hours_held=6, registrations=9, walk_ins=1, confirmed=6,
-        fill_rate=0.75, waiting_at_start=2, waiting_pressure=0.25, waitlisted_workshops=1,
+        held=2,
+        planned=1,
+        seats=8,
+        hours_held=6,
+        registrations=9,
+        walk_ins=1,
+        confirmed=6,
+        fill_rate=0.75,
+        waiting_at_start=2,
+        waiting_pressure=0.25,
+        waitlisted_workshops=1,
         sources={"liste": 4, "affiche": 1, "ent": 2, "direct": 2},
-        closed_sessions=2, closed_confirmed=6, attendance_rate=4 / 6, no_show_rate=2 / 6,
-        attendees=6, teachers=6, schools=3, hours_delivered=18, answers=4, usefulness_mean=4.0,
-        level_fit={"too_easy": 1, "right": 3}, will_use={"yes": 3, "maybe": 1},
+        closed_sessions=2,
+        closed_confirmed=6,
+        attendance_rate=4 / 6,
+        no_show_rate=2 / 6,
+        attendees=6,
+        teachers=6,
+        schools=3,
+        hours_delivered=18,
+        answers=4,
+        usefulness_mean=4.0,
+        level_fit={"too_easy": 1, "right": 3},
+        will_use={"yes": 3, "maybe": 1},
     ),
     ("topic", "Tablettes"): expected(
-        held=1, seats=2, hours_held=2, registrations=3, confirmed=2, fill_rate=1.0,
-        waiting_pressure=0.0, waitlisted_workshops=1,
+        held=1,
+        seats=2,
+        hours_held=2,
+        registrations=3,
+        confirmed=2,
+        fill_rate=1.0,
+        waiting_pressure=0.0,
+        waitlisted_workshops=1,
         sources={"liste": 1, "affiche": 1, "direct": 1},
-        attendees=1, teachers=1, schools=1, hours_delivered=2,
+        attendees=1,
+        teachers=1,
+        schools=1,
+        hours_delivered=2,
     ),
     ("topic", "TBI"): expected(
-        held=1, cancelled=1, seats=3, hours_held=2, registrations=4, confirmed=3, fill_rate=1.0,
-        waiting_pressure=0.0, waitlisted_workshops=1,
+        held=1,
+        cancelled=1,
+        seats=3,
+        hours_held=2,
+        registrations=4,
+        confirmed=3,
+        fill_rate=1.0,
+        waiting_pressure=0.0,
+        waitlisted_workshops=1,
         sources={"liste": 1, "affiche": 1, "ent": 1, "direct": 1},
-        closed_sessions=1, closed_confirmed=3, attendance_rate=2 / 3, no_show_rate=1 / 3,
-        attendees=2, teachers=2, schools=2, hours_delivered=4, answers=1, usefulness_mean=2.0,
-        level_fit={"too_hard": 1}, will_use={"no": 1},
+        closed_sessions=1,
+        closed_confirmed=3,
+        attendance_rate=2 / 3,
+        no_show_rate=1 / 3,
+        attendees=2,
+        teachers=2,
+        schools=2,
+        hours_delivered=4,
+        answers=1,
+        usefulness_mean=2.0,
+        level_fit={"too_hard": 1},
+        will_use={"no": 1},
     ),
 }
 
@@ -275,10 +456,25 @@ def test_the_previous_school_year_holds_only_its_own_workshop(data):
     lines = lines_of(figures.report(figures.Period.of_school_year(2024)))
 
     june = expected(
-        held=1, seats=6, hours_held=2, registrations=3, confirmed=3, fill_rate=0.5,
-        waiting_pressure=0.0, sources={"liste": 3}, closed_sessions=1, closed_confirmed=3,
-        attendance_rate=1.0, no_show_rate=0.0, attendees=3, teachers=3, schools=1,
-        hours_delivered=6, answers=1, usefulness_mean=1.0, level_fit={"too_hard": 1},
+        held=1,
+        seats=6,
+        hours_held=2,
+        registrations=3,
+        confirmed=3,
+        fill_rate=0.5,
+        waiting_pressure=0.0,
+        sources={"liste": 3},
+        closed_sessions=1,
+        closed_confirmed=3,
+        attendance_rate=1.0,
+        no_show_rate=0.0,
+        attendees=3,
+        teachers=3,
+        schools=1,
+        hours_delivered=6,
+        answers=1,
+        usefulness_mean=1.0,
+        level_fit={"too_hard": 1},
         will_use={"no": 1},
     )
     assert_line(lines["Ensemble"], june)
@@ -328,7 +524,9 @@ def test_a_workshop_not_yet_ended_is_not_held(app, clock, at):
 def test_schools_are_told_apart_by_uai_else_by_normalised_name():
     key = figures.school_key
     assert key("0801234a ", "École A") == key("0801234A", "Autre nom")
-    assert key(None, "  École Jules-Ferry ") == key("", "ecole jules ferry") == "nom:ecole jules ferry"
+    assert (
+        key(None, "  École Jules-Ferry ") == key("", "ecole jules ferry") == "nom:ecole jules ferry"
+    )
     assert key(None, "École Jules Ferry") != key("0801234A", "École Jules Ferry")
 
 
@@ -364,8 +562,9 @@ def test_a_period_that_cannot_be_read_is_refused_in_french(app, year, first, las
 
 
 def test_values_read_as_french_readers_expect():
-    rate, hours, mean, count = (figures.FIGURES_BY_KEY[k] for k in ("fill_rate", "hours_held",
-                                                                     "usefulness_mean", "seats"))
+    rate, hours, mean, count = (
+        figures.FIGURES_BY_KEY[k] for k in ("fill_rate", "hours_held", "usefulness_mean", "seats")
+    )
     assert figures.display(rate, 11 / 13) == "84,6\u00a0%"
     assert figures.display(rate, 0.1875) == "18,8\u00a0%"  # half up
     assert figures.display(rate, 1.0) == "100\u00a0%"
@@ -403,7 +602,9 @@ def test_the_page_charts_the_figures_as_accessible_svg_with_tables(coordinator, 
     assert "année scolaire 2025–2026" in page
     # The charts are drawn without JavaScript: the only script is every page's forms.js.
     scripts = re.findall(r"<script[^>]*>", page)
-    assert len(scripts) == 1 and re.fullmatch(r'<script src="/static/forms\.js\?v=\w+" defer>', scripts[0])
+    assert len(scripts) == 1 and re.fullmatch(
+        r'<script src="/static/forms\.js\?v=\w+" defer>', scripts[0]
+    )
     charts = svgs(page)
     assert len(charts) == 3 + 3 * 4  # the distributions, and four charts per breakdown
     titles = []
@@ -420,9 +621,13 @@ def test_the_page_charts_the_figures_as_accessible_svg_with_tables(coordinator, 
     assert "6 (37,5\u00a0%)" in [text.text for text in sources.iter(f"{SVG}text")]
     # each chart has its table, for screen readers
     assert page.count('class="table fig-chart-table"') == len(charts)
-    assert re.search(r'<h3 class="fig-chart-title" id="([^"]+)">Taux de remplissage par site</h3>'
-                     r'\s*<svg[^>]*>.*?</svg>\s*<table class="table fig-chart-table" '
-                     r'aria-labelledby="\1">', page, flags=re.S)
+    assert re.search(
+        r'<h3 class="fig-chart-title" id="([^"]+)">Taux de remplissage par site</h3>'
+        r'\s*<svg[^>]*>.*?</svg>\s*<table class="table fig-chart-table" '
+        r'aria-labelledby="\1">',
+        page,
+        flags=re.S,
+    )
     # the key figures, what "reached" means, and the definitions
     assert "84,6\u00a0%" in page and "24\u00a0h" in page
     assert "« Touché » veut dire venu au moins une fois" in page
@@ -442,8 +647,16 @@ def test_names_are_escaped_in_the_page_and_charts_stay_well_formed(coordinator, 
 
 @pytest.mark.parametrize(
     "query",
-    ["annee=abc", "annee=1789", "annee=99999999999999999999", "du=2026-13-01&au=2026-12-31",
-     "du=2026-03-01&au=2026-01-01", "du=2026-01-01", "annee=%00", "du=<script>&au=x"],
+    [
+        "annee=abc",
+        "annee=1789",
+        "annee=99999999999999999999",
+        "du=2026-13-01&au=2026-12-31",
+        "du=2026-03-01&au=2026-01-01",
+        "du=2026-01-01",
+        "annee=%00",
+        "du=<script>&au=x",
+    ],
 )
 def test_a_bad_period_shows_a_french_message_and_the_current_school_year(coordinator, query):
     response = coordinator.get(f"/admin/chiffres?{query}")
@@ -498,16 +711,28 @@ def test_the_page_runs_the_same_queries_for_few_or_many_workshops(
 
     few = count()
     for day in range(12):  # a dozen more held, closed workshops, with people and marks
-        workshop = at(paris(2025, 11, 3 + day, 14), site=sites["peronne"],
-                      topic=topic(f"theme-{day % 3}"))
+        workshop = at(
+            paris(2025, 11, 3 + day, 14), site=sites["peronne"], topic=topic(f"theme-{day % 3}")
+        )
         registration = Registration(
-            workshop=workshop, last_name="Nom", first_name="Prénom", email=f"x{day}@ac-amiens.fr",
-            school="École", status=CONFIRMED, confirmed_at=clock.now,
+            workshop=workshop,
+            last_name="Nom",
+            first_name="Prénom",
+            email=f"x{day}@ac-amiens.fr",
+            school="École",
+            status=CONFIRMED,
+            confirmed_at=clock.now,
         )
         db.session.add(registration)
         db.session.flush()
-        db.session.add(Attendance(registration_id=registration.id, workshop_id=workshop.id,
-                                  presence=PRESENT, tapped_at_ms=1))
+        db.session.add(
+            Attendance(
+                registration_id=registration.id,
+                workshop_id=workshop.id,
+                presence=PRESENT,
+                tapped_at_ms=1,
+            )
+        )
         db.session.add(SessionClosure(workshop_id=workshop.id))
     db.session.commit()
 
@@ -532,19 +757,31 @@ def test_the_csv_has_one_row_per_line_and_figure(coordinator, data):
     assert 'filename="chiffres-2025-2026.csv"' in response.headers["Content-Disposition"]
     header, *rows = read_csv(response.data)
     assert header == ["Période", "Ventilation", "Ligne", "Indicateur", "Valeur", "Unité"]
-    cells = {(ventilation, line, figure): (value, unit)
-             for period, ventilation, line, figure, value, unit in rows}
+    cells = {
+        (ventilation, line, figure): (value, unit)
+        for period, ventilation, line, figure, value, unit in rows
+    }
     assert len(cells) == len(rows)  # one row per line and figure
-    per_line = sum(2 * len(f.categories) if f.kind == "distribution" else 1 for f in figures.FIGURES)
+    per_line = sum(
+        2 * len(f.categories) if f.kind == "distribution" else 1 for f in figures.FIGURES
+    )
     assert len(rows) == len(YEAR_2025) * per_line
     assert {row[0] for row in rows} == {"année scolaire 2025–2026"}
     assert cells[("Ensemble", "Ensemble", "Ateliers tenus")] == ("4", "nombre")
     assert cells[("Ensemble", "Ensemble", "Taux de remplissage")] == ("84,6", "%")
     assert cells[("Ensemble", "Ensemble", "Heures de formation délivrées")] == ("24", "heures")
     assert cells[("Ensemble", "Ensemble", "Utilité moyenne")] == ("3,6", "sur 5")
-    assert cells[("Ensemble", "Ensemble", "Origine des inscriptions : Liste de diffusion")] == ("6", "nombre")
-    assert cells[("Ensemble", "Ensemble", "Origine des inscriptions : Liste de diffusion (part)")] == ("37,5", "%")
-    assert cells[("Ensemble", "Ensemble", "Origine des inscriptions : Accès direct (part)")] == ("25", "%")
+    assert cells[("Ensemble", "Ensemble", "Origine des inscriptions : Liste de diffusion")] == (
+        "6",
+        "nombre",
+    )
+    assert cells[
+        ("Ensemble", "Ensemble", "Origine des inscriptions : Liste de diffusion (part)")
+    ] == ("37,5", "%")
+    assert cells[("Ensemble", "Ensemble", "Origine des inscriptions : Accès direct (part)")] == (
+        "25",
+        "%",
+    )
     assert cells[("Site", "Amiens", "Enseignants touchés")] == ("6", "nombre")
     assert cells[("Site", "Péronne", "Taux de remplissage")] == ("", "%")
     assert cells[("Niveau", "Expert", "Taux de présence")] == ("60", "%")
@@ -558,7 +795,7 @@ def test_the_csv_neutralises_what_a_spreadsheet_would_run(coordinator, app, at, 
     rows = read_csv(coordinator.get("/admin/chiffres.csv").data)
 
     lines = {row[2] for row in rows}
-    assert "'=HYPERLINK(\"http://evil.example\")" in lines
+    assert '\'=HYPERLINK("http://evil.example")' in lines
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
 
 
@@ -566,10 +803,17 @@ def test_the_csv_neutralises_what_a_spreadsheet_would_run(coordinator, app, at, 
 
 
 def pdf_text(data: bytes) -> str:
-    require(shutil.which("pdftotext") is not None, "pdftotext missing: apt-get install poppler-utils")
+    require(
+        shutil.which("pdftotext") is not None, "pdftotext missing: apt-get install poppler-utils"
+    )
     assert data.startswith(b"%PDF-")
-    result = subprocess.run(["pdftotext", "-enc", "UTF-8", "-", "-"], input=data,
-                            capture_output=True, check=True, timeout=60)
+    result = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"],
+        input=data,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
     return result.stdout.decode("utf-8")
 
 
@@ -584,8 +828,14 @@ def test_the_pdf_report_holds_the_period_key_figures_charts_and_definitions(coor
     assert "Rapport à Somme Numérique – année scolaire 2025–2026" in text
     for number in ("84,6", "66,7", "37,5", "24 h", "3,6 / 5"):
         assert number in text.replace("\u00a0", " ").replace("\u202f", " ")
-    for label in ("Ateliers tenus", "Taux de présence", "Enseignants touchés", "Écoles touchées",
-                  "Définitions", "« Touché » veut dire venu au moins une fois"):
+    for label in (
+        "Ateliers tenus",
+        "Taux de présence",
+        "Enseignants touchés",
+        "Écoles touchées",
+        "Définitions",
+        "« Touché » veut dire venu au moins une fois",
+    ):
         assert label in text
     # the charts are drawn: a bar's label is written in the chart and in its table only (the
     # breakdown tables write it in lower case)

@@ -48,8 +48,11 @@ def paris(*args) -> datetime:
 
 def person(workshop, n, *, status=RegistrationStatus.confirmed, **fields) -> Registration:
     values = dict(
-        last_name=f"Martin{n}", first_name="Léa", email=f"lea.martin{n}@ac-amiens.fr",
-        school="École Jules Ferry", uai="0801234G",
+        last_name=f"Martin{n}",
+        first_name="Léa",
+        email=f"lea.martin{n}@ac-amiens.fr",
+        school="École Jules Ferry",
+        uai="0801234G",
     )
     values.update(fields)
     registration = Registration(workshop=workshop, status=status, **values)
@@ -60,8 +63,12 @@ def person(workshop, n, *, status=RegistrationStatus.confirmed, **fields) -> Reg
 
 def mark(registration, presence=Presence.present) -> None:
     db.session.add(
-        Attendance(registration_id=registration.id, workshop_id=registration.workshop_id,
-                   presence=presence, tapped_at_ms=1)
+        Attendance(
+            registration_id=registration.id,
+            workshop_id=registration.workshop_id,
+            presence=presence,
+            tapped_at_ms=1,
+        )
     )
     db.session.commit()
 
@@ -77,9 +84,13 @@ def session_held(at, clock):
     Paul Durand present, Marc Absent absent, and one person never marked; the clock at 12 h 10."""
 
     def make(*, closed=True, **fields):
-        workshop = at(paris(2026, 3, 11, 9), title=fields.pop("title", "Le TBI en classe"), **fields)
+        workshop = at(
+            paris(2026, 3, 11, 9), title=fields.pop("title", "Le TBI en classe"), **fields
+        )
         people = {
-            "zoe": person(workshop, 1, first_name="Zoé", last_name="L'Hôte-Dupré", school="École Jean Macé"),
+            "zoe": person(
+                workshop, 1, first_name="Zoé", last_name="L'Hôte-Dupré", school="École Jean Macé"
+            ),
             "html": person(workshop, 2, first_name=HTML_NAME, last_name="Dupont"),
             "paul": person(workshop, 3, first_name="Paul", last_name="Durand", uai=None),
             "absent": person(workshop, 4, first_name="Marc", last_name="Absent"),
@@ -97,15 +108,25 @@ def session_held(at, clock):
 
 
 def certificate_mails() -> list[OutboxMail]:
-    return list(db.session.scalars(
-        sa.select(OutboxMail).where(OutboxMail.template == "attendance/certificate").order_by(OutboxMail.id)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMail)
+            .where(OutboxMail.template == "attendance/certificate")
+            .order_by(OutboxMail.id)
+        )
+    )
 
 
 def pdf_text(data: bytes) -> str:
-    require(shutil.which("pdftotext") is not None, "pdftotext (Debian's poppler-utils) is not installed")
+    require(
+        shutil.which("pdftotext") is not None, "pdftotext (Debian's poppler-utils) is not installed"
+    )
     done = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True, timeout=60
+        ["pdftotext", "-enc", "UTF-8", "-", "-"],
+        input=data,
+        capture_output=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout.decode("utf-8")
 
@@ -128,13 +149,17 @@ def test_each_person_present_gets_one_mail_with_the_certificate_pdf(session_held
 
     assert (report.sent, report.sessions) == (3, 1)
     mails = certificate_mails()
-    assert sorted(m.recipient for m in mails) == sorted(people[k].email for k in ("zoe", "html", "paul"))
+    assert sorted(m.recipient for m in mails) == sorted(
+        people[k].email for k in ("zoe", "html", "paul")
+    )
     for mail in mails:
         registration = db.session.get(Registration, mail.subject_id)
         certificate = certificates.certificate_of(registration.id)
         assert mail.subject == "Attestation de présence : Le TBI en classe"
         assert certificate.minutes == 180
-        assert re.fullmatch(r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", certificate.code)
+        assert re.fullmatch(
+            r"[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}-[2-9A-HJKMNP-Z]{4}", certificate.code
+        )
         assert f"http://ateliers.test/attestations/{certificate.code}" in mail.body_text
         assert "/questionnaire/" in mail.body_text and "/inscription/" in mail.body_text
         [attachment] = mail.attachments
@@ -210,7 +235,9 @@ def test_a_closed_session_of_a_cancelled_workshop_sends_nothing(session_held):
 
 
 def test_a_walk_in_present_gets_a_certificate_and_minutes_follow_the_duration(at, clock):
-    workshop = at(paris(2026, 3, 11, 17), ends_at=paris(2026, 3, 11, 18, 30), title="L'ENT après la classe")
+    workshop = at(
+        paris(2026, 3, 11, 17), ends_at=paris(2026, 3, 11, 18, 30), title="L'ENT après la classe"
+    )
     walk_in = person(workshop, 1, status=RegistrationStatus.walk_in)
     mark(walk_in)
     clock.set(paris(2026, 3, 11, 18, 35))
@@ -231,7 +258,9 @@ def test_the_mail_reaches_the_smtp_server_with_the_pdf(session_held, smtp):
 
     [message] = smtp.to(people["zoe"].email)
     assert message["Subject"] == "Attestation de présence : Le TBI en classe"
-    [pdf] = [part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"]
+    [pdf] = [
+        part for part in message.iter_attachments() if part.get_content_type() == "application/pdf"
+    ]
     assert pdf.get_filename() == "attestation-presence-2026-03-11.pdf"
     data = pdf.get_content()
     assert data.startswith(b"%PDF")
@@ -265,7 +294,15 @@ def test_the_verification_page_says_genuine_for_a_real_code(client, session_held
 
 
 @pytest.mark.parametrize(
-    "typed", ["K7QD-M2XP-9HTA", "K7QDM2XP9HT", "K7QD-M2XP-9HTA-AAAA", "O0I1-L000-0000", "x" * 300, "%3Cscript%3E"]
+    "typed",
+    [
+        "K7QD-M2XP-9HTA",
+        "K7QDM2XP9HT",
+        "K7QD-M2XP-9HTA-AAAA",
+        "O0I1-L000-0000",
+        "x" * 300,
+        "%3Cscript%3E",
+    ],
 )
 def test_a_wrong_code_gets_a_french_404(client, session_held, typed):
     session_held()
@@ -277,7 +314,9 @@ def test_a_wrong_code_gets_a_french_404(client, session_held, typed):
 
 
 def test_verification_is_rate_limited_per_address(client):
-    statuses = [client.get(f"/attestations/{certificates.new_code()}").status_code for _ in range(31)]
+    statuses = [
+        client.get(f"/attestations/{certificates.new_code()}").status_code for _ in range(31)
+    ]
     assert statuses[:30] == [404] * 30
     assert statuses[30] == 429
     assert "Trop de demandes" in client.get("/attestations/AAAA-AAAA-AAAA").get_data(as_text=True)
@@ -303,7 +342,12 @@ def questionnaire(session_held):
 
 
 def answer(**fields):
-    data = {"utilite": "4", "niveau": "right", "usage": "yes", "commentaire": "Très concret, merci."}
+    data = {
+        "utilite": "4",
+        "niveau": "right",
+        "usage": "yes",
+        "commentaire": "Très concret, merci.",
+    }
     data.update(fields)
     return {k: v for k, v in data.items() if v is not None}
 
@@ -321,7 +365,11 @@ def test_answer_once_then_a_second_answer_is_refused(client, questionnaire):
     assert "Merci ! Votre réponse est enregistrée." in client.get(path).get_data(as_text=True)
     row = db.session.scalar(sa.select(QuestionnaireAnswer))
     assert (row.registration_id, row.usefulness, row.level_fit, row.will_use, row.comment) == (
-        zoe.id, 4, LevelFit.right, WillUse.yes, "Très concret, merci."
+        zoe.id,
+        4,
+        LevelFit.right,
+        WillUse.yes,
+        "Très concret, merci.",
     )
 
     again = client.post(path, data=answer(utilite="1", niveau="too_hard", commentaire="Autre avis"))
@@ -371,7 +419,10 @@ def test_forged_or_revoked_links_open_nothing(client, questionnaire):
         ({"utilite": "abc"}, "Choisissez une note d'utilité entre 1 et 5."),
         ({"utilite": "4.5"}, "Choisissez une note d'utilité entre 1 et 5."),
         ({"utilite": None}, "Choisissez une note d'utilité entre 1 et 5."),
-        ({"niveau": "parfait"}, "Indiquez si le niveau était trop facile, adapté ou trop difficile."),
+        (
+            {"niveau": "parfait"},
+            "Indiquez si le niveau était trop facile, adapté ou trop difficile.",
+        ),
         ({"niveau": None}, "Indiquez si le niveau était trop facile, adapté ou trop difficile."),
         ({"usage": None}, "Indiquez si vous l'utiliserez en classe : oui, peut-être ou non."),
         ({"commentaire": "x" * 10_000}, "Le commentaire ne peut dépasser 2\u202f000 caractères."),
@@ -399,7 +450,9 @@ def test_a_comment_of_2000_characters_with_html_is_kept_as_text(client, question
     path, _ = questionnaire
     comment = "<script>alert(1)</script>\r\n" + "é" * (2000 - 26)  # a browser's line break
     assert client.post(path, data=answer(commentaire=comment)).status_code == 303
-    assert db.session.scalar(sa.select(QuestionnaireAnswer.comment)) == comment.replace("\r\n", "\n")
+    assert db.session.scalar(sa.select(QuestionnaireAnswer.comment)) == comment.replace(
+        "\r\n", "\n"
+    )
 
 
 # --- the staff's view of the answers -------------------------------------------------------------
@@ -432,7 +485,9 @@ def test_the_answers_page_shows_counts_average_and_comments(client, session_held
     workshop, _ = session_held()
     followup.send_follow_ups()
     secrets_ = [questionnaire_path(m).rsplit("/", 1)[1] for m in certificate_mails()]
-    followup.record_answer(secrets_[0], followup.Answer(5, LevelFit.right, WillUse.yes, "<i>Super</i>"))
+    followup.record_answer(
+        secrets_[0], followup.Answer(5, LevelFit.right, WillUse.yes, "<i>Super</i>")
+    )
     followup.record_answer(secrets_[1], followup.Answer(4, LevelFit.too_easy, WillUse.maybe))
 
     summary = followup.answers_summary(workshop)
@@ -453,7 +508,9 @@ def test_the_answers_page_shows_counts_average_and_comments(client, session_held
 def certified(at, moment, *, minutes, email="zoe@ac-amiens.fr", ends_at=None) -> Registration:
     workshop = at(moment, ends_at=ends_at)
     registration = person(workshop, 1, email=email, first_name="Zoé", last_name="L'Hôte-Dupré")
-    db.session.add(Certificate(registration_id=registration.id, code=certificates.new_code(), minutes=minutes))
+    db.session.add(
+        Certificate(registration_id=registration.id, code=certificates.new_code(), minutes=minutes)
+    )
     db.session.commit()
     return registration
 
@@ -507,7 +564,14 @@ def test_the_school_year_runs_from_september_to_august_in_paris(moment, start_ye
 
 @pytest.mark.parametrize(
     "minutes, text",
-    [(180, "3 heures"), (60, "1 heure"), (90, "1 h 30"), (270, "4 h 30"), (45, "45 minutes"), (0, "0 heure")],
+    [
+        (180, "3 heures"),
+        (60, "1 heure"),
+        (90, "1 h 30"),
+        (270, "4 h 30"),
+        (45, "45 minutes"),
+        (0, "0 heure"),
+    ],
 )
 def test_durations_read_in_french(minutes, text):
     assert certificates.duration_fr(minutes) == text

@@ -30,8 +30,13 @@ def production(**settings):
 
 
 @pytest.mark.parametrize(
-    "setting", [{"SEAT_LOCK_ENABLED": False}, {"SEAT_RACE_PAUSE": 0.1}, {"CLOCK": lambda: None},
-                {"BENCH_ENDPOINTS": True}],
+    "setting",
+    [
+        {"SEAT_LOCK_ENABLED": False},
+        {"SEAT_RACE_PAUSE": 0.1},
+        {"CLOCK": lambda: None},
+        {"BENCH_ENDPOINTS": True},
+    ],
 )
 def test_production_refuses_test_only_switches(setting):
     with pytest.raises(RuntimeError, match="Configuration de production refusée"):
@@ -82,9 +87,13 @@ def test_seed_demo_is_idempotent(app, clock):
     assert today.starts_at <= clock.now < today.ends_at
     from app.booking.models import Registration
 
-    emails = db.session.scalars(sa.select(Registration.email).where(Registration.workshop_id == today.id))
+    emails = db.session.scalars(
+        sa.select(Registration.email).where(Registration.workshop_id == today.id)
+    )
     assert sorted(emails) == [
-        "emile.bernard@ac-amiens.fr", "ines.caron@ac-amiens.fr", "lea.martin@ac-amiens.fr",
+        "emile.bernard@ac-amiens.fr",
+        "ines.caron@ac-amiens.fr",
+        "lea.martin@ac-amiens.fr",
         "zoe.lhote-dupre@ac-amiens.fr",
     ]
     from app.exchange.models import HalfDay
@@ -110,7 +119,9 @@ def test_seed_demo_opens_the_call_of_a_half_day_at_amiens(app, clock, today, yea
     from app.formatting import PARIS
 
     clock.set(today)
-    assert "Rencontres : « Rencontres TICE" in app.test_cli_runner().invoke(args=["seed-demo"]).output
+    assert (
+        "Rencontres : « Rencontres TICE" in app.test_cli_runner().invoke(args=["seed-demo"]).output
+    )
     half_day = db.session.scalar(sa.select(HalfDay))
     local = half_day.starts_at.astimezone(PARIS)
     assert (half_day.school_year, local.date(), local.strftime("%H:%M")) == (year, day, "13:30")
@@ -118,30 +129,46 @@ def test_seed_demo_opens_the_call_of_a_half_day_at_amiens(app, clock, today, yea
     assert half_day.ends_at.astimezone(PARIS).strftime("%H:%M") == "17:00"
     assert half_day.state is HalfDayState.call_open
     assert half_day.deadline == (half_day.starts_at - timedelta(weeks=3)).astimezone(PARIS).replace(
-        hour=18, minute=0).astimezone(UTC)
+        hour=18, minute=0
+    ).astimezone(UTC)
     assert half_day.deadline > clock.now
     assert half_day.site.slug == "amiens"
     assert [(r.name, r.is_auditorium) for r in half_day.rooms] == [
-        ("Auditorium", True), ("Salle Saint-Leu", False), ("Salle Jules Verne", False)]
+        ("Auditorium", True),
+        ("Salle Saint-Leu", False),
+        ("Salle Jules Verne", False),
+    ]
     assert half_day.capacity == half_day.auditorium.room.capacity
     assert Equipment.videoconference in half_day.auditorium.equipment
     assert all(r.room.site_id == half_day.site_id for r in half_day.rooms)
     statuses = [c.status for c in half_day_contributions(half_day)]
     assert len(statuses) == 8 and statuses.count(ContributionStatus.accepted) == 6
-    assert set(statuses) == {ContributionStatus.accepted, ContributionStatus.submitted, ContributionStatus.declined}
+    assert set(statuses) == {
+        ContributionStatus.accepted,
+        ContributionStatus.submitted,
+        ContributionStatus.declined,
+    }
     topics = {c.topic.slug for c in half_day_contributions(half_day)}
     assert topics == {"ent", "tbi", "tablettes", "ressources-numeriques"}
     # The demo's workshops never use the half-day's rooms at its time.
-    clash = db.session.scalar(sa.select(sa.func.count()).select_from(Workshop).where(
-        Workshop.room_id.in_([r.room_id for r in half_day.rooms]),
-        Workshop.starts_at < half_day.ends_at, Workshop.ends_at > half_day.starts_at))
+    clash = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Workshop)
+        .where(
+            Workshop.room_id.in_([r.room_id for r in half_day.rooms]),
+            Workshop.starts_at < half_day.ends_at,
+            Workshop.ends_at > half_day.starts_at,
+        )
+    )
     assert clash == 0
 
 
 def half_day_contributions(half_day):
     from app.exchange.models import Contribution
 
-    return db.session.scalars(sa.select(Contribution).where(Contribution.half_day_id == half_day.id)).all()
+    return db.session.scalars(
+        sa.select(Contribution).where(Contribution.half_day_id == half_day.id)
+    ).all()
 
 
 def test_demo_term_avoids_zone_b_holidays_and_public_holidays(app, clock):
@@ -158,7 +185,10 @@ def test_demo_term_avoids_zone_b_holidays_and_public_holidays(app, clock):
 def test_french_dates():
     moment = datetime(2025, 3, 12, 13, 30, tzinfo=UTC)
     assert datetime_fr(moment) == "mercredi 12 mars 2025, 14 h 30"
-    assert timespan_fr(moment, moment.replace(hour=15, minute=0)) == "mercredi 12 mars 2025, 14 h 30 – 16 h"
+    assert (
+        timespan_fr(moment, moment.replace(hour=15, minute=0))
+        == "mercredi 12 mars 2025, 14 h 30 – 16 h"
+    )
     summer = datetime(2025, 7, 2, 15, 0, tzinfo=UTC)
     assert datetime_fr(summer) == "mercredi 2 juillet 2025, 17 h"
     assert datetime_fr(datetime(2025, 4, 1, 7, 5, tzinfo=UTC)) == "mardi 1er avril 2025, 9 h 05"
@@ -168,7 +198,11 @@ def test_health_reports_the_outbox(client):
     response = client.get("/sante")
     assert response.status_code == 200
     assert response.json == {
-        "status": "ok", "database": "ok", "scheduler": None, "outbox_pending": 0, "outbox_failed": 0,
+        "status": "ok",
+        "database": "ok",
+        "scheduler": None,
+        "outbox_pending": 0,
+        "outbox_failed": 0,
         "mail_relay": "ok",
         "rate_limits": "ok",
     }
@@ -187,7 +221,9 @@ def test_health_says_when_the_rate_limits_store_does_not_answer(database_url):
     assert health.json["status"] == "ok"
     assert health.json["rate_limits"] == "stockage injoignable : chaque processus compte à part"
     answers = [
-        client.post("/connexion", data={"courriel": "x@ac-amiens.fr", "mot_de_passe": "faux"}).status_code
+        client.post(
+            "/connexion", data={"courriel": "x@ac-amiens.fr", "mot_de_passe": "faux"}
+        ).status_code
         for _ in range(11)
     ]
     assert answers == [422] * 10 + [429]
@@ -218,8 +254,12 @@ def test_make_run_path_migrates_seeds_and_delivers_with_the_scheduler(tmp_path):
     )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
     done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=env, check=True,
-        capture_output=True, text=True,
+        [sys.executable, "-m", "scheduler", "--once"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     assert "1 sent" in done.stderr
     [eml] = (tmp_path / "mail").glob("*.eml")

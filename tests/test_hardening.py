@@ -137,7 +137,13 @@ def test_no_template_has_inline_script_or_style(app):
         if "/mail/" in template.as_posix() or template.name in pdf_only:
             continue
         source = template.read_text()
-        for pattern in (r"<script>", r"<script(?![^>]*\bsrc=)[^>]*>", r"<style", r"\bstyle\s*=", r"\son[a-z]+\s*="):
+        for pattern in (
+            r"<script>",
+            r"<script(?![^>]*\bsrc=)[^>]*>",
+            r"<style",
+            r"\bstyle\s*=",
+            r"\son[a-z]+\s*=",
+        ):
             if re.search(pattern, source):
                 offenders.append(f"{template.relative_to(root)}: {pattern}")
     assert offenders == []
@@ -147,7 +153,9 @@ def test_no_template_has_inline_script_or_style(app):
 
 
 @pytest.mark.parametrize("field", ["nom", "prenom", "courriel", "ecole", "uai", "site_web"])
-def test_a_file_sent_in_any_field_of_the_registration_form_is_a_french_400(client, make_workshop, field):
+def test_a_file_sent_in_any_field_of_the_registration_form_is_a_french_400(
+    client, make_workshop, field
+):
     workshop = make_workshop()
     data = form_data()
     data[field] = (io.BytesIO(b"Martin"), "nom.txt")
@@ -167,7 +175,10 @@ def test_a_file_sent_to_another_form_is_refused_the_same_way(client, make_staff)
     user = make_staff("coordinator")
     response = client.post(
         "/connexion",
-        data={"courriel": (io.BytesIO(user.email.encode()), "a.txt"), "mot_de_passe": STAFF_PASSWORD},
+        data={
+            "courriel": (io.BytesIO(user.email.encode()), "a.txt"),
+            "mot_de_passe": STAFF_PASSWORD,
+        },
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
@@ -190,7 +201,9 @@ def test_the_journal_pages_back_from_any_number(client, make_staff, before):
         "/admin/rencontres/nouvelle?annee={n}",
     ],
 )
-def test_other_numbers_from_the_query_string_beyond_any_column(client, make_staff, make_half_day, path):
+def test_other_numbers_from_the_query_string_beyond_any_column(
+    client, make_staff, make_half_day, path
+):
     year = make_half_day().school_year
     login(client, make_staff("coordinator"))
     for n in (2**31, 10**20):
@@ -224,7 +237,11 @@ class TestUnderTheContentSecurityPolicy:
         register(workshop.id, applicant())
         user = make_staff("coordinator")
         make_half_day(datetime.now(UTC).year - 1)
-        values = {"workshop_id": workshop.id, "email": user.email, "year": datetime.now(UTC).year - 1}
+        values = {
+            "workshop_id": workshop.id,
+            "email": user.email,
+            "year": datetime.now(UTC).year - 1,
+        }
         db.session.remove()
         return values
 
@@ -235,9 +252,11 @@ class TestUnderTheContentSecurityPolicy:
         violations = []
         page.on(
             "console",
-            lambda message: violations.append((page.url, message.text))
-            if "Content Security Policy" in message.text
-            else None,
+            lambda message: (
+                violations.append((page.url, message.text))
+                if "Content Security Policy" in message.text
+                else None
+            ),
         )
         page.on("pageerror", lambda error: violations.append((page.url, str(error))))
 
@@ -259,7 +278,9 @@ class TestUnderTheContentSecurityPolicy:
         page.goto(f"/formateur/seances/{data['workshop_id']}/emargement")
         expect(page.get_by_role("button", name="Imprimer")).to_be_visible()
         page.goto("/admin/chiffres")
-        expect(page.get_by_role("heading", name="Chiffres pour le comité de pilotage")).to_be_visible()
+        expect(
+            page.get_by_role("heading", name="Chiffres pour le comité de pilotage")
+        ).to_be_visible()
 
         assert violations == []
         # The figures' stylesheet applies (it used to be a <style> block in the page).

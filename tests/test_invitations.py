@@ -26,7 +26,9 @@ def libical_available() -> bool:
 
 def itip_check(calendar: bytes) -> None:
     """libical's restriction check for the iTIP method inside (a subprocess of Debian's Python)."""
-    require(libical_available(), "libical bindings missing (apt-get install python3-gi gir1.2-ical-3.0)")
+    require(
+        libical_available(), "libical bindings missing (apt-get install python3-gi gir1.2-ical-3.0)"
+    )
     done = subprocess.run(
         [DEBIAN_PYTHON, str(ITIP_CHECK)], input=calendar, capture_output=True, timeout=30
     )
@@ -55,9 +57,13 @@ def only_event(calendar: bytes) -> tuple[str, dict]:
     return uid, event
 
 
-def test_confirmation_carries_a_request_the_parsers_and_libical_accept(smtp, make_workshop, applicant):
+def test_confirmation_carries_a_request_the_parsers_and_libical_accept(
+    smtp, make_workshop, applicant
+):
     workshop = make_workshop(capacity=2)
-    registration = booking.register(workshop.id, applicant(1, first_name="Zoé", last_name="L'Hôte")).registration
+    registration = booking.register(
+        workshop.id, applicant(1, first_name="Zoé", last_name="L'Hôte")
+    ).registration
     mail.deliver_pending()
 
     [message] = smtp.messages
@@ -67,14 +73,23 @@ def test_confirmation_carries_a_request_the_parsers_and_libical_accept(smtp, mak
     assert uid == f"registration-{registration.id}@ateliers.test"
     assert event["sequence"] == 0 and event["start"] == workshop.starts_at
     unfolded = lines(calendar)
-    assert any(line.startswith("ORGANIZER;") and "mailto:ateliers-tice@ac-amiens.fr" in line for line in unfolded)
-    assert any(line.startswith("ATTENDEE;") and line.endswith(":mailto:lea.martin1@ac-amiens.fr")
-               and 'CN="Zoé L\'Hôte"' in line for line in unfolded)
+    assert any(
+        line.startswith("ORGANIZER;") and "mailto:ateliers-tice@ac-amiens.fr" in line
+        for line in unfolded
+    )
+    assert any(
+        line.startswith("ATTENDEE;")
+        and line.endswith(":mailto:lea.martin1@ac-amiens.fr")
+        and 'CN="Zoé L\'Hôte"' in line
+        for line in unfolded
+    )
     assert not any(line.startswith("REFRESH-INTERVAL") for line in unfolded)  # not a feed
     itip_check(calendar)
 
 
-def test_cancelling_sends_a_cancel_with_the_same_uid_and_a_higher_sequence(smtp, make_workshop, applicant):
+def test_cancelling_sends_a_cancel_with_the_same_uid_and_a_higher_sequence(
+    smtp, make_workshop, applicant
+):
     booking.register(make_workshop(capacity=2).id, applicant(1))
     booking.cancel(manage_secret(outbox("confirmed")[0]))
     mail.deliver_pending()

@@ -23,8 +23,13 @@ def rows():
 def queue(n=1, recipient="lea.martin@ac-amiens.fr"):
     for _ in range(n):
         db.session.add(
-            OutboxMail(template="test", recipient=recipient, subject="Essai", body_text="Bonjour",
-                       body_html="<p>Bonjour</p>")
+            OutboxMail(
+                template="test",
+                recipient=recipient,
+                subject="Essai",
+                body_text="Bonjour",
+                body_html="<p>Bonjour</p>",
+            )
         )
     db.session.commit()
 
@@ -253,7 +258,9 @@ class TestTwoDeliveryRuns:
         assert {r.status for r in rows()} == {MailStatus.sent}
 
 
-def test_an_unknown_address_frees_its_seat_for_the_next_person_waiting(smtp, make_workshop, applicant):
+def test_an_unknown_address_frees_its_seat_for_the_next_person_waiting(
+    smtp, make_workshop, applicant
+):
     """Rule 10: a confirmation the server refuses for good cancels that registration."""
     from app.booking.models import Registration, RegistrationStatus
 
@@ -317,8 +324,13 @@ def test_booking_mail_bytes_are_well_formed(smtp, clock, make_workshop, applican
 def test_a_line_longer_than_998_octets_is_sent_quoted_printable(smtp, app):
     long_line = "Émargement " + "é" * 1200
     db.session.add(
-        OutboxMail(template="test", recipient="lea.martin@ac-amiens.fr", subject="Essai",
-                   body_text=f"Bonjour\n{long_line}\nFin", body_html=f"<p>{long_line}</p>")
+        OutboxMail(
+            template="test",
+            recipient="lea.martin@ac-amiens.fr",
+            subject="Essai",
+            body_text=f"Bonjour\n{long_line}\nFin",
+            body_html=f"<p>{long_line}</p>",
+        )
     )
     db.session.commit()
     mail.deliver_pending()
@@ -335,8 +347,13 @@ def test_a_line_longer_than_998_octets_is_sent_quoted_printable(smtp, app):
 def test_a_line_break_in_the_subject_fails_that_mail_and_the_batch_goes_on(smtp, app):
     queue(1, "first@ac-amiens.fr")
     db.session.add(
-        OutboxMail(template="test", recipient="victim@ac-amiens.fr",
-                   subject="Essai\r\nBcc: everyone@ac-amiens.fr", body_text="x", body_html="x")
+        OutboxMail(
+            template="test",
+            recipient="victim@ac-amiens.fr",
+            subject="Essai\r\nBcc: everyone@ac-amiens.fr",
+            body_text="x",
+            body_html="x",
+        )
     )
     queue(1, "last@ac-amiens.fr")
 
@@ -407,7 +424,8 @@ def test_attachments_arrive_byte_identical_with_their_names(smtp, document_templ
     )  # fmt: skip
     db.session.commit()
     assert [(a.filename, a.data) for a in rows()[0].attachments] == [
-        ("emargement-2026-03-12-amiens.pdf", PDF), (long_name, PDF[::-1])
+        ("emargement-2026-03-12-amiens.pdf", PDF),
+        (long_name, PDF[::-1]),
     ]
 
     assert mail.deliver_pending().sent == 1
@@ -450,16 +468,24 @@ def test_an_attachment_beside_an_invitation(smtp, document_template, make_worksh
     assert calendar_part.get_payload(decode=True) == calendar
     assert (ics.get_filename(), ics.get_payload(decode=True)) == ("invitation.ics", calendar)
     assert (pdf.get_filename(), pdf.get_content_type(), pdf.get_payload(decode=True)) == (
-        "convocation.pdf", "application/pdf", PDF
+        "convocation.pdf",
+        "application/pdf",
+        PDF,
     )
     assert [f.get_filename() for f in message.iter_attachments()] == [
-        "invitation.ics", "convocation.pdf"
+        "invitation.ics",
+        "convocation.pdf",
     ]
 
 
 def test_an_attachment_in_the_eml_file_without_a_mail_server(app, document_template):
-    mail.queue(document_template, "lea.martin@ac-amiens.fr", "Essai", name="Léa",
-               attachments=[("fiche élève.pdf", "application/pdf", PDF)])
+    mail.queue(
+        document_template,
+        "lea.martin@ac-amiens.fr",
+        "Essai",
+        name="Léa",
+        attachments=[("fiche élève.pdf", "application/pdf", PDF)],
+    )
     db.session.commit()
 
     assert mail.deliver_pending().sent == 1
@@ -472,8 +498,13 @@ def test_an_attachment_in_the_eml_file_without_a_mail_server(app, document_templ
 @pytest.mark.parametrize("content_type", ["pdf", "application/pdf\r\nBcc: x@y.fr", ""])
 def test_queue_refuses_a_bad_content_type(app, document_template, content_type):
     with pytest.raises(ValueError):
-        mail.queue(document_template, "lea.martin@ac-amiens.fr", "Essai", name="Léa",
-                   attachments=[("fiche.pdf", content_type, PDF)])
+        mail.queue(
+            document_template,
+            "lea.martin@ac-amiens.fr",
+            "Essai",
+            name="Léa",
+            attachments=[("fiche.pdf", content_type, PDF)],
+        )
 
 
 # --- purge of delivered bodies (rule 7) ----------------------------------------------------------
@@ -483,8 +514,13 @@ def test_delivered_bodies_are_purged_after_30_days_the_rows_stay(
     app, clock, document_template, make_workshop, applicant
 ):
     booking.register(make_workshop().id, applicant(1))  # a mail with an invitation
-    mail.queue(document_template, "lea.martin@ac-amiens.fr", "Votre attestation", name="Léa",
-               attachments=[("attestation.pdf", "application/pdf", PDF)])
+    mail.queue(
+        document_template,
+        "lea.martin@ac-amiens.fr",
+        "Votre attestation",
+        name="Léa",
+        attachments=[("attestation.pdf", "application/pdf", PDF)],
+    )
     db.session.commit()
     assert mail.deliver_pending().sent == 2
     sent_at = clock.now

@@ -40,10 +40,6 @@ def assert_nothing_written():
     assert written() == (0, 0, 0)
 
 
-
-
-
-
 def registrations() -> list[Registration]:
     return list(db.session.scalars(sa.select(Registration).order_by(Registration.id)))
 
@@ -791,13 +787,18 @@ def test_the_owner_corrects_name_school_and_uai_and_the_sheet_follows(client, re
     workshop, registration, secret = registered
     assert "Corriger mes informations" in text(client.get(f"/inscription/{secret}"))
 
-    response = correct(client, secret, nom="Martin-Leroy", prenom="Léa", ecole="École Voltaire", uai="0750654d")
+    response = correct(
+        client, secret, nom="Martin-Leroy", prenom="Léa", ecole="École Voltaire", uai="0750654d"
+    )
 
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/inscription/{secret}#informations")
     db.session.refresh(registration)
     assert (registration.last_name, registration.school, registration.uai) == (
-        "Martin-Leroy", "École Voltaire", "0750654D")
+        "Martin-Leroy",
+        "École Voltaire",
+        "0750654D",
+    )
     assert registration.email == "lea.martin1@ac-amiens.fr"  # the identity does not change
     assert "Vos informations sont corrigées." in text(client.get(f"/inscription/{secret}"))
     assert [m.template for m in outbox()] == ["booking/confirmed"]  # no mail for a spelling fix
@@ -813,7 +814,9 @@ def test_the_owner_corrects_name_school_and_uai_and_the_sheet_follows(client, re
         ({"uai": "0750654A"}, "La lettre de contrôle de ce code UAI"),
     ],
 )
-def test_a_bad_correction_gets_a_french_message_and_changes_nothing(client, registered, fields, message):
+def test_a_bad_correction_gets_a_french_message_and_changes_nothing(
+    client, registered, fields, message
+):
     workshop, registration, secret = registered
     client.get(f"/inscription/{secret}")  # the page's personal feed link, minted once per browser
     before = written()
@@ -866,7 +869,9 @@ def test_data_export(client, make_workshop):
     assert written()[0] == 1
 
 
-def test_a_cancelled_registration_link_corrects_nothing_and_makes_no_feed_link(client, make_workshop):
+def test_a_cancelled_registration_link_corrects_nothing_and_makes_no_feed_link(
+    client, make_workshop
+):
     """Issue 13: after cancelling, the management link still corrected the name and renewed the
     personal feed. Both are refused now, with a French message, and change nothing."""
     workshop = make_workshop()
@@ -892,7 +897,9 @@ def test_a_cancelled_registration_link_corrects_nothing_and_makes_no_feed_link(c
     [registration] = db.session.scalars(sa.select(Registration)).all()
     db.session.refresh(registration)
     assert (registration.last_name, registration.school) == ("Martin", "École Jules Ferry, Amiens")
-    feed_tokens = sa.select(sa.func.count()).select_from(Token).where(
-        Token.purpose == TokenPurpose.personal_feed
+    feed_tokens = (
+        sa.select(sa.func.count())
+        .select_from(Token)
+        .where(Token.purpose == TokenPurpose.personal_feed)
     )
     assert db.session.scalar(feed_tokens) == 0

@@ -101,7 +101,9 @@ def half_day(make_half_day):
 
 def registrations() -> dict[str, Registration]:
     db.session.expire_all()
-    return {r.email: r for r in db.session.scalars(sa.select(Registration).order_by(Registration.id))}
+    return {
+        r.email: r for r in db.session.scalars(sa.select(Registration).order_by(Registration.id))
+    }
 
 
 def statuses(people) -> list[str]:
@@ -110,8 +112,15 @@ def statuses(people) -> list[str]:
 
 def queue(n, recipient="lea.martin{}@ac-amiens.fr"):
     for i in range(n):
-        db.session.add(OutboxMail(template="test", recipient=recipient.format(i), subject="Essai",
-                                  body_text="Bonjour", body_html="<p>Bonjour</p>"))
+        db.session.add(
+            OutboxMail(
+                template="test",
+                recipient=recipient.format(i),
+                subject="Essai",
+                body_text="Bonjour",
+                body_html="<p>Bonjour</p>",
+            )
+        )
     db.session.commit()
 
 
@@ -119,7 +128,9 @@ def queue(n, recipient="lea.martin{}@ac-amiens.fr"):
 
 
 @pytest.mark.parametrize("kind", ["MAIL FROM", "DATA", "AUTH", "RCPT TO"])
-def test_only_a_refused_recipient_loses_a_seat(app, client, smtp, clock, make_workshop, applicant, kind):
+def test_only_a_refused_recipient_loses_a_seat(
+    app, client, smtp, clock, make_workshop, applicant, kind
+):
     """2 confirmed, 4 waiting; the relay refuses: only a 5xx to RCPT TO cancels (that person)."""
     workshop = make_workshop(capacity=2)
     for n in range(1, 7):
@@ -137,7 +148,12 @@ def test_only_a_refused_recipient_loses_a_seat(app, client, smtp, clock, make_wo
         return
     assert cancelled == []
     assert statuses(people) == ["confirmed"] * 2 + ["waiting"] * 4
-    assert [people[f"lea.martin{n}@ac-amiens.fr"].waiting_position for n in range(3, 7)] == [1, 2, 3, 4]
+    assert [people[f"lea.martin{n}@ac-amiens.fr"].waiting_position for n in range(3, 7)] == [
+        1,
+        2,
+        3,
+        4,
+    ]
     # The breaker: 3 refusals in a row and the sweep stops; the other 3 mails were not tried.
     assert (report.sent, report.retried, report.failed, report.held) == (0, 3, 0, 3)
     assert smtp.mail_from_count == (0 if kind == "AUTH" else 3)
@@ -190,7 +206,9 @@ def test_exchange_attendees_keep_their_places_too(client, half_day, smtp, kind):
     refuse(client.application, smtp, kind, "")
     for _ in range(3):
         mail.deliver_pending()
-    assert [a.status for a in everyone()] == [AttendeeStatus.confirmed] * 2 + [AttendeeStatus.waiting] * 2
+    assert [a.status for a in everyone()] == [AttendeeStatus.confirmed] * 2 + [
+        AttendeeStatus.waiting
+    ] * 2
     assert [a.waiting_position for a in everyone()[2:]] == [1, 2]
     assert smtp.received == [] and len(people) == 4
 
@@ -246,7 +264,9 @@ def test_once_the_relay_accepts_again_every_waiting_mail_goes_once(app, smtp, cl
 
     ids = [m["Message-ID"] for m in smtp.messages]
     assert len(ids) == 10 and len(set(ids)) == 10
-    assert sorted(m["To"] for m in smtp.messages) == sorted(f"lea.martin{i}@ac-amiens.fr" for i in range(10))
+    assert sorted(m["To"] for m in smtp.messages) == sorted(
+        f"lea.martin{i}@ac-amiens.fr" for i in range(10)
+    )
     assert {m.status for m in outbox()} == {MailStatus.sent}
 
 

@@ -104,7 +104,9 @@ def test_reminder_time_is_right_across_the_march_change(make_workshop, applicant
     assert reminders.send_due_reminders().sent == 1
 
 
-def test_a_missed_reminder_is_sent_while_useful_then_dropped(make_workshop, applicant, clock, caplog):
+def test_a_missed_reminder_is_sent_while_useful_then_dropped(
+    make_workshop, applicant, clock, caplog
+):
     useful = workshop_at(make_workshop, clock, paris(2026, 3, 11, 14))
     too_late = workshop_at(make_workshop, clock, paris(2026, 3, 11, 10))
     booking.register(useful.id, applicant(1))
@@ -119,4 +121,3 @@ def test_a_missed_reminder_is_sent_while_useful_then_dropped(make_workshop, appl
     assert dropped.workshop_id == too_late.id
     assert "dropped" in caplog.text
     assert reminders.send_due_reminders().dropped == 0  # logged once
-

@@ -33,11 +33,21 @@ def test_registrations_past_the_retention_period_lose_names_addresses_links_and_
     old = registered(make_workshop, applicant, last_name="L'Hôte-Dupré", first_name="Zoé")
     same_person_old = registered(make_workshop, applicant)
     old_mail = outbox()[0]
-    old_mail.attachments = [OutboxAttachment(filename="a.pdf", content_type="application/pdf", data=b"%PDF")]
+    old_mail.attachments = [
+        OutboxAttachment(filename="a.pdf", content_type="application/pdf", data=b"%PDF")
+    ]
     secret = manage_secret(old_mail)
-    audit.record(None, "registration.add", "registration", old.id, "Inscription ajoutée : Zoé L'Hôte-Dupré",
-                 last_name="L'Hôte-Dupré")
-    db.session.add(FeedState(key=feed_key("lea.martin1@ac-amiens.fr"), etag="x", first_seen_at=clock.now))
+    audit.record(
+        None,
+        "registration.add",
+        "registration",
+        old.id,
+        "Inscription ajoutée : Zoé L'Hôte-Dupré",
+        last_name="L'Hôte-Dupré",
+    )
+    db.session.add(
+        FeedState(key=feed_key("lea.martin1@ac-amiens.fr"), etag="x", first_seen_at=clock.now)
+    )
     db.session.commit()
     assert deliver_pending().sent == 2
     email = old.email
@@ -63,8 +73,14 @@ def test_registrations_past_the_retention_period_lose_names_addresses_links_and_
     assert (old_mail.body_text, old_mail.body_html, old_mail.calendar_ics) == (None, None, None)
     assert old_mail.attachments[0].data is None
     assert client.get(f"/inscription/{secret}").status_code == 404
-    assert db.session.scalar(sa.select(sa.func.count()).select_from(Token).where(
-        Token.owner_id == old.id, Token.revoked_at.is_(None))) == 0
+    assert (
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Token)
+            .where(Token.owner_id == old.id, Token.revoked_at.is_(None))
+        )
+        == 0
+    )
     entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.target_id == old.id))
     assert "Hôte" not in entry.summary + entry.details and entry.action == "registration.add"
     assert db.session.get(FeedState, feed_key(email)) is None
@@ -113,10 +129,21 @@ def test_half_day_attendees_and_presenters_are_anonymised_after_the_period(
     from app.tokens import TokenPurpose, mint
 
     half_day = make_half_day()
-    proposal = make_contribution(half_day, status=ContributionStatus.accepted, presenters="Zoé L'Hôte",
-                                 title="La classe inversée avec l'ENT")
-    person = Attendee(half_day=half_day, last_name="Martin", first_name="Léa", email="lea@ac-amiens.fr",
-                      organisation="École Jules Ferry", mode=AttendanceMode.remote, status=AttendeeStatus.confirmed)
+    proposal = make_contribution(
+        half_day,
+        status=ContributionStatus.accepted,
+        presenters="Zoé L'Hôte",
+        title="La classe inversée avec l'ENT",
+    )
+    person = Attendee(
+        half_day=half_day,
+        last_name="Martin",
+        first_name="Léa",
+        email="lea@ac-amiens.fr",
+        organisation="École Jules Ferry",
+        mode=AttendanceMode.remote,
+        status=AttendeeStatus.confirmed,
+    )
     db.session.add(person)
     db.session.flush()
     attendee_secret = mint(TokenPurpose.exchange_attendee, person.id)
@@ -133,7 +160,9 @@ def test_half_day_attendees_and_presenters_are_anonymised_after_the_period(
     db.session.refresh(proposal)
     assert person.full_name == "Personne anonymisée" and person.email.endswith("@anonyme.invalid")
     assert person.organisation == "École Jules Ferry"
-    assert proposal.presenters == "Intervenant·e anonymisé·e" and proposal.email.endswith("@anonyme.invalid")
+    assert proposal.presenters == "Intervenant·e anonymisé·e" and proposal.email.endswith(
+        "@anonyme.invalid"
+    )
     assert proposal.title == "La classe inversée avec l'ENT"  # the programme as it was
     assert client.get(f"/rencontres/2025/inscription/{attendee_secret}").status_code == 404
     assert client.get(f"/rencontres/2025/propositions/{proposal_secret}").status_code == 404

@@ -42,8 +42,12 @@ def scheduler_env(database_url, tmp_path):
 
 def start(env, *args):
     return subprocess.Popen(
-        [sys.executable, "-m", "scheduler", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "-m", "scheduler", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -90,8 +94,13 @@ def queue_mails(count: int) -> None:
     from app.mail.models import OutboxMail
 
     db.session.add_all(
-        OutboxMail(template="test", recipient=f"prof{n}@ac-amiens.fr", subject=f"Essai {n}",
-                   body_text="Bonjour", body_html="<p>Bonjour</p>")
+        OutboxMail(
+            template="test",
+            recipient=f"prof{n}@ac-amiens.fr",
+            subject=f"Essai {n}",
+            body_text="Bonjour",
+            body_html="<p>Bonjour</p>",
+        )
         for n in range(count)
     )
     db.session.commit()
@@ -111,8 +120,12 @@ def test_once_delivers_and_leaves_a_heartbeat_that_health_reports(
     services.register(make_workshop().id, applicant(1))
 
     done = subprocess.run(
-        [sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=scheduler_env,
-        capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "scheduler", "--once"],
+        cwd=ROOT,
+        env=scheduler_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
     assert done.returncode == 0, done.stderr
@@ -122,8 +135,14 @@ def test_once_delivers_and_leaves_a_heartbeat_that_health_reports(
     health = app.test_client().get("/sante").json
     assert health["scheduler"]["sweeps"]["deliver_outbox"]["did"] == "1 sent, 0 to retry, 0 failed"
     assert set(health["scheduler"]["sweeps"]) == {
-        "deliver_outbox", "send_reminders", "send_trainer_lists", "send_exchange_links",
-        "build_exchange_agendas", "send_follow_ups", "purge_mail_bodies", "purge_personal_data",
+        "deliver_outbox",
+        "send_reminders",
+        "send_trainer_lists",
+        "send_exchange_links",
+        "build_exchange_agendas",
+        "send_follow_ups",
+        "purge_mail_bodies",
+        "purge_personal_data",
     }
     host, pid = health["scheduler"]["process"].rsplit(":", 1)
     assert host and pid.isdigit()
@@ -172,8 +191,12 @@ def test_once_while_another_process_is_active_says_so_and_exits_0(app, scheduler
     try:
         holder.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
         done = subprocess.run(
-            [sys.executable, "-m", "scheduler", "--once"], cwd=ROOT, env=scheduler_env,
-            capture_output=True, text=True, timeout=60,
+            [sys.executable, "-m", "scheduler", "--once"],
+            cwd=ROOT,
+            env=scheduler_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         holder.close()
@@ -186,8 +209,13 @@ def test_once_while_another_process_is_active_says_so_and_exits_0(app, scheduler
 def test_two_scheduler_processes_deliver_each_of_1000_mails_exactly_once(app, scheduler_env, smtp):
     """Election off, on purpose: two processes sweep the same outbox at the same time."""
     queue_mails(1000)
-    env = {**scheduler_env, "SCHEDULER_ELECTION": "0", "MAIL_SERVER": smtp.host,
-           "MAIL_PORT": str(smtp.port), "SCHEDULER_DELIVERY_SECONDS": "0.05"}
+    env = {
+        **scheduler_env,
+        "SCHEDULER_ELECTION": "0",
+        "MAIL_SERVER": smtp.host,
+        "MAIL_PORT": str(smtp.port),
+        "SCHEDULER_DELIVERY_SECONDS": "0.05",
+    }
     first, second = start(env), start(env)
     try:
         assert wait_for(lambda: len(smtp.received) >= 1000, timeout=120), len(smtp.received)
@@ -250,8 +278,13 @@ def test_a_scheduler_killed_mid_batch_sends_at_most_the_mail_in_flight_twice(app
     sink = HoldingSink(hold_at=4)
     sink.start()
     queue_mails(12)
-    env = {**scheduler_env, "MAIL_SERVER": sink.host, "MAIL_PORT": str(sink.port),
-           "MAIL_BATCH_SIZE": "12", "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout)}
+    env = {
+        **scheduler_env,
+        "MAIL_SERVER": sink.host,
+        "MAIL_PORT": str(sink.port),
+        "MAIL_BATCH_SIZE": "12",
+        "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout),
+    }
     first = start(env)
     second = None
     try:
@@ -270,9 +303,12 @@ def test_a_scheduler_killed_mid_batch_sends_at_most_the_mail_in_flight_twice(app
         waited = time.monotonic() - killed_at
         db.session.remove()
         recorded = wait_for(
-            lambda: db.session.scalar(
-                sa.select(sa.func.count()).where(OutboxMail.status != MailStatus.sent)
-            ) == 0
+            lambda: (
+                db.session.scalar(
+                    sa.select(sa.func.count()).where(OutboxMail.status != MailStatus.sent)
+                )
+                == 0
+            )
         )
     finally:
         output = stop(first) + (stop(second) if second is not None else "")
@@ -281,9 +317,11 @@ def test_a_scheduler_killed_mid_batch_sends_at_most_the_mail_in_flight_twice(app
     received = Counter(m["Message-ID"] for m in sink.messages)
     twice = [mid for mid, count in received.items() if count > 1]
     lost = 12 - len(received)
-    print(f"\nkilled mid-batch: {sum(received.values())} mails received for 12, sent twice: "
-          f"{len(twice)}, lost: {lost}; the rest delivered {waited:.1f} s after the kill "
-          f"(claim timeout {claim_timeout} s)")
+    print(
+        f"\nkilled mid-batch: {sum(received.values())} mails received for 12, sent twice: "
+        f"{len(twice)}, lost: {lost}; the rest delivered {waited:.1f} s after the kill "
+        f"(claim timeout {claim_timeout} s)"
+    )
     assert everything, output
     assert lost == 0
     assert set(twice) <= {in_flight}, "only the mail in flight may go twice"
@@ -310,8 +348,13 @@ def test_a_run_waiting_on_a_slow_relay_keeps_its_claim(app, scheduler_env):
     sink = HoldingSink(hold_at=1)
     sink.start()
     queue_mails(6)
-    env = {**scheduler_env, "SCHEDULER_ELECTION": "0", "MAIL_SERVER": sink.host,
-           "MAIL_PORT": str(sink.port), "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout)}
+    env = {
+        **scheduler_env,
+        "SCHEDULER_ELECTION": "0",
+        "MAIL_SERVER": sink.host,
+        "MAIL_PORT": str(sink.port),
+        "MAIL_CLAIM_TIMEOUT_SECONDS": str(claim_timeout),
+    }
     first, second = start(env), start(env)  # both sweep the outbox every 0.2 s
     try:
         assert sink.holding.wait(60), stop(first) + stop(second)
@@ -322,9 +365,12 @@ def test_a_run_waiting_on_a_slow_relay_keeps_its_claim(app, scheduler_env):
         assert wait_for(lambda: len(sink.received) >= 6, timeout=60)
         db.session.remove()
         assert wait_for(
-            lambda: db.session.scalar(
-                sa.select(sa.func.count()).where(OutboxMail.status != MailStatus.sent)
-            ) == 0
+            lambda: (
+                db.session.scalar(
+                    sa.select(sa.func.count()).where(OutboxMail.status != MailStatus.sent)
+                )
+                == 0
+            )
         )
     finally:
         output = stop(first) + stop(second)

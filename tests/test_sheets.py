@@ -31,11 +31,16 @@ def paris(*args) -> datetime:
 
 def pdf_text(data: bytes, *pages: int) -> str:
     """The text of a PDF, read back by poppler's pdftotext (of `pages` first to last, if given)."""
-    require(shutil.which("pdftotext") is not None, "pdftotext missing: apt-get install poppler-utils")
+    require(
+        shutil.which("pdftotext") is not None, "pdftotext missing: apt-get install poppler-utils"
+    )
     assert data.startswith(b"%PDF-")
     bounds = ["-f", str(pages[0]), "-l", str(pages[-1])] if pages else []
     result = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", *bounds, "-", "-"], input=data, capture_output=True, check=True
+        ["pdftotext", "-enc", "UTF-8", *bounds, "-", "-"],
+        input=data,
+        capture_output=True,
+        check=True,
     )
     return result.stdout.decode("utf-8")
 
@@ -55,13 +60,24 @@ def read_csv(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=";"))
 
 
-def add_registration(workshop, last_name, first_name="Léa", *, status=RegistrationStatus.confirmed,
-                     school="École Jules Ferry", position=None):
+def add_registration(
+    workshop,
+    last_name,
+    first_name="Léa",
+    *,
+    status=RegistrationStatus.confirmed,
+    school="École Jules Ferry",
+    position=None,
+):
     """A registration written directly (a walk-in, or many people at once)."""
     registration = Registration(
-        workshop_id=workshop.id, last_name=last_name, first_name=first_name,
-        email=f"{first_name}.{last_name}.{workshop.id}@ac-amiens.fr".lower(), school=school,
-        status=status, waiting_position=position,
+        workshop_id=workshop.id,
+        last_name=last_name,
+        first_name=first_name,
+        email=f"{first_name}.{last_name}.{workshop.id}@ac-amiens.fr".lower(),
+        school=school,
+        status=status,
+        waiting_position=position,
     )
     db.session.add(registration)
     db.session.commit()
@@ -74,11 +90,16 @@ def session(make_site, make_workshop, applicant, clock):
     one person waiting."""
     amiens = make_site(slug="amiens", name="Amiens")
     workshop = make_workshop(
-        capacity=3, site=amiens, title="Le TBI en classe", starts_in=paris(2026, 3, 11, 9) - clock.now
+        capacity=3,
+        site=amiens,
+        title="Le TBI en classe",
+        starts_in=paris(2026, 3, 11, 9) - clock.now,
     )
     booking.register(workshop.id, applicant(1, last_name="L'Hôte-Dupré", first_name="Zoé"))
     booking.register(workshop.id, applicant(2, last_name="<b>Gras</b>", first_name="Hugo"))
-    booking.register(workshop.id, applicant(3, last_name="Écart", first_name="Inès", uai="0801234A"))
+    booking.register(
+        workshop.id, applicant(3, last_name="Écart", first_name="Inès", uai="0801234A")
+    )
     booking.register(workshop.id, applicant(4, last_name="Bernard", first_name="Paul"))  # waiting
     add_registration(workshop, "Zola", "Émile", status=RegistrationStatus.walk_in)
     return workshop
@@ -115,7 +136,10 @@ def test_the_trainers_session_page_lists_people_in_the_sheets_order(client, sess
     page = client.get(base(session)).get_data(as_text=True)
 
     # The tablet and the printed sheet agree: "Écart" with the E on SQLite too.
-    positions = [page.index(name) for name in ("&lt;b&gt;Gras&lt;/b&gt;", "Écart", "L&#39;Hôte-Dupré", "Zola")]
+    positions = [
+        page.index(name)
+        for name in ("&lt;b&gt;Gras&lt;/b&gt;", "Écart", "L&#39;Hôte-Dupré", "Zola")
+    ]
     assert positions == sorted(positions)
 
 
@@ -129,14 +153,33 @@ def test_the_pdf_is_a_real_a4_sheet_with_the_names_as_text(client, session, trai
 
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="emargement-2026-03-11-amiens.pdf"'
+    assert (
+        response.headers["Content-Disposition"]
+        == 'attachment; filename="emargement-2026-03-11-amiens.pdf"'
+    )
     text = pdf_text(response.data)
     for expected in (
-        "Feuille d'émargement", "Le TBI en classe", "mercredi 11 mars 2026", "9 h – 12 h",
-        "Amiens – 45 rue Saint-Leu, 80026 Amiens", "Salle multimédia", "Claire Dumont",
-        "Nom", "Prénom", "École", "Signature", "Signature du formateur",
-        "Zoé", "L'Hôte-Dupré", "<b>Gras</b>", "Écart", "Émile", "venu·e sans inscription",
-        "Liste d'attente (1)", "Bernard", "Page 1 sur 1",
+        "Feuille d'émargement",
+        "Le TBI en classe",
+        "mercredi 11 mars 2026",
+        "9 h – 12 h",
+        "Amiens – 45 rue Saint-Leu, 80026 Amiens",
+        "Salle multimédia",
+        "Claire Dumont",
+        "Nom",
+        "Prénom",
+        "École",
+        "Signature",
+        "Signature du formateur",
+        "Zoé",
+        "L'Hôte-Dupré",
+        "<b>Gras</b>",
+        "Écart",
+        "Émile",
+        "venu·e sans inscription",
+        "Liste d'attente (1)",
+        "Bernard",
+        "Page 1 sur 1",
     ):
         assert expected in text, expected
     info = pdf_info(response.data)
@@ -199,16 +242,27 @@ def test_the_session_page_links_to_the_three_forms(client, session, trainer_of):
 
 
 def test_the_csv_opens_in_a_french_spreadsheet(client, session, trainer_of):
-    add_registration(session, HYPERLINK, "+33 6 12", status=RegistrationStatus.walk_in, school="@école")
+    add_registration(
+        session, HYPERLINK, "+33 6 12", status=RegistrationStatus.walk_in, school="@école"
+    )
     login(client, trainer_of(session))
 
     response = client.get(f"{base(session)}/participants.csv")
 
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"] == 'attachment; filename="participants-2026-03-11-amiens.csv"'
+    assert (
+        response.headers["Content-Disposition"]
+        == 'attachment; filename="participants-2026-03-11-amiens.csv"'
+    )
     rows = read_csv(response.data)
-    assert rows[0] == ["Nom", "Prénom", "École", "UAI", "Statut"]  # no marks yet: no presence column
+    assert rows[0] == [
+        "Nom",
+        "Prénom",
+        "École",
+        "UAI",
+        "Statut",
+    ]  # no marks yet: no presence column
     assert rows[1:] == [
         ["<b>Gras</b>", "Hugo", "École Jules Ferry", "", "Inscription confirmée"],
         ["Écart", "Inès", "École Jules Ferry", "0801234A", "Inscription confirmée"],
@@ -223,15 +277,25 @@ def test_the_csv_has_a_presence_column_once_attendance_is_taken(app, session):
     sheet = sheets.sheet(session)
     zoe, gras = sheet.people[2], sheet.people[0]
     for registration, presence in ((zoe, Presence.present), (gras, Presence.absent)):
-        db.session.add(Attendance(registration_id=registration.id, workshop_id=session.id,
-                                  presence=presence, tapped_at_ms=1))
+        db.session.add(
+            Attendance(
+                registration_id=registration.id,
+                workshop_id=session.id,
+                presence=presence,
+                tapped_at_ms=1,
+            )
+        )
     db.session.commit()
 
     rows = read_csv(sheets.csv_bytes(sheets.sheet(session)))
 
     assert rows[0][-1] == "Présence"
     assert {row[0]: row[-1] for row in rows[1:]} == {
-        "<b>Gras</b>": "Absent·e", "Écart": "", "L'Hôte-Dupré": "Présent·e", "Zola": "", "Bernard": "",
+        "<b>Gras</b>": "Absent·e",
+        "Écart": "",
+        "L'Hôte-Dupré": "Présent·e",
+        "Zola": "",
+        "Bernard": "",
     }
 
 
@@ -259,7 +323,9 @@ def test_anonymous_visitors_are_sent_to_the_login_page(client, session, suffix):
 
 
 @pytest.mark.parametrize("suffix", FORMATS)
-def test_another_trainer_gets_403_and_a_coordinator_sees_it(client, session, make_staff, trainer_of, suffix):
+def test_another_trainer_gets_403_and_a_coordinator_sees_it(
+    client, session, make_staff, trainer_of, suffix
+):
     login(client, make_staff("trainer"))
     assert client.get(base(session) + suffix).status_code == 403
     client.post("/deconnexion")
@@ -285,9 +351,13 @@ def test_unknown_and_draft_sessions_are_not_found(client, make_workshop, make_st
 
 
 def trainer_lists() -> list[OutboxMail]:
-    return list(db.session.scalars(
-        sa.select(OutboxMail).where(OutboxMail.template == "attendance/trainer_list").order_by(OutboxMail.id)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMail)
+            .where(OutboxMail.template == "attendance/trainer_list")
+            .order_by(OutboxMail.id)
+        )
+    )
 
 
 def test_trainer_gets_the_list_the_evening_before_once(session, clock):
@@ -307,7 +377,10 @@ def test_trainer_gets_the_list_the_evening_before_once(session, clock):
     assert f'href="http://ateliers.test/formateur/seances/{session.id}"' in mail.body_html
     assert "L&#39;Hôte-Dupré" in mail.body_html and "&lt;b&gt;Gras&lt;/b&gt;" in mail.body_html
     [attachment] = mail.attachments
-    assert (attachment.filename, attachment.content_type) == ("emargement-2026-03-11-amiens.pdf", "application/pdf")
+    assert (attachment.filename, attachment.content_type) == (
+        "emargement-2026-03-11-amiens.pdf",
+        "application/pdf",
+    )
     assert db.session.scalar(sa.select(Notice.key)) == f"liste-formateur:workshop:{session.id}"
 
 
@@ -324,7 +397,14 @@ def test_the_evening_mail_reaches_the_trainer_with_the_sheet_attached(session, c
     assert pdf.get_filename() == "emargement-2026-03-11-amiens.pdf"
     assert pdf.get_content_disposition() == "attachment"
     text = pdf_text(pdf.get_content())
-    for expected in ("Feuille d'émargement", "Le TBI en classe", "Zoé", "L'Hôte-Dupré", "<b>Gras</b>", "Page 1 sur 1"):
+    for expected in (
+        "Feuille d'émargement",
+        "Le TBI en classe",
+        "Zoé",
+        "L'Hôte-Dupré",
+        "<b>Gras</b>",
+        "Page 1 sur 1",
+    ):
         assert expected in text, expected
 
 

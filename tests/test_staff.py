@@ -20,9 +20,13 @@ def reset_link(mail) -> str:
 def staff_mails():
     from app.mail.models import OutboxMail
 
-    return list(db.session.scalars(
-        sa.select(OutboxMail).where(OutboxMail.template == "staff/password_reset").order_by(OutboxMail.id)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(OutboxMail)
+            .where(OutboxMail.template == "staff/password_reset")
+            .order_by(OutboxMail.id)
+        )
+    )
 
 
 # --- login ---------------------------------------------------------------------------------------
@@ -54,7 +58,12 @@ def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(client,
     response = client.post("/connexion?next=/formateur/seances/3", data=data)
     assert response.headers["Location"] == "/formateur/seances/3"
     client.post("/deconnexion")
-    for evil in ("https://evil.example/", "//evil.example/", "/\\evil.example", "javascript:alert(1)"):
+    for evil in (
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+    ):
         response = client.post("/connexion", query_string={"next": evil}, data=data)
         assert response.headers["Location"] == "/admin/", evil
         client.post("/deconnexion")
@@ -73,7 +82,8 @@ def test_login_goes_back_to_the_page_asked_for_but_never_to_another_site(client,
 def test_a_wrong_login_says_so_in_french_and_logs_nobody_in(client, make_staff, email, password):
     user = make_staff("trainer")
     response = client.post(
-        "/connexion", data={"courriel": user.email if email is None else email, "mot_de_passe": password}
+        "/connexion",
+        data={"courriel": user.email if email is None else email, "mot_de_passe": password},
     )
     assert response.status_code == 422
     page = response.get_data(as_text=True)
@@ -85,7 +95,9 @@ def test_an_inactive_account_cannot_log_in(client, make_staff):
     user = make_staff("trainer")
     user.active = False
     db.session.commit()
-    response = client.post("/connexion", data={"courriel": user.email, "mot_de_passe": STAFF_PASSWORD})
+    response = client.post(
+        "/connexion", data={"courriel": user.email, "mot_de_passe": STAFF_PASSWORD}
+    )
     assert response.status_code == 422
 
 
@@ -93,7 +105,9 @@ def test_login_attempts_are_rate_limited_per_account(client, make_staff):
     user = make_staff("trainer")
     for _ in range(10):
         client.post("/connexion", data={"courriel": user.email, "mot_de_passe": "mauvais"})
-    response = client.post("/connexion", data={"courriel": user.email, "mot_de_passe": STAFF_PASSWORD})
+    response = client.post(
+        "/connexion", data={"courriel": user.email, "mot_de_passe": STAFF_PASSWORD}
+    )
     assert response.status_code == 429
     assert "Trop de demandes" in response.get_data(as_text=True)
 
@@ -166,7 +180,9 @@ def test_a_trainer_sees_their_own_sessions_only(client, make_staff, make_worksho
     from app.catalog.models import Trainer
 
     mine = make_workshop(title="Mon atelier")
-    other_trainer = Trainer(first_name="Karim", last_name="Benali", email="karim.benali@ac-amiens.fr")
+    other_trainer = Trainer(
+        first_name="Karim", last_name="Benali", email="karim.benali@ac-amiens.fr"
+    )
     theirs = make_workshop(title="L'atelier de Karim", trainer=other_trainer)
     user = make_staff("trainer", trainer=mine.trainer)
     login(client, user)
@@ -182,7 +198,10 @@ def test_a_coordinator_sees_every_session(client, make_staff, make_workshop):
     from app.catalog.models import Trainer
 
     first = make_workshop(title="Atelier un")
-    second = make_workshop(title="Atelier deux", trainer=Trainer(first_name="K", last_name="B", email="k.b@ac-amiens.fr"))
+    second = make_workshop(
+        title="Atelier deux",
+        trainer=Trainer(first_name="K", last_name="B", email="k.b@ac-amiens.fr"),
+    )
     login(client, make_staff("coordinator"))
     page = client.get("/formateur/").get_data(as_text=True)
     assert "Toutes les séances" in page and "Atelier un" in page and "Atelier deux" in page
@@ -190,7 +209,9 @@ def test_a_coordinator_sees_every_session(client, make_staff, make_workshop):
         assert client.get(f"/formateur/seances/{workshop.id}").status_code == 200
 
 
-def test_the_session_page_lists_confirmed_and_waiting_people(client, make_staff, make_workshop, applicant):
+def test_the_session_page_lists_confirmed_and_waiting_people(
+    client, make_staff, make_workshop, applicant
+):
     from app.booking.services import register
 
     workshop = make_workshop(capacity=1)
@@ -199,7 +220,11 @@ def test_the_session_page_lists_confirmed_and_waiting_people(client, make_staff,
     login(client, make_staff("trainer", trainer=workshop.trainer))
     page = client.get(f"/formateur/seances/{workshop.id}").get_data(as_text=True)
     assert "L&#39;Hôte-Dupré" in page and "Inscrits (1 / 1)" in page
-    assert "Liste d'attente (1)" in page and "&lt;b&gt;Gras&lt;/b&gt;" in page and "<b>Gras" not in page
+    assert (
+        "Liste d'attente (1)" in page
+        and "&lt;b&gt;Gras&lt;/b&gt;" in page
+        and "<b>Gras" not in page
+    )
 
 
 # --- password reset ------------------------------------------------------------------------------
@@ -215,10 +240,18 @@ def test_password_reset_link_works_once(client, make_staff):
     assert client.get(link).status_code == 200
     new = {"mot_de_passe": "une phrase de passe neuve", "confirmation": "une phrase de passe neuve"}
     assert client.post(link, data=new).status_code == 302
-    assert client.post("/connexion", data={"courriel": user.email, "mot_de_passe": new["mot_de_passe"]}).status_code == 302
+    assert (
+        client.post(
+            "/connexion", data={"courriel": user.email, "mot_de_passe": new["mot_de_passe"]}
+        ).status_code
+        == 302
+    )
     client.post("/deconnexion")
     # The same link a second time: refused, nothing changed.
-    again = client.post(link, data={"mot_de_passe": "encore une autre phrase", "confirmation": "encore une autre phrase"})
+    again = client.post(
+        link,
+        data={"mot_de_passe": "encore une autre phrase", "confirmation": "encore une autre phrase"},
+    )
     assert again.status_code == 404 and "n'est plus valable" in again.get_data(as_text=True)
     assert services.authenticate(user.email, "encore une autre phrase") is None
 
@@ -233,7 +266,9 @@ def test_password_reset_link_expires(client, make_staff, clock):
 
 def test_password_reset_for_an_unknown_address_says_the_same_and_sends_nothing(client, make_staff):
     make_staff("trainer")
-    response = client.post("/connexion/oubli", data={"courriel": "personne@ac-amiens.fr"}, follow_redirects=True)
+    response = client.post(
+        "/connexion/oubli", data={"courriel": "personne@ac-amiens.fr"}, follow_redirects=True
+    )
     assert "Si un compte correspond à cette adresse" in response.get_data(as_text=True)
     assert staff_mails() == []
 
@@ -242,11 +277,17 @@ def test_password_reset_for_an_unknown_address_says_the_same_and_sends_nothing(c
     "password, confirmation, message",
     [
         ("court", "court", "au moins 12 caractères"),
-        ("une phrase de passe neuve", "une autre phrase", "Les deux mots de passe sont différents."),
+        (
+            "une phrase de passe neuve",
+            "une autre phrase",
+            "Les deux mots de passe sont différents.",
+        ),
         ("", "", "Choisissez un mot de passe."),
     ],
 )
-def test_a_refused_new_password_says_why_and_keeps_the_link(client, make_staff, password, confirmation, message):
+def test_a_refused_new_password_says_why_and_keeps_the_link(
+    client, make_staff, password, confirmation, message
+):
     user = make_staff("trainer")
     client.post("/connexion/oubli", data={"courriel": user.email})
     link = reset_link(staff_mails()[0])
@@ -291,9 +332,24 @@ def test_flask_staff_create_makes_a_trainer_account(app, make_workshop):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--courriel", "inconnu@ac-amiens.fr", "--role", "formateur"], "Aucun formateur du catalogue"),
+        (
+            ["--courriel", "inconnu@ac-amiens.fr", "--role", "formateur"],
+            "Aucun formateur du catalogue",
+        ),
         (["--courriel", "c@ac-amiens.fr", "--role", "coordinateur"], "Le nom est obligatoire"),
-        (["--courriel", "c@ac-amiens.fr", "--role", "coordinateur", "--nom", "C", "--mot-de-passe", "court"], "au moins 12"),
+        (
+            [
+                "--courriel",
+                "c@ac-amiens.fr",
+                "--role",
+                "coordinateur",
+                "--nom",
+                "C",
+                "--mot-de-passe",
+                "court",
+            ],
+            "au moins 12",
+        ),
     ],
 )
 def test_flask_staff_create_refuses_bad_input(app, args, message):
@@ -327,7 +383,9 @@ def test_seed_demo_prints_the_demo_logins(app):
     result = app.test_cli_runner().invoke(args=["seed-demo"])
     assert "coordination@ateliers-tice.test / mot de passe demo-coordination" in result.output
     assert "claire.dumont@ac-amiens.fr / mot de passe demo-formateur" in result.output
-    assert services.authenticate("claire.dumont@ac-amiens.fr", "demo-formateur").role is Role.trainer
+    assert (
+        services.authenticate("claire.dumont@ac-amiens.fr", "demo-formateur").role is Role.trainer
+    )
 
 
 def test_every_staff_form_carries_csrf(app, make_staff):
@@ -337,4 +395,6 @@ def test_every_staff_form_carries_csrf(app, make_staff):
     for path in ("/connexion", "/connexion/oubli"):
         assert 'name="csrf_token"' in client.get(path).get_data(as_text=True)
         response = client.post(path, data={"courriel": user.email, "mot_de_passe": STAFF_PASSWORD})
-        assert response.status_code == 400 and "Le formulaire a expiré" in response.get_data(as_text=True)
+        assert response.status_code == 400 and "Le formulaire a expiré" in response.get_data(
+            as_text=True
+        )

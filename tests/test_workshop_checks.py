@@ -58,7 +58,10 @@ def test_a_double_booked_trainer_is_blocked_even_at_another_site(wednesday, make
     elsewhere = make_site(slug="peronne", name="Péronne").rooms[0]
     (problem,) = check(wednesday, starts_at=paris(2026, 3, 11, 13, 0), room=elsewhere)
     assert problem.blocking and problem.kind == "trainer"
-    assert "Claire Dumont anime déjà « Premiers pas dans l'ENT » le mercredi 11 mars 2026" in problem.message
+    assert (
+        "Claire Dumont anime déjà « Premiers pas dans l'ENT » le mercredi 11 mars 2026"
+        in problem.message
+    )
 
 
 def test_back_to_back_sessions_and_cancelled_ones_do_not_clash(wednesday):
@@ -71,7 +74,9 @@ def test_back_to_back_sessions_and_cancelled_ones_do_not_clash(wednesday):
 
 def test_capacity_above_the_room_is_blocked(wednesday):
     room = wednesday.room
-    (problem,) = check(wednesday, starts_at=wednesday.starts_at, capacity=room.capacity + 1, same=True)
+    (problem,) = check(
+        wednesday, starts_at=wednesday.starts_at, capacity=room.capacity + 1, same=True
+    )
     assert problem.blocking and problem.kind == "capacity"
     assert problem.message == (
         f"{room.capacity + 1} places demandées, mais la salle « {room.name} » n'en compte que {room.capacity}."
@@ -93,7 +98,9 @@ def test_zone_b_winter_holidays_are_a_warning_to_confirm(wednesday):
 def test_a_date_past_the_holiday_data_says_it_cannot_tell(wednesday):
     beyond = school_data_ends() + timedelta(days=40)
     beyond = beyond + timedelta(days=(2 - beyond.weekday()) % 7)  # a Wednesday
-    (problem,) = check(wednesday, starts_at=paris(beyond.year, beyond.month, beyond.day, 14, 0), same=True)
+    (problem,) = check(
+        wednesday, starts_at=paris(beyond.year, beyond.month, beyond.day, 14, 0), same=True
+    )
     assert not problem.blocking
     assert "au-delà des vacances scolaires connues" in problem.message
     assert "vérifiez le calendrier officiel de la zone B" in problem.message
@@ -107,7 +114,10 @@ def test_the_ascension_bridge_missing_from_the_data_is_flagged_as_uncertain():
 
 def test_blocking_problems_come_first(wednesday):
     problems = check(
-        wednesday, starts_at=paris(2026, 7, 14, 9, 0), capacity=wednesday.room.capacity + 5, same=True
+        wednesday,
+        starts_at=paris(2026, 7, 14, 9, 0),
+        capacity=wednesday.room.capacity + 5,
+        same=True,
     )
     assert [p.kind for p in problems] == ["capacity", "day-off"]
 

@@ -58,14 +58,22 @@ class Saved:
 
 
 def save_workshop(
-    actor: StaffUser, draft: WorkshopDraft, *, workshop: Workshop | None = None, confirmed: bool = False
+    actor: StaffUser,
+    draft: WorkshopDraft,
+    *,
+    workshop: Workshop | None = None,
+    confirmed: bool = False,
 ) -> Saved:
     """Create (as a draft) or edit a workshop. Blocking problems raise Refused; warnings come
     back in `to_confirm` until `confirmed`."""
     starts_at, ends_at, deadline, time_warnings = _moments(draft)
     problems = check_workshop(
-        starts_at=starts_at, ends_at=ends_at, room=draft.room, trainer=draft.trainer,
-        capacity=draft.capacity, workshop_id=workshop.id if workshop else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        room=draft.room,
+        trainer=draft.trainer,
+        capacity=draft.capacity,
+        workshop_id=workshop.id if workshop else None,
     )
     blocking = [p.message for p in problems if p.blocking]
     if blocking:
@@ -88,8 +96,13 @@ def publish(actor: StaffUser, workshop: Workshop) -> bool:
         db.session.rollback()
         return False
     workshop.status = WorkshopStatus.published
-    audit.record(actor, "workshop.publish", "workshop", workshop.id,
-                 f"Publication de « {workshop.title} » ({_when(workshop)})")
+    audit.record(
+        actor,
+        "workshop.publish",
+        "workshop",
+        workshop.id,
+        f"Publication de « {workshop.title} » ({_when(workshop)})",
+    )
     db.session.commit()
     return True
 
@@ -100,14 +113,23 @@ def cancel(actor: StaffUser, workshop: Workshop, reason: str) -> changes.Outcome
         begin_write()
         db.session.refresh(workshop)
         workshop.status = WorkshopStatus.cancelled
-        audit.record(actor, "workshop.cancel", "workshop", workshop.id,
-                     f"Annulation du brouillon « {workshop.title} »", reason=reason)
+        audit.record(
+            actor,
+            "workshop.cancel",
+            "workshop",
+            workshop.id,
+            f"Annulation du brouillon « {workshop.title} »",
+            reason=reason,
+        )
         db.session.commit()
         return changes.Outcome(workshop)
 
     def log(outcome: changes.Outcome) -> None:
         audit.record(
-            actor, "workshop.cancel", "workshop", workshop.id,
+            actor,
+            "workshop.cancel",
+            "workshop",
+            workshop.id,
             f"Annulation de « {workshop.title} » ({_when(workshop)}) : {outcome.confirmed} "
             f"inscrit·es et {outcome.waiting} en attente prévenu·es",
             reason=changes.clean_reason(reason),
@@ -119,9 +141,14 @@ def cancel(actor: StaffUser, workshop: Workshop, reason: str) -> changes.Outcome
 def duplicate(workshop: Workshop) -> dict:
     """The form's initial values for a copy of `workshop` (date and place to be chosen)."""
     return {
-        "title": workshop.title, "description": workshop.description, "topic": workshop.topic,
-        "level": workshop.level, "room": workshop.room, "trainer": workshop.trainer,
-        "capacity": workshop.capacity, "what_to_bring": workshop.what_to_bring,
+        "title": workshop.title,
+        "description": workshop.description,
+        "topic": workshop.topic,
+        "level": workshop.level,
+        "room": workshop.room,
+        "trainer": workshop.trainer,
+        "capacity": workshop.capacity,
+        "what_to_bring": workshop.what_to_bring,
     }
 
 
@@ -146,12 +173,14 @@ def _moments(draft: WorkshopDraft) -> tuple[datetime, datetime, datetime | None,
             moments.append(None)
             continue
         if local.ambiguous:
-            warnings.append(Problem(
-                "time",
-                f"L'heure de {label} ({time_fr(local.moment)}, le {date_fr(draft.day)}) existe deux "
-                "fois à Paris (passage à l'heure d'hiver) : la première a été retenue.",
-                blocking=False,
-            ))
+            warnings.append(
+                Problem(
+                    "time",
+                    f"L'heure de {label} ({time_fr(local.moment)}, le {date_fr(draft.day)}) existe deux "
+                    "fois à Paris (passage à l'heure d'hiver) : la première a été retenue.",
+                    blocking=False,
+                )
+            )
         moments.append(local.moment)
     starts_at, ends_at, deadline = moments
     if starts_at and ends_at and ends_at <= starts_at:
@@ -166,23 +195,40 @@ def _moments(draft: WorkshopDraft) -> tuple[datetime, datetime, datetime | None,
 def _create(actor, draft: WorkshopDraft, starts_at, ends_at, deadline) -> Workshop:
     begin_write()
     workshop = Workshop(
-        title=draft.title, description=draft.description, topic=draft.topic, level=draft.level,
-        room=draft.room, trainer=draft.trainer, starts_at=starts_at, ends_at=ends_at,
-        capacity=draft.capacity, what_to_bring=draft.what_to_bring,
-        registration_deadline=deadline, status=WorkshopStatus.draft,
+        title=draft.title,
+        description=draft.description,
+        topic=draft.topic,
+        level=draft.level,
+        room=draft.room,
+        trainer=draft.trainer,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=draft.capacity,
+        what_to_bring=draft.what_to_bring,
+        registration_deadline=deadline,
+        status=WorkshopStatus.draft,
     )
     db.session.add(workshop)
     db.session.flush()
-    audit.record(actor, "workshop.create", "workshop", workshop.id,
-                 f"Création de « {workshop.title} » ({_when(workshop)}, brouillon)")
+    audit.record(
+        actor,
+        "workshop.create",
+        "workshop",
+        workshop.id,
+        f"Création de « {workshop.title} » ({_when(workshop)}, brouillon)",
+    )
     db.session.commit()
     return workshop
 
 
 def _edit(actor, workshop: Workshop, draft: WorkshopDraft, starts_at, ends_at, deadline) -> Saved:
     new = {
-        "title": draft.title, "description": draft.description, "topic": draft.topic,
-        "level": draft.level, "trainer": draft.trainer, "what_to_bring": draft.what_to_bring,
+        "title": draft.title,
+        "description": draft.description,
+        "topic": draft.topic,
+        "level": draft.level,
+        "trainer": draft.trainer,
+        "what_to_bring": draft.what_to_bring,
         "registration_deadline": deadline,
     }
     saved = Saved(workshop)
@@ -205,18 +251,30 @@ def _edit(actor, workshop: Workshop, draft: WorkshopDraft, starts_at, ends_at, d
 
 
 def _precheck_published(workshop: Workshop, draft: WorkshopDraft, starts_at, ends_at) -> None:
-    moved = (starts_at, ends_at, draft.room.id) != (workshop.starts_at, workshop.ends_at, workshop.room_id)
+    moved = (starts_at, ends_at, draft.room.id) != (
+        workshop.starts_at,
+        workshop.ends_at,
+        workshop.room_id,
+    )
     if not moved and draft.capacity == workshop.capacity:
         return
     if workshop.starts_at <= now():
-        raise Refused(["Cet atelier a déjà commencé ou eu lieu : sa date, sa salle et sa capacité "
-                       "ne changent plus."])
+        raise Refused(
+            [
+                "Cet atelier a déjà commencé ou eu lieu : sa date, sa salle et sa capacité "
+                "ne changent plus."
+            ]
+        )
     if moved and starts_at <= now():
         raise Refused(["La nouvelle date est déjà passée : choisissez un moment à venir."])
     confirmed = seat_counts([workshop])[workshop.id].confirmed
     if draft.capacity < confirmed:
-        raise Refused([f"{confirmed} personnes ont une place confirmée : la capacité ne peut pas "
-                       f"descendre à {draft.capacity}. Annulez d'abord des inscriptions."])
+        raise Refused(
+            [
+                f"{confirmed} personnes ont une place confirmée : la capacité ne peut pas "
+                f"descendre à {draft.capacity}. Annulez d'abord des inscriptions."
+            ]
+        )
 
 
 def _write_plain(actor, workshop: Workshop, new: dict) -> None:
@@ -232,9 +290,14 @@ def _write_plain(actor, workshop: Workshop, new: dict) -> None:
         return
     for name, value in new.items():
         setattr(workshop, name, value)
-    audit.record(actor, "workshop.edit", "workshop", workshop.id,
-                 f"Modification de « {workshop.title} » : {audit.changed_fields(changed)}",
-                 **changed)
+    audit.record(
+        actor,
+        "workshop.edit",
+        "workshop",
+        workshop.id,
+        f"Modification de « {workshop.title} » : {audit.changed_fields(changed)}",
+        **changed,
+    )
     db.session.commit()
 
 
@@ -244,7 +307,10 @@ def _move(actor, workshop: Workshop, starts_at, ends_at, room: Room, saved: Save
 
     def log(outcome: changes.Outcome) -> None:
         audit.record(
-            actor, "workshop.move", "workshop", workshop.id,
+            actor,
+            "workshop.move",
+            "workshop",
+            workshop.id,
             f"Changement de « {workshop.title} » : "
             + "; ".join(f"{c.label} {c.old} → {c.new}" for c in outcome.changes),
             changes=[(c.label, c.old, c.new) for c in outcome.changes],
@@ -268,9 +334,15 @@ def _capacity(actor, workshop: Workshop, capacity: int, saved: Saved) -> None:
 
     def log(result: coordination.SeatChange) -> None:
         promoted = f", {len(result.promoted)} personnes promues" if result.promoted else ""
-        audit.record(actor, "workshop.capacity", "workshop", workshop.id,
-                     f"Capacité de « {workshop.title} » : {before} → {capacity}{promoted}",
-                     capacity=(before, capacity), promoted=[r.id for r in result.promoted])
+        audit.record(
+            actor,
+            "workshop.capacity",
+            "workshop",
+            workshop.id,
+            f"Capacité de « {workshop.title} » : {before} → {capacity}{promoted}",
+            capacity=(before, capacity),
+            promoted=[r.id for r in result.promoted],
+        )
 
     try:
         result = coordination.change_capacity(workshop.id, capacity, before_commit=log)

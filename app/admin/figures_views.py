@@ -31,7 +31,9 @@ def page():
         period = figures.Period.of_school_year(figures.current_school_year())
         error = f"{refused} Voici les chiffres de l'année scolaire en cours."
     return render_template(
-        "admin/figures.html", error=error, school_years=figures.selectable_school_years(),
+        "admin/figures.html",
+        error=error,
+        school_years=figures.selectable_school_years(),
         **_context(figures.report(period)),
     )
 
@@ -43,7 +45,9 @@ def csv_export():
         report = figures.report(_asked_period())
     except figures.PeriodError as refused:
         return _refused(refused)
-    return _download(_csv_bytes(report), "text/csv; charset=utf-8", f"chiffres-{report.period.slug}.csv")
+    return _download(
+        _csv_bytes(report), "text/csv; charset=utf-8", f"chiffres-{report.period.slug}.csv"
+    )
 
 
 @blueprint.get("/chiffres.pdf")
@@ -63,7 +67,9 @@ def _asked_period() -> figures.Period:
 
 
 def _refused(error: figures.PeriodError):
-    return render_template("error.html", title="Période non reconnue", message=str(error), code=400), 400
+    return render_template(
+        "error.html", title="Période non reconnue", message=str(error), code=400
+    ), 400
 
 
 def _download(data: bytes, content_type: str, filename: str) -> Response:
@@ -102,7 +108,9 @@ def _context(report: figures.Report) -> dict:
         GROUPS=figures.GROUPS,
         KEY_FIGURES=[figures.FIGURES_BY_KEY[key] for key in figures.KEY_FIGURES],
         breakdown_charts={b.key: _breakdown_charts(b) for b in report.breakdowns},
-        distribution_charts=[_distribution_chart(report.overall, key) for key in CHARTED_DISTRIBUTIONS],
+        distribution_charts=[
+            _distribution_chart(report.overall, key) for key in CHARTED_DISTRIBUTIONS
+        ],
     )
 
 
@@ -112,13 +120,21 @@ def _breakdown_charts(breakdown: figures.Breakdown) -> list[Chart]:
         figure = figures.FIGURES_BY_KEY[key]
         values = [line.value(key) for line in breakdown.lines]
         # Rates on a 0–100 % scale, so that bars compare across charts; counts to their largest.
-        scale = max([v for v in values if v is not None] + [1.0 if figure.kind == "rate" else 0]) or 1
+        scale = (
+            max([v for v in values if v is not None] + [1.0 if figure.kind == "rate" else 0]) or 1
+        )
         bars = [
             Bar(line.label, (value or 0) / scale, line.text(key))
             for line, value in zip(breakdown.lines, values, strict=True)
         ]
-        charts.append(Chart(f"graphique-{breakdown.key}-{key}", f"{figure.label} {breakdown.title}",
-                            breakdown.dimension, bars))
+        charts.append(
+            Chart(
+                f"graphique-{breakdown.key}-{key}",
+                f"{figure.label} {breakdown.title}",
+                breakdown.dimension,
+                bars,
+            )
+        )
     return charts
 
 
@@ -130,7 +146,9 @@ def _distribution_chart(line: figures.Line, key: str) -> Chart:
         Bar(title, counts[category] / scale, line.category_text(key, category))
         for category, title in figure.categories
     ]
-    return Chart(f"graphique-{key}", figure.label, "Réponse" if key != "sources" else "Origine", bars)
+    return Chart(
+        f"graphique-{key}", figure.label, "Réponse" if key != "sources" else "Origine", bars
+    )
 
 
 def _csv_bytes(report: figures.Report) -> bytes:
@@ -146,12 +164,24 @@ def _csv_bytes(report: figures.Report) -> bytes:
         for figure in figures.FIGURES:
             value = line.value(figure.key)
             if figure.kind != "distribution":
-                rows.append([*start, figure.label, figures.spreadsheet_number(figure.kind, value),
-                             figures.unit(figure)])
+                rows.append(
+                    [
+                        *start,
+                        figure.label,
+                        figures.spreadsheet_number(figure.kind, value),
+                        figures.unit(figure),
+                    ]
+                )
                 continue
             for category, title in figure.categories:
                 label = f"{figure.label} : {title}"
                 rows.append([*start, label, str(value[category]), "nombre"])
-                rows.append([*start, f"{label} (part)",
-                             figures.spreadsheet_number("rate", line.share(figure.key, category)), "%"])
+                rows.append(
+                    [
+                        *start,
+                        f"{label} (part)",
+                        figures.spreadsheet_number("rate", line.share(figure.key, category)),
+                        "%",
+                    ]
+                )
     return spreadsheet_csv(header, rows)

@@ -37,12 +37,17 @@ class WorkshopForm(Form):
         validators=[DataRequired("Indiquez le titre."), Length(max=200), plain_text("Le titre")],
     )
     description = TextAreaField(
-        "Description", validators=[Optional(), Length(max=5000, message="5 000 caractères au plus.")]
+        "Description",
+        validators=[Optional(), Length(max=5000, message="5 000 caractères au plus.")],
     )
     theme = SelectField("Thème", coerce=int, validators=[InputRequired("Choisissez un thème.")])
-    niveau = SelectField("Niveau", choices=[SelectChoice(level.value, level.title) for level in Level])
+    niveau = SelectField(
+        "Niveau", choices=[SelectChoice(level.value, level.title) for level in Level]
+    )
     salle = SelectField("Salle", coerce=int, validators=[InputRequired("Choisissez une salle.")])
-    formateur = SelectField("Formateur·rice", coerce=int, validators=[InputRequired("Choisissez un formateur.")])
+    formateur = SelectField(
+        "Formateur·rice", coerce=int, validators=[InputRequired("Choisissez un formateur.")]
+    )
     jour = DateField("Date", validators=[InputRequired("Indiquez la date (jj/mm/aaaa).")])
     debut = TimeField("Début", validators=[InputRequired("Indiquez l'heure de début.")])
     fin = TimeField("Fin", validators=[InputRequired("Indiquez l'heure de fin.")])
@@ -54,7 +59,9 @@ class WorkshopForm(Form):
         ],
     )
     a_apporter = StringField(
-        "À apporter", filters=[collapse_spaces], validators=[Optional(), Length(max=300), plain_text("Ce champ")]
+        "À apporter",
+        filters=[collapse_spaces],
+        validators=[Optional(), Length(max=300), plain_text("Ce champ")],
     )
     date_limite = DateTimeLocalField(
         "Date limite d'inscription (facultatif)", format="%Y-%m-%dT%H:%M", validators=[Optional()]
@@ -65,12 +72,18 @@ class WorkshopForm(Form):
         topics = db.session.scalars(sa.select(Topic).order_by(Topic.name))
         self.theme.choices = [SelectChoice(t.id, t.name) for t in topics]
         rooms = db.session.scalars(
-            sa.select(Room).join(Site).options(contains_eager(Room.site)).order_by(Site.name, Room.name)
+            sa.select(Room)
+            .join(Site)
+            .options(contains_eager(Room.site))
+            .order_by(Site.name, Room.name)
         )
         self.salle.choices = [
-            SelectChoice(r.id, f"{r.name} ({r.capacity} places)", optgroup=r.site.name) for r in rooms
+            SelectChoice(r.id, f"{r.name} ({r.capacity} places)", optgroup=r.site.name)
+            for r in rooms
         ]
-        trainers = db.session.scalars(sa.select(Trainer).order_by(Trainer.last_name, Trainer.first_name))
+        trainers = db.session.scalars(
+            sa.select(Trainer).order_by(Trainer.last_name, Trainer.first_name)
+        )
         self.formateur.choices = [SelectChoice(t.id, t.full_name) for t in trainers]
 
 
@@ -86,27 +99,55 @@ class AddRegistrationForm(RegistrationForm):
 
 
 class SiteForm(Form):
-    slug = StringField("Identifiant (dans les adresses : amiens, abbeville…)", filters=[strip_spaces],
-                       validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)])
-    nom = StringField("Nom", filters=[collapse_spaces],
-                      validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")])
-    rue = StringField("Adresse", filters=[collapse_spaces],
-                      validators=[DataRequired("Indiquez l'adresse."), Length(max=200), plain_text("L'adresse")])
-    code_postal = StringField("Code postal", filters=[strip_spaces],
-                              validators=[DataRequired("Indiquez le code postal."),
-                                          Regexp(r"^[0-9]{5}$", message="Un code postal compte 5 chiffres.")])
-    ville = StringField("Ville", filters=[collapse_spaces],
-                        validators=[DataRequired("Indiquez la ville."), Length(max=80), plain_text("La ville")])
-    latitude = DecimalField("Latitude (facultatif)", places=None,
-                            validators=[Optional(), NumberRange(min=-90, max=90, message="Entre -90 et 90.")])
-    longitude = DecimalField("Longitude (facultatif)", places=None,
-                             validators=[Optional(), NumberRange(min=-180, max=180, message="Entre -180 et 180.")])
-    acces = TextAreaField("Accès (transports, stationnement)", validators=[Optional(), Length(max=2000)])
+    slug = StringField(
+        "Identifiant (dans les adresses : amiens, abbeville…)",
+        filters=[strip_spaces],
+        validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)],
+    )
+    nom = StringField(
+        "Nom",
+        filters=[collapse_spaces],
+        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
+    )
+    rue = StringField(
+        "Adresse",
+        filters=[collapse_spaces],
+        validators=[DataRequired("Indiquez l'adresse."), Length(max=200), plain_text("L'adresse")],
+    )
+    code_postal = StringField(
+        "Code postal",
+        filters=[strip_spaces],
+        validators=[
+            DataRequired("Indiquez le code postal."),
+            Regexp(r"^[0-9]{5}$", message="Un code postal compte 5 chiffres."),
+        ],
+    )
+    ville = StringField(
+        "Ville",
+        filters=[collapse_spaces],
+        validators=[DataRequired("Indiquez la ville."), Length(max=80), plain_text("La ville")],
+    )
+    latitude = DecimalField(
+        "Latitude (facultatif)",
+        places=None,
+        validators=[Optional(), NumberRange(min=-90, max=90, message="Entre -90 et 90.")],
+    )
+    longitude = DecimalField(
+        "Longitude (facultatif)",
+        places=None,
+        validators=[Optional(), NumberRange(min=-180, max=180, message="Entre -180 et 180.")],
+    )
+    acces = TextAreaField(
+        "Accès (transports, stationnement)", validators=[Optional(), Length(max=2000)]
+    )
 
     def values(self) -> dict:
         return {
-            "slug": self.slug.data, "name": self.nom.data, "street": self.rue.data,
-            "postcode": self.code_postal.data, "city": self.ville.data,
+            "slug": self.slug.data,
+            "name": self.nom.data,
+            "street": self.rue.data,
+            "postcode": self.code_postal.data,
+            "city": self.ville.data,
             "latitude": float(self.latitude.data) if self.latitude.data is not None else None,
             "longitude": float(self.longitude.data) if self.longitude.data is not None else None,
             "access_notes": self.acces.data or "",
@@ -114,27 +155,49 @@ class SiteForm(Form):
 
 
 class RoomForm(Form):
-    nom = StringField("Nom", filters=[collapse_spaces],
-                      validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")])
-    capacite = IntegerField("Places", validators=[InputRequired("Indiquez le nombre de places."),
-                                                  NumberRange(min=1, max=500, message="Entre 1 et 500 places.")])
+    nom = StringField(
+        "Nom",
+        filters=[collapse_spaces],
+        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
+    )
+    capacite = IntegerField(
+        "Places",
+        validators=[
+            InputRequired("Indiquez le nombre de places."),
+            NumberRange(min=1, max=500, message="Entre 1 et 500 places."),
+        ],
+    )
     visio = BooleanField("Équipée pour la visioconférence")
     plain_pied = BooleanField("Accessible sans marche (fauteuil roulant)", default=True)
 
     def values(self) -> dict:
-        return {"name": self.nom.data, "capacity": self.capacite.data,
-                "videoconference": self.visio.data, "step_free": self.plain_pied.data}
+        return {
+            "name": self.nom.data,
+            "capacity": self.capacite.data,
+            "videoconference": self.visio.data,
+            "step_free": self.plain_pied.data,
+        }
 
 
 class TopicForm(Form):
-    slug = StringField("Identifiant (dans l'adresse de son calendrier)", filters=[strip_spaces],
-                       validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)])
-    nom = StringField("Nom", filters=[collapse_spaces],
-                      validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")])
+    slug = StringField(
+        "Identifiant (dans l'adresse de son calendrier)",
+        filters=[strip_spaces],
+        validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)],
+    )
+    nom = StringField(
+        "Nom",
+        filters=[collapse_spaces],
+        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
+    )
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
 
     def values(self) -> dict:
-        return {"slug": self.slug.data, "name": self.nom.data, "description": self.description.data or ""}
+        return {
+            "slug": self.slug.data,
+            "name": self.nom.data,
+            "description": self.description.data or "",
+        }
 
 
 class TrainerForm(Form):
@@ -143,4 +206,8 @@ class TrainerForm(Form):
     courriel = email_field("Indiquez l'adresse électronique.")
 
     def values(self) -> dict:
-        return {"first_name": self.prenom.data, "last_name": self.nom.data, "email": self.courriel.data}
+        return {
+            "first_name": self.prenom.data,
+            "last_name": self.nom.data,
+            "email": self.courriel.data,
+        }

@@ -30,7 +30,9 @@ class Page:
     relay: RelayTrouble | None = None
 
 
-def listing(status: MailStatus | None = None, before_id: int | None = None, query: str = "") -> Page:
+def listing(
+    status: MailStatus | None = None, before_id: int | None = None, query: str = ""
+) -> Page:
     select = sa.select(OutboxMail).order_by(OutboxMail.id.desc()).limit(PAGE_SIZE + 1)
     if status is not None:
         select = select.where(OutboxMail.status == status)
@@ -39,11 +41,15 @@ def listing(status: MailStatus | None = None, before_id: int | None = None, quer
     if query:
         select = select.where(OutboxMail.recipient.contains(query.strip().lower(), autoescape=True))
     mails = list(db.session.scalars(select))
-    counts = dict(db.session.execute(
-        sa.select(OutboxMail.status, sa.func.count()).group_by(OutboxMail.status)
-    ).all())
+    counts = dict(
+        db.session.execute(
+            sa.select(OutboxMail.status, sa.func.count()).group_by(OutboxMail.status)
+        ).all()
+    )
     older = mails[PAGE_SIZE - 1].id if len(mails) > PAGE_SIZE else None
-    return Page(mails[:PAGE_SIZE], {s: counts.get(s, 0) for s in MailStatus}, older, relay_trouble())
+    return Page(
+        mails[:PAGE_SIZE], {s: counts.get(s, 0) for s in MailStatus}, older, relay_trouble()
+    )
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,16 @@ def read(mail: OutboxMail) -> Reading:
     """The mail as the recipient gets it, parsed back from the bytes delivery builds — with its
     personal links masked (`masked`)."""
     if mail.purged_at is not None or mail.body_text is None:
-        return Reading(mail, None, None, None, [], None,
-                       problem="Le contenu de ce courriel a été effacé 30 jours après l'envoi (il "
-                       "contenait des liens personnels) ; seule sa trace reste.")
+        return Reading(
+            mail,
+            None,
+            None,
+            None,
+            [],
+            None,
+            problem="Le contenu de ce courriel a été effacé 30 jours après l'envoi (il "
+            "contenait des liens personnels) ; seule sa trace reste.",
+        )
     try:
         raw = build_message(masked(mail)).data
     except UnsendableMail as error:
@@ -142,7 +155,13 @@ def retry(actor: StaffUser, mail_id: int) -> OutboxMail:
     mail.status = MailStatus.pending
     mail.attempts = 0
     mail.next_attempt_at = now()
-    audit.record(actor, "mail.retry", "mail", mail.id,
-                 f"Nouvel essai du courriel « {mail.subject} » à {mail.recipient}", previous_error=previous)
+    audit.record(
+        actor,
+        "mail.retry",
+        "mail",
+        mail.id,
+        f"Nouvel essai du courriel « {mail.subject} » à {mail.recipient}",
+        previous_error=previous,
+    )
     db.session.commit()
     return mail

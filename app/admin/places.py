@@ -53,9 +53,15 @@ def save(actor: StaffUser, row, values: dict):
     db.session.flush()
     kind, label = KINDS[model]
     verb = "Création" if creating else "Modification"
-    audit.record(actor, f"{kind}.{'create' if creating else 'edit'}", kind, instance.id,
-                 f"{verb} {label} « {_name(instance)} »"
-                 + ("" if creating else f" : {audit.changed_fields(changed)}"), **changed)
+    audit.record(
+        actor,
+        f"{kind}.{'create' if creating else 'edit'}",
+        kind,
+        instance.id,
+        f"{verb} {label} « {_name(instance)} »"
+        + ("" if creating else f" : {audit.changed_fields(changed)}"),
+        **changed,
+    )
     db.session.commit()
     return instance
 
@@ -63,31 +69,49 @@ def save(actor: StaffUser, row, values: dict):
 def _check(model, instance, values: dict, creating: bool) -> None:
     if model in (Site, Topic):
         if not creating and "slug" in values and values["slug"] != instance.slug:
-            raise Refused("L'identifiant ne change plus une fois créé : il figure dans les adresses "
-                          "des calendriers et sur les affiches.")
-        if creating and db.session.scalar(sa.select(sa.exists().where(model.slug == values["slug"]))):
+            raise Refused(
+                "L'identifiant ne change plus une fois créé : il figure dans les adresses "
+                "des calendriers et sur les affiches."
+            )
+        if creating and db.session.scalar(
+            sa.select(sa.exists().where(model.slug == values["slug"]))
+        ):
             raise Refused(f"L'identifiant « {values['slug']} » est déjà pris.")
     if model is Trainer:
         email = values["email"]
-        taken = sa.select(sa.exists().where(sa.func.lower(Trainer.email) == email, Trainer.id != (instance.id or 0)))
+        taken = sa.select(
+            sa.exists().where(
+                sa.func.lower(Trainer.email) == email, Trainer.id != (instance.id or 0)
+            )
+        )
         if db.session.scalar(taken):
             raise Refused(f"Un formateur a déjà l'adresse {email}.")
     if model is Room:
         site_id = values.get("site_id", instance.site_id)
-        same = sa.select(sa.exists().where(
-            Room.site_id == site_id, Room.name == values["name"], Room.id != (instance.id or 0)
-        ))
+        same = sa.select(
+            sa.exists().where(
+                Room.site_id == site_id, Room.name == values["name"], Room.id != (instance.id or 0)
+            )
+        )
         if db.session.scalar(same):
             raise Refused(f"Ce site a déjà une salle « {values['name']} ».")
         if not creating and values["capacity"] < instance.capacity:
             bigger = db.session.scalars(
-                sa.select(Workshop).where(
-                    Workshop.room_id == instance.id, Workshop.ends_at >= now(),
-                    Workshop.status != WorkshopStatus.cancelled, Workshop.capacity > values["capacity"],
-                ).order_by(Workshop.starts_at).limit(3)
+                sa.select(Workshop)
+                .where(
+                    Workshop.room_id == instance.id,
+                    Workshop.ends_at >= now(),
+                    Workshop.status != WorkshopStatus.cancelled,
+                    Workshop.capacity > values["capacity"],
+                )
+                .order_by(Workshop.starts_at)
+                .limit(3)
             ).all()
             if bigger:
-                listed = " ; ".join(f"« {w.title} » le {datetime_fr(w.starts_at)} ({w.capacity} places)" for w in bigger)
+                listed = " ; ".join(
+                    f"« {w.title} » le {datetime_fr(w.starts_at)} ({w.capacity} places)"
+                    for w in bigger
+                )
                 raise Refused(
                     f"Des ateliers à venir dans cette salle offrent plus de {values['capacity']} places : "
                     f"{listed}. Réduisez d'abord leur capacité ou changez-les de salle."

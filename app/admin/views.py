@@ -62,7 +62,10 @@ def workshops():
         query = query.where(Workshop.ends_at >= now()).order_by(Workshop.starts_at)
     items = db.session.scalars(query).all()
     return render_template(
-        "admin/workshops.html", workshops=items, seats=booking.seat_counts(items), show_past=show_past
+        "admin/workshops.html",
+        workshops=items,
+        seats=booking.seat_counts(items),
+        show_past=show_past,
     )
 
 
@@ -86,7 +89,11 @@ def edit_workshop(workshop_id: int):
     if request.method == "GET":
         local_start, local_end = to_paris(workshop.starts_at), to_paris(workshop.ends_at)
         _fill(form, catalogue.duplicate(workshop))
-        form.jour.data, form.debut.data, form.fin.data = local_start.date(), local_start.time(), local_end.time()
+        form.jour.data, form.debut.data, form.fin.data = (
+            local_start.date(),
+            local_start.time(),
+            local_end.time(),
+        )
         if workshop.registration_deadline:
             form.date_limite.data = to_paris(workshop.registration_deadline).replace(tzinfo=None)
     return _save(form, workshop)
@@ -97,7 +104,9 @@ def edit_workshop(workshop_id: int):
 def publish_workshop(workshop_id: int):
     workshop = _workshop(workshop_id)
     if catalogue.publish(current_user, workshop):
-        flash(f"« {workshop.title} » est publié : il apparaît dans le catalogue et ses calendriers.")
+        flash(
+            f"« {workshop.title} » est publié : il apparaît dans le catalogue et ses calendriers."
+        )
     else:
         flash("Cet atelier n'était pas un brouillon : rien n'a changé.")
     return redirect(url_for("admin.workshops"))
@@ -124,7 +133,9 @@ def cancel_workshop(workshop_id: int):
             return redirect(url_for("admin.workshops"))
     counts = booking.seat_counts([workshop])[workshop.id]
     status = 422 if request.method == "POST" else 200
-    return render_template("admin/cancel.html", workshop=workshop, form=form, error=error, counts=counts), status
+    return render_template(
+        "admin/cancel.html", workshop=workshop, form=form, error=error, counts=counts
+    ), status
 
 
 # --- registrations -----------------------------------------------------------------------------
@@ -138,14 +149,23 @@ def registrations(workshop_id: int):
     error = None
     if form.validate_on_submit():
         applicant = booking.Applicant(
-            last_name=form.nom.data, first_name=form.prenom.data, email=form.courriel.data,
-            school=form.ecole.data, uai=form.uai.data or None,
+            last_name=form.nom.data,
+            first_name=form.prenom.data,
+            email=form.courriel.data,
+            school=form.ecole.data,
+            uai=form.uai.data or None,
         )
+
         def log(registration) -> None:
             db.session.flush()
-            audit.record(current_user, "registration.add", "registration", registration.id,
-                         f"Inscription ajoutée à la main : {registration.full_name} "
-                         f"({registration.status.title.lower()}) à « {workshop.title} »")
+            audit.record(
+                current_user,
+                "registration.add",
+                "registration",
+                registration.id,
+                f"Inscription ajoutée à la main : {registration.full_name} "
+                f"({registration.status.title.lower()}) à « {workshop.title} »",
+            )
 
         try:
             result = booking.register(workshop.id, applicant, before_commit=log)
@@ -156,13 +176,20 @@ def registrations(workshop_id: int):
         else:
             registration = result.registration
             if result.already_registered:
-                flash(f"{applicant.first_name} {applicant.last_name} était déjà inscrit·e : rien n'a changé.")
+                flash(
+                    f"{applicant.first_name} {applicant.last_name} était déjà inscrit·e : rien n'a changé."
+                )
             else:
-                flash(f"{registration.full_name} : {registration.status.title.lower()}. Un courriel lui est envoyé.")
+                flash(
+                    f"{registration.full_name} : {registration.status.title.lower()}. Un courriel lui est envoyé."
+                )
             return redirect(url_for("admin.registrations", workshop_id=workshop.id))
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "admin/registrations.html", roster=roster(workshop), form=form, error=error,
+        "admin/registrations.html",
+        roster=roster(workshop),
+        form=form,
+        error=error,
         counts=booking.seat_counts([workshop])[workshop.id],
     ), status
 
@@ -173,15 +200,23 @@ def cancel_registration(registration_id: int):
     def log(result: coordination.SeatChange) -> None:
         r = result.registration
         promoted = f" ; {result.promoted[0].full_name} promu·e" if result.promoted else ""
-        audit.record(current_user, "registration.cancel", "registration", r.id,
-                     f"Inscription annulée : {r.full_name} à « {result.workshop.title} »{promoted}")
+        audit.record(
+            current_user,
+            "registration.cancel",
+            "registration",
+            r.id,
+            f"Inscription annulée : {r.full_name} à « {result.workshop.title} »{promoted}",
+        )
 
     try:
         result = coordination.cancel_registration(registration_id, before_commit=log)
     except (coordination.ActionRefused, booking.WorkshopNotFound):
         abort(404)
-    flash(f"Inscription de {result.registration.full_name} annulée." if result.changed
-          else "Cette inscription était déjà annulée : rien n'a changé.")
+    flash(
+        f"Inscription de {result.registration.full_name} annulée."
+        if result.changed
+        else "Cette inscription était déjà annulée : rien n'a changé."
+    )
     return redirect(url_for("admin.registrations", workshop_id=result.workshop.id))
 
 
@@ -190,14 +225,21 @@ def cancel_registration(registration_id: int):
 def admit(registration_id: int):
     def log(result: coordination.SeatChange) -> None:
         r = result.registration
-        audit.record(current_user, "registration.admit", "registration", r.id,
-                     f"{r.full_name} passe de la liste d'attente à une place confirmée à « {result.workshop.title} »")
+        audit.record(
+            current_user,
+            "registration.admit",
+            "registration",
+            r.id,
+            f"{r.full_name} passe de la liste d'attente à une place confirmée à « {result.workshop.title} »",
+        )
 
     workshop_id = None
     try:
         result = coordination.admit(registration_id, before_commit=log)
         workshop_id = result.workshop.id
-        flash(f"{result.registration.full_name} a maintenant une place. Un courriel lui est envoyé.")
+        flash(
+            f"{result.registration.full_name} a maintenant une place. Un courriel lui est envoyé."
+        )
     except coordination.ActionRefused as refusal:
         flash(str(refusal))
     except booking.WorkshopNotFound:
@@ -235,29 +277,48 @@ def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | Non
     errors, warnings = [], []
     if form.validate_on_submit():
         draft = catalogue.WorkshopDraft(
-            title=form.titre.data, description=form.description.data or "",
-            topic=db.session.get(Topic, form.theme.data), level=Level(form.niveau.data),
-            room=db.session.get(Room, form.salle.data), trainer=db.session.get(Trainer, form.formateur.data),
-            day=form.jour.data, start=form.debut.data, end=form.fin.data, capacity=form.capacite.data,
-            what_to_bring=form.a_apporter.data or "", deadline=form.date_limite.data,
+            title=form.titre.data,
+            description=form.description.data or "",
+            topic=db.session.get(Topic, form.theme.data),
+            level=Level(form.niveau.data),
+            room=db.session.get(Room, form.salle.data),
+            trainer=db.session.get(Trainer, form.formateur.data),
+            day=form.jour.data,
+            start=form.debut.data,
+            end=form.fin.data,
+            capacity=form.capacite.data,
+            what_to_bring=form.a_apporter.data or "",
+            deadline=form.date_limite.data,
         )
         try:
-            saved = catalogue.save_workshop(current_user, draft, workshop=workshop, confirmed=form.confirmer.data)
+            saved = catalogue.save_workshop(
+                current_user, draft, workshop=workshop, confirmed=form.confirmer.data
+            )
         except catalogue.Refused as refusal:
             errors = refusal.problems
         else:
             if saved.to_confirm:
                 warnings = [p.message for p in saved.to_confirm]
             else:
-                flash(" ".join([
-                    "Atelier enregistré." if workshop else "Atelier créé en brouillon : publiez-le pour ouvrir les inscriptions.",
-                    *saved.notes,
-                ]))
+                flash(
+                    " ".join(
+                        [
+                            "Atelier enregistré."
+                            if workshop
+                            else "Atelier créé en brouillon : publiez-le pour ouvrir les inscriptions.",
+                            *saved.notes,
+                        ]
+                    )
+                )
                 return redirect(url_for("admin.workshops"))
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "admin/workshop_form.html", form=form, workshop=workshop, copy_of=copy_of,
-        errors=errors, warnings=warnings,
+        "admin/workshop_form.html",
+        form=form,
+        workshop=workshop,
+        copy_of=copy_of,
+        errors=errors,
+        warnings=warnings,
     ), status
 
 
@@ -267,9 +328,13 @@ def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | Non
 @blueprint.get("/lieux")
 @coordinator_required
 def places():
-    sites = db.session.scalars(sa.select(Site).options(selectinload(Site.rooms)).order_by(Site.name)).all()
+    sites = db.session.scalars(
+        sa.select(Site).options(selectinload(Site.rooms)).order_by(Site.name)
+    ).all()
     topics = db.session.scalars(sa.select(Topic).order_by(Topic.name)).all()
-    trainers = db.session.scalars(sa.select(Trainer).order_by(Trainer.last_name, Trainer.first_name)).all()
+    trainers = db.session.scalars(
+        sa.select(Trainer).order_by(Trainer.last_name, Trainer.first_name)
+    ).all()
     return render_template("admin/places.html", sites=sites, topics=topics, trainers=trainers)
 
 
@@ -277,10 +342,22 @@ def places():
 @blueprint.route("/sites/<int:row_id>", methods=["GET", "POST"])
 @coordinator_required
 def site(row_id: int | None = None):
-    return _edit_place(Site, row_id, SiteForm, "site", {
-        "slug": "slug", "name": "nom", "street": "rue", "postcode": "code_postal", "city": "ville",
-        "latitude": "latitude", "longitude": "longitude", "access_notes": "acces",
-    })
+    return _edit_place(
+        Site,
+        row_id,
+        SiteForm,
+        "site",
+        {
+            "slug": "slug",
+            "name": "nom",
+            "street": "rue",
+            "postcode": "code_postal",
+            "city": "ville",
+            "latitude": "latitude",
+            "longitude": "longitude",
+            "access_notes": "acces",
+        },
+    )
 
 
 @blueprint.route("/sites/<int:site_id>/salles/nouvelle", methods=["GET", "POST"])
@@ -292,25 +369,50 @@ def room(row_id: int | None = None, site_id: int | None = None):
         parent = get_by_id(Site, site_id)
         if parent is None:
             abort(404)
-    return _edit_place(Room, row_id, RoomForm, "salle", {
-        "name": "nom", "capacity": "capacite", "videoconference": "visio", "step_free": "plain_pied",
-    }, extra={"site_id": parent.id} if parent else None, parent=parent)
+    return _edit_place(
+        Room,
+        row_id,
+        RoomForm,
+        "salle",
+        {
+            "name": "nom",
+            "capacity": "capacite",
+            "videoconference": "visio",
+            "step_free": "plain_pied",
+        },
+        extra={"site_id": parent.id} if parent else None,
+        parent=parent,
+    )
 
 
 @blueprint.route("/themes/nouveau", methods=["GET", "POST"])
 @blueprint.route("/themes/<int:row_id>", methods=["GET", "POST"])
 @coordinator_required
 def topic(row_id: int | None = None):
-    return _edit_place(Topic, row_id, TopicForm, "thème", {"slug": "slug", "name": "nom", "description": "description"})
+    return _edit_place(
+        Topic,
+        row_id,
+        TopicForm,
+        "thème",
+        {"slug": "slug", "name": "nom", "description": "description"},
+    )
 
 
 @blueprint.route("/formateurs/nouveau", methods=["GET", "POST"])
 @blueprint.route("/formateurs/<int:row_id>", methods=["GET", "POST"])
 @coordinator_required
 def trainer(row_id: int | None = None):
-    return _edit_place(Trainer, row_id, TrainerForm, "formateur", {
-        "first_name": "prenom", "last_name": "nom", "email": "courriel",
-    })
+    return _edit_place(
+        Trainer,
+        row_id,
+        TrainerForm,
+        "formateur",
+        {
+            "first_name": "prenom",
+            "last_name": "nom",
+            "email": "courriel",
+        },
+    )
 
 
 def _edit_place(model, row_id, form_class, label, fields: dict, extra=None, parent=None):
@@ -339,8 +441,15 @@ def _edit_place(model, row_id, form_class, label, fields: dict, extra=None, pare
             return redirect(url_for("admin.places"))
     status = 422 if request.method == "POST" else 200
     new_title = {"salle": "Nouvelle salle"}.get(label, f"Nouveau {label}")
-    return render_template("admin/place_form.html", form=form, row=row, label=label, error=error,
-                           parent=parent, new_title=new_title), status
+    return render_template(
+        "admin/place_form.html",
+        form=form,
+        row=row,
+        label=label,
+        error=error,
+        parent=parent,
+        new_title=new_title,
+    ), status
 
 
 # --- the outbox --------------------------------------------------------------------------------
@@ -353,7 +462,9 @@ def outbox_list():
     before = request.args.get("avant", type=int)
     query = (request.args.get("q") or "")[:254]
     page = outbox.listing(status, before if valid_id(before) else None, query)
-    return render_template("admin/outbox.html", page=page, status=status, query=query, statuses=list(MailStatus))
+    return render_template(
+        "admin/outbox.html", page=page, status=status, query=query, statuses=list(MailStatus)
+    )
 
 
 @blueprint.get("/courriels/<int:mail_id>")
@@ -372,10 +483,14 @@ def outbox_eml(mail_id: int):
     reading = outbox.read(mail) if mail is not None else None
     if reading is None or reading.raw is None:
         abort(404)
-    return Response(reading.raw, mimetype="message/rfc822", headers={
-        "Content-Disposition": f'attachment; filename="courriel-{mail.id}.eml"',
-        "Cache-Control": "private, no-store",
-    })
+    return Response(
+        reading.raw,
+        mimetype="message/rfc822",
+        headers={
+            "Content-Disposition": f'attachment; filename="courriel-{mail.id}.eml"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @blueprint.post("/courriels/<int:mail_id>/renvoyer")

@@ -33,7 +33,9 @@ ISSUER = "CRDP de l'académie d'Amiens"
 
 
 def new_code() -> str:
-    characters = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_SIZE))
+    characters = "".join(
+        secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_SIZE)
+    )
     return _grouped(characters)
 
 
@@ -63,7 +65,9 @@ def certificate_by_code(text: str) -> Certificate | None:
 
 
 def certificate_of(registration_id: int) -> Certificate | None:
-    return db.session.scalar(sa.select(Certificate).where(Certificate.registration_id == registration_id))
+    return db.session.scalar(
+        sa.select(Certificate).where(Certificate.registration_id == registration_id)
+    )
 
 
 def session_minutes(workshop: Workshop) -> int:
@@ -90,7 +94,9 @@ def pdf_filename(workshop: Workshop) -> str:
     return f"attestation-presence-{day.isoformat()}.pdf"
 
 
-def render_certificate(registration: Registration, *, code: str, minutes: int, issued_at: datetime) -> bytes:
+def render_certificate(
+    registration: Registration, *, code: str, minutes: int, issued_at: datetime
+) -> bytes:
     """The certificate's PDF (A4, French); names are escaped by the template, never markup."""
     workshop = registration.workshop
     html = render_template(
@@ -173,4 +179,3 @@ def year_hours(registration: Registration) -> YearHours:
         minutes=minutes_this_school_year(registration.email),
         certificate=certificate_of(registration.id),
     )
-

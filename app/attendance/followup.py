@@ -106,7 +106,9 @@ def _follow_up(workshop_id: int, report: FollowUpReport) -> None:
     people = db.session.scalars(_present_without_certificate(workshop_id)).all()
     db.session.commit()
     if cancelled:
-        log.warning("session %s is closed but its workshop was cancelled: no certificate", workshop_id)
+        log.warning(
+            "session %s is closed but its workshop was cancelled: no certificate", workshop_id
+        )
     else:
         for registration_id in people:
             _certify(registration_id, report)
@@ -126,17 +128,25 @@ def _certify(registration_id: int, report: FollowUpReport) -> None:
     code, issued_at = certificates.new_code(), now()
     minutes = certificates.session_minutes(registration.workshop)
     # Rendered before the write transaction: the database is not held while WeasyPrint works.
-    pdf = certificates.render_certificate(registration, code=code, minutes=minutes, issued_at=issued_at)
+    pdf = certificates.render_certificate(
+        registration, code=code, minutes=minutes, issued_at=issued_at
+    )
     begin_write()
     if certificates.certificate_of(registration_id) is not None:
         db.session.rollback()  # issued by another run meanwhile
         return
-    certificate = Certificate(registration_id=registration_id, code=code, minutes=minutes, issued_at=issued_at)
+    certificate = Certificate(
+        registration_id=registration_id, code=code, minutes=minutes, issued_at=issued_at
+    )
     db.session.add(certificate)
     if registration.email:
         _queue_certificate_mail(registration, certificate, pdf)
     else:
-        log.warning("registration %s has no e-mail address: certificate %s not mailed", registration_id, code)
+        log.warning(
+            "registration %s has no e-mail address: certificate %s not mailed",
+            registration_id,
+            code,
+        )
     try:
         db.session.commit()
     except IntegrityError:
@@ -148,7 +158,9 @@ def _certify(registration_id: int, report: FollowUpReport) -> None:
     report.sent += 1
 
 
-def _queue_certificate_mail(registration: Registration, certificate: Certificate, pdf: bytes) -> None:
+def _queue_certificate_mail(
+    registration: Registration, certificate: Certificate, pdf: bytes
+) -> None:
     base_url = current_app.config["PUBLIC_BASE_URL"]
     workshop = registration.workshop
     questionnaire = tokens.mint(TokenPurpose.questionnaire, registration.id)
@@ -210,7 +222,9 @@ def _report_unclosed(report: FollowUpReport) -> None:
         log.warning(
             "session %s (%r, ended %s) is still not closed by its trainer: no certificate or "
             "questionnaire is sent until it is",
-            workshop.id, workshop.title, workshop.ends_at.isoformat(),
+            workshop.id,
+            workshop.title,
+            workshop.ends_at.isoformat(),
         )
 
 

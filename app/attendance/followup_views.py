@@ -78,7 +78,10 @@ def _radio(label: str, choices: list[tuple[str, str]], missing: str) -> RadioFie
         label,
         choices=[SelectChoice(value, text) for value, text in choices],
         validate_choice=False,  # WTForms' own message is English: AnyOf says it in French
-        validators=[InputRequired(missing), AnyOf([value for value, _ in choices], message=missing)],
+        validators=[
+            InputRequired(missing),
+            AnyOf([value for value, _ in choices], message=missing),
+        ],
     )
 
 
@@ -88,9 +91,19 @@ _COMMENT_MAX = format_decimal(followup.COMMENT_MAX_LENGTH, locale="fr_FR")  # "2
 class QuestionnaireForm(FlaskForm):
     utilite = _radio(
         "Cet atelier vous a-t-il été utile ?",
-        [(str(n), label) for n, label in enumerate(
-            ["1 – pas utile", "2 – peu utile", "3 – assez utile", "4 – utile", "5 – très utile"], start=1
-        )],
+        [
+            (str(n), label)
+            for n, label in enumerate(
+                [
+                    "1 – pas utile",
+                    "2 – peu utile",
+                    "3 – assez utile",
+                    "4 – utile",
+                    "5 – très utile",
+                ],
+                start=1,
+            )
+        ],
         "Choisissez une note d'utilité entre 1 et 5.",
     )
     niveau = _radio(

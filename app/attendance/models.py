@@ -20,7 +20,9 @@ class Attendance(db.Model):
 
     __tablename__ = "attendances"
 
-    registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), primary_key=True)
+    registration_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("registrations.id"), primary_key=True
+    )
     workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshops.id"), index=True)
     presence: Mapped[Presence] = enum_column(Presence)
     #: When the tap was made on the trainer's device (milliseconds, from the page): a retried or
@@ -85,9 +87,7 @@ class QuestionnaireAnswer(db.Model):
     """The post-workshop questionnaire, answered once per registration."""
 
     __tablename__ = "questionnaire_answers"
-    __table_args__ = (
-        sa.CheckConstraint("usefulness BETWEEN 1 AND 5", name="usefulness_range"),
-    )
+    __table_args__ = (sa.CheckConstraint("usefulness BETWEEN 1 AND 5", name="usefulness_range"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     registration_id: Mapped[int] = mapped_column(sa.ForeignKey("registrations.id"), unique=True)

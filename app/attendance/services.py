@@ -72,8 +72,10 @@ class Roster:
 def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]]:
     """(upcoming, past) sessions this account may see, with their counts: three queries."""
     start_of_today = now() - timedelta(hours=12)
-    base = visible_workshops(user).where(Workshop.status != WorkshopStatus.draft).options(
-        joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer)
+    base = (
+        visible_workshops(user)
+        .where(Workshop.status != WorkshopStatus.draft)
+        .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
     )
     upcoming = db.session.scalars(
         base.where(Workshop.ends_at >= start_of_today).order_by(Workshop.starts_at, Workshop.id)
@@ -93,8 +95,7 @@ def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]
 
 def roster(workshop: Workshop) -> Roster:
     registrations = db.session.scalars(
-        sa.select(Registration)
-        .where(
+        sa.select(Registration).where(
             Registration.workshop_id == workshop.id,
             Registration.status != RegistrationStatus.cancelled,
         )
@@ -166,6 +167,8 @@ def _closed_ids(workshop_ids: list[int]) -> set[int]:
         return set()
     return set(
         db.session.scalars(
-            sa.select(SessionClosure.workshop_id).where(SessionClosure.workshop_id.in_(workshop_ids))
+            sa.select(SessionClosure.workshop_id).where(
+                SessionClosure.workshop_id.in_(workshop_ids)
+            )
         )
     )

@@ -65,7 +65,9 @@ def sheet(workshop: Workshop) -> Sheet:
 
 def html(sheet: Sheet, *, screen: bool = False) -> str:
     """The sheet as an A4 page; `screen` adds the print button and the way back (a request's page)."""
-    return render_template("attendance/sheet.html", sheet=sheet, screen=screen, blank_lines=BLANK_LINES)
+    return render_template(
+        "attendance/sheet.html", sheet=sheet, screen=screen, blank_lines=BLANK_LINES
+    )
 
 
 def pdf(sheet: Sheet) -> bytes:
@@ -88,8 +90,13 @@ def csv_bytes(sheet: Sheet) -> bytes:
         header.append("Présence")
     rows = []
     for registration in [*sheet.people, *sheet.waiting]:
-        row = [registration.last_name, registration.first_name, registration.school,
-               registration.uai or "", registration.status.title]
+        row = [
+            registration.last_name,
+            registration.first_name,
+            registration.school,
+            registration.uai or "",
+            registration.status.title,
+        ]
         if sheet.marked:
             presence = sheet.presence(registration)
             row.append(presence.title if presence else "")

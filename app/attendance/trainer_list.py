@@ -51,7 +51,9 @@ def _send_trainer_list(workshop_id: int, due: datetime, report: reminders.SweepR
         return
     workshop = services.workshop_for_staff(workshop_id)
     late = reminders.too_late(workshop)
-    db.session.add(Notice(key=key, kind=TRAINER_LIST, workshop_id=workshop_id, due_at=due, dropped=late))
+    db.session.add(
+        Notice(key=key, kind=TRAINER_LIST, workshop_id=workshop_id, due_at=due, dropped=late)
+    )
     if late:
         log.warning("trainer list of workshop %s dropped: found too late", workshop_id)
         report.dropped += 1
@@ -70,7 +72,9 @@ def _queue_mail(sheet: sheets.Sheet) -> None:
         workshop.trainer.email,
         f"Demain : {workshop.title} – {len(sheet.confirmed)} inscrit·es",
         about=workshop,
-        attachments=[(sheets.filename(workshop, "emargement", "pdf"), "application/pdf", sheets.pdf(sheet))],
+        attachments=[
+            (sheets.filename(workshop, "emargement", "pdf"), "application/pdf", sheets.pdf(sheet))
+        ],
         workshop=workshop,
         confirmed=sheet.confirmed,
         waiting=sheet.waiting,

@@ -43,7 +43,9 @@ def sheet_pdf(workshop_id: int):
 def participants_csv(workshop_id: int):
     workshop = workshop_or_403(services.workshop_for_staff(workshop_id))
     data = sheets.csv_bytes(sheets.sheet(workshop))
-    return _download(data, "text/csv; charset=utf-8", sheets.filename(workshop, "participants", "csv"))
+    return _download(
+        data, "text/csv; charset=utf-8", sheets.filename(workshop, "participants", "csv")
+    )
 
 
 def _download(data: bytes, content_type: str, filename: str) -> Response:

@@ -240,7 +240,10 @@ def _tell_everyone(
     for registration in registrations:
         confirmed = registration.status is RegistrationStatus.confirmed
         booking.queue_mail(
-            registration, template, invitation=method if confirmed else None, notice=notice,
+            registration,
+            template,
+            invitation=method if confirmed else None,
+            notice=notice,
             **context,
         )
         if confirmed:

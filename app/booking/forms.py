@@ -24,7 +24,9 @@ def collapse_spaces(value):
 
 def _reject_control_characters(value: str, what: str) -> None:
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in value):
-        raise ValidationError(f"{what} ne doit contenir ni retour à la ligne ni caractère invisible.")
+        raise ValidationError(
+            f"{what} ne doit contenir ni retour à la ligne ni caractère invisible."
+        )
 
 
 def person_name(what: str):
@@ -62,7 +64,9 @@ def valid_email(*, academic: bool = True):
     def check(form, field):
         try:
             # ASCII mailboxes only: "léa@…" or full-width letters reach nobody through the relays.
-            result = validate_email(field.data or "", check_deliverability=False, allow_smtputf8=False)
+            result = validate_email(
+                field.data or "", check_deliverability=False, allow_smtputf8=False
+            )
         except EmailNotValidError:
             raise ValidationError(
                 "Cette adresse électronique n'est pas valide. Exemple : prenom.nom@ac-amiens.fr"
@@ -158,7 +162,9 @@ def school_field(missing: str = "Indiquez le nom de votre école.") -> StringFie
 
 def uai_field() -> StringField:
     return StringField(
-        "Code UAI de l'école (facultatif)", filters=[collapse_spaces], validators=[Optional(), uai_code]
+        "Code UAI de l'école (facultatif)",
+        filters=[collapse_spaces],
+        validators=[Optional(), uai_code],
     )
 
 

@@ -65,11 +65,13 @@ def workshops_starting_within(horizon: timedelta) -> list[Workshop]:
     """Published workshops not yet started whose start is within `horizon` (a cheap pre-filter)."""
     moment = now()
     workshops = db.session.scalars(
-        sa.select(Workshop).where(
+        sa.select(Workshop)
+        .where(
             Workshop.status == WorkshopStatus.published,
             Workshop.starts_at > moment,
             Workshop.starts_at <= moment + horizon,
-        ).order_by(Workshop.starts_at)
+        )
+        .order_by(Workshop.starts_at)
     ).all()
     db.session.commit()  # end the read: each workshop's notices take their own write transaction
     return list(workshops)
@@ -102,11 +104,19 @@ def _remind(workshop_id: int, kind: str, due: datetime, report: SweepReport) -> 
     late = too_late(workshop)
     for registration in registrations:
         db.session.add(
-            Notice(key=f"{kind}:registration:{registration.id}", kind=kind, workshop_id=workshop_id,
-                   registration_id=registration.id, due_at=due, dropped=late)
+            Notice(
+                key=f"{kind}:registration:{registration.id}",
+                kind=kind,
+                workshop_id=workshop_id,
+                registration_id=registration.id,
+                due_at=due,
+                dropped=late,
+            )
         )
         if late:
-            log.warning("reminder %s for registration %s dropped: found too late", kind, registration.id)
+            log.warning(
+                "reminder %s for registration %s dropped: found too late", kind, registration.id
+            )
             report.dropped += 1
         else:
             booking.queue_mail(registration, "reminder")

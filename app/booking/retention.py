@@ -134,4 +134,3 @@ def _anonymise(due: list[Registration]) -> int:
     if gone:
         db.session.execute(sa.delete(FeedState).where(FeedState.key.in_(gone)))
     return mail.forget("registration", ids, pseudonyms)
-

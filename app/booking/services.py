@@ -135,7 +135,10 @@ def closed_reason(workshop: Workshop) -> str | None:
 
 
 def register(
-    workshop_id: int, applicant: Applicant, *, before_commit: Callable[[Registration], None] | None = None
+    workshop_id: int,
+    applicant: Applicant,
+    *,
+    before_commit: Callable[[Registration], None] | None = None,
 ) -> RegistrationResult:
     """Give the applicant a seat, or the next place on the waiting list, and mail them.
 
@@ -242,7 +245,9 @@ def correct(secret: str, values: dict, *, session_closed: bool) -> bool:
     if not registration.is_active:
         db.session.rollback()
         raise RegistrationCancelled()
-    changed = {name: value for name, value in values.items() if getattr(registration, name) != value}
+    changed = {
+        name: value for name, value in values.items() if getattr(registration, name) != value
+    }
     if not changed:
         db.session.rollback()
         return False
@@ -302,7 +307,9 @@ def release_undeliverable(registration_id: int) -> Registration | None:
         return registration
     was_confirmed = registration.status is RegistrationStatus.confirmed
     _withdraw(registration)
-    log.warning("registration %s cancelled: its mail to %s was refused", registration.id, registration.email)
+    log.warning(
+        "registration %s cancelled: its mail to %s was refused", registration.id, registration.email
+    )
     if was_confirmed:
         _promote_waiting(workshop)
     db.session.commit()
@@ -502,7 +509,9 @@ def _seat_invitation(registration: Registration) -> str | None:
     return "REQUEST" if registration.status is RegistrationStatus.confirmed else None
 
 
-def _invitation(registration: Registration, method: str, notice: str | None = None) -> tuple[str, bytes]:
+def _invitation(
+    registration: Registration, method: str, notice: str | None = None
+) -> tuple[str, bytes]:
     """The iTIP message for this registration's seat: the CRDP invites the teacher."""
     workshop = registration.workshop
     event = workshop_event(

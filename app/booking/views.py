@@ -166,8 +166,10 @@ def correct(token: str):
         flash(CANCELLED_CHANGES_NOTHING)
         return redirect(url_for(".manage", token=token), code=303)
     except services.CorrectionClosed:
-        flash("La séance est close : la feuille d'émargement et les attestations gardent vos "
-              "informations telles qu'elles étaient. Écrivez au CRDP pour toute correction.")
+        flash(
+            "La séance est close : la feuille d'émargement et les attestations gardent vos "
+            "informations telles qu'elles étaient. Écrivez au CRDP pour toute correction."
+        )
         return redirect(url_for(".manage", token=token), code=303)
     flash("Vos informations sont corrigées." if changed else "Rien n'a changé.")
     return redirect(url_for(".manage", token=token) + "#informations", code=303)

@@ -41,15 +41,19 @@ def check_workshop(
         *_clashes("trainer", Workshop.trainer_id == trainer.id, starts_at, ends_at, workshop_id),
     ]
     if capacity > room.capacity:
-        problems.append(Problem(
-            "capacity",
-            f"{capacity} places demandées, mais la salle « {room.name} » n'en compte que "
-            f"{room.capacity}.",
-            blocking=True,
-        ))
+        problems.append(
+            Problem(
+                "capacity",
+                f"{capacity} places demandées, mais la salle « {room.name} » n'en compte que "
+                f"{room.capacity}.",
+                blocking=True,
+            )
+        )
     local_day = to_paris(starts_at).date()
     if (off := day_off(local_day)) is not None:
-        problems.append(Problem("day-off", f"Le {date_fr(local_day)} : {off.reason}.", blocking=False))
+        problems.append(
+            Problem("day-off", f"Le {date_fr(local_day)} : {off.reason}.", blocking=False)
+        )
     return sorted(problems, key=lambda p: not p.blocking)
 
 

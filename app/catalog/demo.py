@@ -13,6 +13,8 @@ from app.clock import now
 from app.extensions import db
 from app.formatting import PARIS, folded
 
+# The demo's tables stay aligned as tables.
+# fmt: off
 SITES = [
     ("amiens", "Amiens", "45 rue Saint-Leu", "80026", "Amiens", 49.8967, 2.3005,
      [("Auditorium", 80, True, True), ("Salle multimédia 1", 16, True, True),
@@ -62,6 +64,7 @@ PROGRAMME = [
 SLOTS = [(2, time(9, 0), time(12, 0)), (2, time(14, 0), time(17, 0)),
          (1, time(17, 0), time(19, 0)), (3, time(17, 0), time(19, 0))]
 
+# fmt: on
 TERM_WEEKS = 14
 
 
@@ -80,12 +83,14 @@ def seed_demo() -> bool:
 
 
 #: Teachers of the session held today, for trying the check-in with the demo trainer's login.
+# fmt: off
 TODAY_TEACHERS = [
     ("Léa", "Martin", "École Jules Ferry, Amiens"),
     ("Zoé", "L'Hôte-Dupré", "École maternelle Saint-Leu, Amiens"),
     ("Émile", "Bernard", "École Voltaire, Amiens"),
     ("Inès", "Caron", "École Jean Moulin, Amiens"),
 ]
+# fmt: on
 
 
 def _create_session_today(site: Site, topics, trainer: Trainer) -> None:
@@ -99,26 +104,47 @@ def _create_session_today(site: Site, topics, trainer: Trainer) -> None:
     workshop = Workshop(
         title="Séance du jour : le TBI en classe (démonstration du pointage)",
         description="Une séance de démonstration, aujourd'hui, pour essayer le pointage sur tablette.",
-        topic=topics["tbi"], level=Level.beginner, room=room, trainer=trainer,
-        capacity=min(room.capacity, 12), starts_at=starts_at, ends_at=starts_at + timedelta(hours=2),
-        registration_deadline=starts_at - timedelta(hours=1), status=WorkshopStatus.published,
+        topic=topics["tbi"],
+        level=Level.beginner,
+        room=room,
+        trainer=trainer,
+        capacity=min(room.capacity, 12),
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(hours=2),
+        registration_deadline=starts_at - timedelta(hours=1),
+        status=WorkshopStatus.published,
     )
     db.session.add(workshop)
     for first, last, school in TODAY_TEACHERS:
         email = f"{folded(first)}.{folded(last)}".replace("'", "") + "@ac-amiens.fr"
-        db.session.add(Registration(
-            workshop=workshop, first_name=first, last_name=last, school=school, email=email,
-            status=RegistrationStatus.confirmed, confirmed_at=now(),
-        ))
+        db.session.add(
+            Registration(
+                workshop=workshop,
+                first_name=first,
+                last_name=last,
+                school=school,
+                email=email,
+                status=RegistrationStatus.confirmed,
+                confirmed_at=now(),
+            )
+        )
 
 
 def _create_sites() -> list[Site]:
     sites = []
     for slug, name, street, postcode, city, lat, lon, rooms in SITES:
-        site = Site(slug=slug, name=name, street=street, postcode=postcode, city=city,
-                    latitude=lat, longitude=lon)
-        site.rooms = [Room(name=r, capacity=c, videoconference=v, step_free=s)
-                      for r, c, v, s in rooms]
+        site = Site(
+            slug=slug,
+            name=name,
+            street=street,
+            postcode=postcode,
+            city=city,
+            latitude=lat,
+            longitude=lon,
+        )
+        site.rooms = [
+            Room(name=r, capacity=c, videoconference=v, step_free=s) for r, c, v, s in rooms
+        ]
         sites.append(site)
     db.session.add_all(sites)
     return sites
@@ -138,10 +164,19 @@ def _create_term(sites, topics, trainers) -> None:
             site = next(site_cycle)
             room = min((r for r in site.rooms if r.name != "Auditorium"), key=lambda r: r.capacity)
             starts_at = datetime.combine(day, start, PARIS)
-            db.session.add(Workshop(
-                title=title, description=description, topic=topics[topic], level=level,
-                room=room, trainer=next(trainer_cycle), capacity=min(room.capacity, 12),
-                starts_at=starts_at, ends_at=datetime.combine(day, end, PARIS),
-                registration_deadline=starts_at - timedelta(days=1),
-                status=WorkshopStatus.published, what_to_bring=bring,
-            ))
+            db.session.add(
+                Workshop(
+                    title=title,
+                    description=description,
+                    topic=topics[topic],
+                    level=level,
+                    room=room,
+                    trainer=next(trainer_cycle),
+                    capacity=min(room.capacity, 12),
+                    starts_at=starts_at,
+                    ends_at=datetime.combine(day, end, PARIS),
+                    registration_deadline=starts_at - timedelta(days=1),
+                    status=WorkshopStatus.published,
+                    what_to_bring=bring,
+                )
+            )

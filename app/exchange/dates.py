@@ -78,12 +78,14 @@ def suggest_dates(
         if day > today:
             off = day_off(day)
             if off is None or off.uncertain:
-                found.append(SuggestedDate(
-                    day,
-                    preferred=prefer_spring and spring[0] <= day <= spring[1],
-                    uncertain=off is not None,
-                    note=off.reason if off is not None else None,
-                ))
+                found.append(
+                    SuggestedDate(
+                        day,
+                        preferred=prefer_spring and spring[0] <= day <= spring[1],
+                        uncertain=off is not None,
+                        note=off.reason if off is not None else None,
+                    )
+                )
         day += timedelta(weeks=1)
     found.sort(key=lambda s: (not s.preferred, s.uncertain, s.day))
     return found if count is None else found[:count]

@@ -32,50 +32,137 @@ ROOMS = [
 DEADLINE_BEFORE = timedelta(weeks=3)
 LEAD_TIME = timedelta(weeks=6)
 
-_T, _D, _W, _R = (ContributionFormat.testimony, ContributionFormat.demonstration,
-                  ContributionFormat.workshop, ContributionFormat.round_table)
+_T, _D, _W, _R = (
+    ContributionFormat.testimony,
+    ContributionFormat.demonstration,
+    ContributionFormat.workshop,
+    ContributionFormat.round_table,
+)
 _A, _S, _X = ContributionStatus.accepted, ContributionStatus.submitted, ContributionStatus.declined
 _B, _E = Level.beginner, Level.expert
 
 #: (presenters, e-mail, organisation, title, summary, format, topic slug, level, needs,
 #:  available from, available until, status)
 PROPOSALS = [
-    ("Nathalie Caron", "nathalie.caron@ac-amiens.fr", "École élémentaire Jules Ferry, Amiens",
-     "Le cahier de textes de l'ENT, un an après",
-     "Comment une équipe de cycle 3 a remplacé le cahier papier par celui de l'ENT : ce qui a "
-     "marché, ce que les familles en disent, les pièges à éviter.", _T, "ent", _B, set(),
-     None, None, _A),
-    ("Thomas Delattre\nAmélie Roussel", "thomas.delattre@ac-amiens.fr", "École de Rivery",
-     "Un blog de classe sur l'ENT pour raconter les sorties",
-     "Démonstration pas à pas : publier avec les élèves, modérer les commentaires, régler les "
-     "droits des familles.", _D, "ent", _E, {Equipment.projector}, None, None, _A),
-    ("Sophie Lefèvre", "sophie.lefevre@ac-amiens.fr", "CRDP de l'académie d'Amiens",
-     "Premiers pas au TBI en maternelle",
-     "Des activités de tri et de repérage pour les petits, et l'organisation de la classe "
-     "autour du tableau.", _D, "tbi", _B, {Equipment.whiteboard}, None, None, _A),
-    ("Julien Moreau", "julien.moreau@ac-amiens.fr", "École du Centre, Abbeville",
-     "Des exercices interactifs au TBI pour le calcul mental",
-     "Atelier : construire une banque d'exercices réutilisables et suivre les progrès de la "
-     "classe.", _W, "tbi", _E, {Equipment.whiteboard}, time(14, 0), None, _A),
-    ("Claire Dumont\nKarim Benali", "claire.dumont@ac-amiens.fr", "CRDP de l'académie d'Amiens",
-     "Tablettes en classe : gérer une flotte de quinze appareils",
-     "Atelier pratique : déployer des applications, partager les productions, ranger et "
-     "recharger sans y passer la récréation.", _W, "tablettes", _B, {Equipment.tablets},
-     None, None, _A),
-    ("Hélène Dufour", "helene.dufour@ac-amiens.fr", "École Saint-Exupéry, Péronne",
-     "Des récits numériques réalisés par les élèves de CM2",
-     "Témoignage : un livre numérique illustré et sonorisé par la classe, de l'écriture à la "
-     "publication sur l'ENT.", _T, "tablettes", _E, {Equipment.tablets}, None, time(16, 0), _A),
-    ("Marc Lenoir\nÉquipe de circonscription d'Amiens 2", "marc.lenoir@ac-amiens.fr",
-     "Circonscription d'Amiens 2",
-     "Les ressources numériques de l'ENT : lesquelles, pour quoi faire ?",
-     "Table ronde avec des enseignants et Somme Numérique sur le choix des ressources, en temps "
-     "scolaire et hors temps scolaire.", _R, "ressources-numeriques", _B,
-     {Equipment.videoconference}, None, None, _S),
-    ("Pauline Vasseur", "pauline.vasseur@ac-amiens.fr", "École de Longueau",
-     "Un logiciel de géométrie dynamique en CE2",
-     "Démonstration d'un logiciel installé sur les postes de l'école.", _D,
-     "ressources-numeriques", _E, set(), None, None, _X),
+    (
+        "Nathalie Caron",
+        "nathalie.caron@ac-amiens.fr",
+        "École élémentaire Jules Ferry, Amiens",
+        "Le cahier de textes de l'ENT, un an après",
+        "Comment une équipe de cycle 3 a remplacé le cahier papier par celui de l'ENT : ce qui a "
+        "marché, ce que les familles en disent, les pièges à éviter.",
+        _T,
+        "ent",
+        _B,
+        set(),
+        None,
+        None,
+        _A,
+    ),
+    (
+        "Thomas Delattre\nAmélie Roussel",
+        "thomas.delattre@ac-amiens.fr",
+        "École de Rivery",
+        "Un blog de classe sur l'ENT pour raconter les sorties",
+        "Démonstration pas à pas : publier avec les élèves, modérer les commentaires, régler les "
+        "droits des familles.",
+        _D,
+        "ent",
+        _E,
+        {Equipment.projector},
+        None,
+        None,
+        _A,
+    ),
+    (
+        "Sophie Lefèvre",
+        "sophie.lefevre@ac-amiens.fr",
+        "CRDP de l'académie d'Amiens",
+        "Premiers pas au TBI en maternelle",
+        "Des activités de tri et de repérage pour les petits, et l'organisation de la classe "
+        "autour du tableau.",
+        _D,
+        "tbi",
+        _B,
+        {Equipment.whiteboard},
+        None,
+        None,
+        _A,
+    ),
+    (
+        "Julien Moreau",
+        "julien.moreau@ac-amiens.fr",
+        "École du Centre, Abbeville",
+        "Des exercices interactifs au TBI pour le calcul mental",
+        "Atelier : construire une banque d'exercices réutilisables et suivre les progrès de la "
+        "classe.",
+        _W,
+        "tbi",
+        _E,
+        {Equipment.whiteboard},
+        time(14, 0),
+        None,
+        _A,
+    ),
+    (
+        "Claire Dumont\nKarim Benali",
+        "claire.dumont@ac-amiens.fr",
+        "CRDP de l'académie d'Amiens",
+        "Tablettes en classe : gérer une flotte de quinze appareils",
+        "Atelier pratique : déployer des applications, partager les productions, ranger et "
+        "recharger sans y passer la récréation.",
+        _W,
+        "tablettes",
+        _B,
+        {Equipment.tablets},
+        None,
+        None,
+        _A,
+    ),
+    (
+        "Hélène Dufour",
+        "helene.dufour@ac-amiens.fr",
+        "École Saint-Exupéry, Péronne",
+        "Des récits numériques réalisés par les élèves de CM2",
+        "Témoignage : un livre numérique illustré et sonorisé par la classe, de l'écriture à la "
+        "publication sur l'ENT.",
+        _T,
+        "tablettes",
+        _E,
+        {Equipment.tablets},
+        None,
+        time(16, 0),
+        _A,
+    ),
+    (
+        "Marc Lenoir\nÉquipe de circonscription d'Amiens 2",
+        "marc.lenoir@ac-amiens.fr",
+        "Circonscription d'Amiens 2",
+        "Les ressources numériques de l'ENT : lesquelles, pour quoi faire ?",
+        "Table ronde avec des enseignants et Somme Numérique sur le choix des ressources, en temps "
+        "scolaire et hors temps scolaire.",
+        _R,
+        "ressources-numeriques",
+        _B,
+        {Equipment.videoconference},
+        None,
+        None,
+        _S,
+    ),
+    (
+        "Pauline Vasseur",
+        "pauline.vasseur@ac-amiens.fr",
+        "École de Longueau",
+        "Un logiciel de géométrie dynamique en CE2",
+        "Démonstration d'un logiciel installé sur les postes de l'école.",
+        _D,
+        "ressources-numeriques",
+        _E,
+        set(),
+        None,
+        None,
+        _X,
+    ),
 ]
 DECLINED_MESSAGE = (
     "Merci pour votre proposition. Le thème de cette année porte sur les outils de l'ENT et les "
@@ -134,31 +221,58 @@ def _rooms(site: Site) -> list[HalfDayRoom]:
     rooms = []
     for position, (name, seats, equipment, is_auditorium) in enumerate(ROOMS):
         room = existing.get(name) or Room(
-            site=site, name=name, capacity=seats,
+            site=site,
+            name=name,
+            capacity=seats,
             videoconference=Equipment.videoconference in equipment,
         )
-        rooms.append(HalfDayRoom(room=room, is_auditorium=is_auditorium, equipment=equipment,
-                                 position=position))
+        rooms.append(
+            HalfDayRoom(
+                room=room, is_auditorium=is_auditorium, equipment=equipment, position=position
+            )
+        )
     return rooms
 
 
 def _proposals(half_day: HalfDay) -> None:
     topics = {topic.slug: topic for topic in db.session.scalars(sa.select(Topic))}
     moment = now()
-    for (presenters, email, organisation, title, summary, kind, topic, level, needs,
-         available_from, available_until, status) in PROPOSALS:
+    for (
+        presenters,
+        email,
+        organisation,
+        title,
+        summary,
+        kind,
+        topic,
+        level,
+        needs,
+        available_from,
+        available_until,
+        status,
+    ) in PROPOSALS:
         if topic not in topics:
             continue
         contribution = Contribution(
-            half_day=half_day, presenters=presenters, email=email, organisation=organisation,
-            title=title, summary=summary, format=kind, topic=topics[topic], level=level,
-            available_from=available_from, available_until=available_until, status=status,
+            half_day=half_day,
+            presenters=presenters,
+            email=email,
+            organisation=organisation,
+            title=title,
+            summary=summary,
+            format=kind,
+            topic=topics[topic],
+            level=level,
+            available_from=available_from,
+            available_until=available_until,
+            status=status,
         )
         contribution.needs = needs
         if status is not ContributionStatus.submitted:
             contribution.reviewed_at = moment
             contribution.review_message = (
-                DECLINED_MESSAGE if status is ContributionStatus.declined
+                DECLINED_MESSAGE
+                if status is ContributionStatus.declined
                 else "Merci, votre proposition est retenue : l'agenda vous dira où et quand."
             )
         db.session.add(contribution)

@@ -138,7 +138,11 @@ class Saved:
 
 
 def save_half_day(
-    actor: StaffUser, settings: Settings, *, half_day: HalfDay | None = None, confirmed: bool = False
+    actor: StaffUser,
+    settings: Settings,
+    *,
+    half_day: HalfDay | None = None,
+    confirmed: bool = False,
 ) -> Saved:
     """Create the half-day of a school year (its call opens) or change one's settings.
 
@@ -184,10 +188,15 @@ def _check(settings: Settings, half_day: HalfDay | None) -> tuple[_Moments | Non
     problems += _link_problems(settings.videoconference_url)
     first, last = school_year_bounds(year)
     if not first <= settings.day <= last:
-        problems.append(Problem("day", (
-            f"Le {date_fr(settings.day)} n'est pas dans l'année scolaire {school_year_label(year)} "
-            f"(du {date_fr(first)} au {date_fr(last)})."
-        )))
+        problems.append(
+            Problem(
+                "day",
+                (
+                    f"Le {date_fr(settings.day)} n'est pas dans l'année scolaire {school_year_label(year)} "
+                    f"(du {date_fr(first)} au {date_fr(last)})."
+                ),
+            )
+        )
     moments = None
     if not any(p.field in ("start", "end", "day") for p in problems):
         moments, more, ambiguous = _moments(settings, half_day)
@@ -222,59 +231,99 @@ def _duration_problems(settings: Settings) -> list[Problem]:
         if not lowest <= minutes <= highest:
             problems.append(Problem(name, f"{what} dure entre {lowest} et {highest} minutes."))
         elif minutes % GRID:
-            problems.append(Problem(name, f"{what} dure un multiple de {GRID} minutes ({lowest}, {lowest + GRID}…)."))
+            problems.append(
+                Problem(
+                    name, f"{what} dure un multiple de {GRID} minutes ({lowest}, {lowest + GRID}…)."
+                )
+            )
     return problems
 
 
 def _hour_problems(settings: Settings) -> list[Problem]:
     problems = []
-    for name, what, moment in (("start", "de début", settings.start), ("end", "de fin", settings.end)):
+    for name, what, moment in (
+        ("start", "de début", settings.start),
+        ("end", "de fin", settings.end),
+    ):
         if not EARLIEST <= moment <= LATEST:
-            problems.append(Problem(name, (
-                f"La demi-journée se tient entre {_clock(EARLIEST)} et {_clock(LATEST)} : "
-                f"choisissez une heure {what} dans cet intervalle."
-            )))
+            problems.append(
+                Problem(
+                    name,
+                    (
+                        f"La demi-journée se tient entre {_clock(EARLIEST)} et {_clock(LATEST)} : "
+                        f"choisissez une heure {what} dans cet intervalle."
+                    ),
+                )
+            )
         elif moment.minute % GRID or moment.second:
-            problems.append(Problem(name, (
-                f"Choisissez une heure {what} à {GRID} minutes près (13 h 30, 13 h 35…) : "
-                "l'agenda est construit sur cette grille."
-            )))
+            problems.append(
+                Problem(
+                    name,
+                    (
+                        f"Choisissez une heure {what} à {GRID} minutes près (13 h 30, 13 h 35…) : "
+                        "l'agenda est construit sur cette grille."
+                    ),
+                )
+            )
     if problems:
         return problems
     length = _minutes(settings.end) - _minutes(settings.start)
     if length <= 0:
         return [Problem("end", "L'heure de fin doit être après l'heure de début.")]
-    needed = settings.opening_minutes + settings.break_minutes + settings.closing_minutes + MIN_CONTENT_MINUTES
+    needed = (
+        settings.opening_minutes
+        + settings.break_minutes
+        + settings.closing_minutes
+        + MIN_CONTENT_MINUTES
+    )
     if length < needed:
-        problems.append(Problem("end", (
-            f"De {_clock(settings.start)} à {_clock(settings.end)}, la demi-journée est trop courte : "
-            f"il faut au moins {needed} minutes (ouverture {settings.opening_minutes} min, pause "
-            f"{settings.break_minutes} min, clôture {settings.closing_minutes} min et "
-            f"{MIN_CONTENT_MINUTES} min d'interventions)."
-        )))
+        problems.append(
+            Problem(
+                "end",
+                (
+                    f"De {_clock(settings.start)} à {_clock(settings.end)}, la demi-journée est trop courte : "
+                    f"il faut au moins {needed} minutes (ouverture {settings.opening_minutes} min, pause "
+                    f"{settings.break_minutes} min, clôture {settings.closing_minutes} min et "
+                    f"{MIN_CONTENT_MINUTES} min d'interventions)."
+                ),
+            )
+        )
     return problems
 
 
 def _room_problems(settings: Settings, half_day: HalfDay | None) -> list[Problem]:
     if not settings.rooms:
-        return [Problem("rooms", (
-            "Choisissez au moins une salle : l'auditorium, et les salles annexes s'il y en a."
-        ))]
+        return [
+            Problem(
+                "rooms",
+                (
+                    "Choisissez au moins une salle : l'auditorium, et les salles annexes s'il y en a."
+                ),
+            )
+        ]
     problems = [
-        Problem("rooms", (
-            f"La salle « {choice.room.name} » n'est pas sur le site {of_place(settings.site.name)} : "
-            "choisissez les salles du site de la demi-journée."
-        ))
+        Problem(
+            "rooms",
+            (
+                f"La salle « {choice.room.name} » n'est pas sur le site {of_place(settings.site.name)} : "
+                "choisissez les salles du site de la demi-journée."
+            ),
+        )
         for choice in settings.rooms
         if choice.room.site_id != settings.site.id
     ]
     if len({choice.room.id for choice in settings.rooms}) != len(settings.rooms):
         problems.append(Problem("rooms", "Une salle est choisie deux fois."))
     if sum(choice.is_auditorium for choice in settings.rooms) != 1:
-        problems.append(Problem("auditorium", (
-            "Choisissez, parmi les salles retenues, un seul auditorium : l'ouverture et la clôture "
-            "s'y tiennent."
-        )))
+        problems.append(
+            Problem(
+                "auditorium",
+                (
+                    "Choisissez, parmi les salles retenues, un seul auditorium : l'ouverture et la clôture "
+                    "s'y tiennent."
+                ),
+            )
+        )
     if half_day is not None:
         problems += _published_rooms_kept(settings, half_day)
     return problems
@@ -286,18 +335,25 @@ def _published_rooms_kept(settings: Settings, half_day: HalfDay) -> list[Problem
     removed = [room for room in half_day.rooms if room.room_id not in chosen]
     if not removed:
         return []
-    used = set(db.session.scalars(
-        sa.select(AgendaSlot.room_id).where(
-            AgendaSlot.room_id.in_([room.id for room in removed]),
-            AgendaSlot.version_id.is_not(None),
-        ).distinct()
-    ))
+    used = set(
+        db.session.scalars(
+            sa.select(AgendaSlot.room_id)
+            .where(
+                AgendaSlot.room_id.in_([room.id for room in removed]),
+                AgendaSlot.version_id.is_not(None),
+            )
+            .distinct()
+        )
+    )
     return [
-        Problem("rooms", (
-            f"La salle « {room.name} » figure dans une version publiée de l'agenda : elle ne peut "
-            "plus être retirée (les versions publiées sont conservées telles quelles). Vous pouvez "
-            "reconstruire l'agenda sans y placer d'intervention en la laissant sans équipement."
-        ))
+        Problem(
+            "rooms",
+            (
+                f"La salle « {room.name} » figure dans une version publiée de l'agenda : elle ne peut "
+                "plus être retirée (les versions publiées sont conservées telles quelles). Vous pouvez "
+                "reconstruire l'agenda sans y placer d'intervention en la laissant sans équipement."
+            ),
+        )
         for room in removed
         if room.id in used
     ]
@@ -308,23 +364,35 @@ def _capacity_problems(settings: Settings, half_day: HalfDay | None) -> list[Pro
         return [Problem("capacity", "Indiquez au moins 1 place sur place.")]
     auditorium = next((c.room for c in settings.rooms if c.is_auditorium), None)
     if auditorium is not None and settings.capacity > auditorium.capacity:
-        return [Problem("capacity", (
-            f"{settings.capacity} places sur place demandées, mais l'auditorium « {auditorium.name} » "
-            f"n'en compte que {auditorium.capacity}."
-        ))]
+        return [
+            Problem(
+                "capacity",
+                (
+                    f"{settings.capacity} places sur place demandées, mais l'auditorium « {auditorium.name} » "
+                    f"n'en compte que {auditorium.capacity}."
+                ),
+            )
+        ]
     if half_day is not None:
         confirmed = db.session.scalar(
-            sa.select(sa.func.count()).select_from(Attendee).where(
+            sa.select(sa.func.count())
+            .select_from(Attendee)
+            .where(
                 Attendee.half_day_id == half_day.id,
                 Attendee.mode == AttendanceMode.in_person,
                 Attendee.status == AttendeeStatus.confirmed,
             )
         )
         if settings.capacity < confirmed:
-            return [Problem("capacity", (
-                f"{confirmed} personnes ont une place confirmée sur place : la capacité ne peut pas "
-                f"descendre à {settings.capacity}. Annulez d'abord des inscriptions."
-            ))]
+            return [
+                Problem(
+                    "capacity",
+                    (
+                        f"{confirmed} personnes ont une place confirmée sur place : la capacité ne peut pas "
+                        f"descendre à {settings.capacity}. Annulez d'abord des inscriptions."
+                    ),
+                )
+            ]
     return []
 
 
@@ -342,10 +410,15 @@ def _link_problems(url: str) -> list[Problem]:
         or "." not in hostname
         or any(c.isspace() or ord(c) < 32 or c in "<>\"'\\" for c in url)
     ):
-        return [Problem("videoconference_url", (
-            "Le lien de visioconférence doit être une adresse https:// complète, par exemple "
-            "https://visio.ac-amiens.fr/rencontres."
-        ))]
+        return [
+            Problem(
+                "videoconference_url",
+                (
+                    "Le lien de visioconférence doit être une adresse https:// complète, par exemple "
+                    "https://visio.ac-amiens.fr/rencontres."
+                ),
+            )
+        ]
     return []
 
 
@@ -364,24 +437,40 @@ def _moments(settings: Settings, half_day: HalfDay | None):
             f"L'heure de la date limite ({time_fr(deadline)}, le {date_fr(deadline)}) existe deux "
             "fois à Paris (passage à l'heure d'hiver) : la première a été retenue."
         )
-    moment_changed = half_day is None or (starts_at, ends_at) != (half_day.starts_at, half_day.ends_at)
+    moment_changed = half_day is None or (starts_at, ends_at) != (
+        half_day.starts_at,
+        half_day.ends_at,
+    )
     if moment_changed and starts_at <= now():
         problems.append(Problem("day", "Cette date est déjà passée : choisissez une date à venir."))
     if deadline >= starts_at:
-        problems.append(Problem("deadline", (
-            "La date limite des propositions doit précéder le début de la demi-journée."
-        )))
+        problems.append(
+            Problem(
+                "deadline",
+                ("La date limite des propositions doit précéder le début de la demi-journée."),
+            )
+        )
     elif half_day is None or deadline != half_day.deadline:
         if half_day is not None and half_day.state is not HalfDayState.call_open:
-            problems.append(Problem("deadline", (
-                "L'appel à propositions est clos : sa date limite ne se change plus ici. Pour en "
-                "fixer une nouvelle, rouvrez l'appel depuis la page de la demi-journée."
-            )))
+            problems.append(
+                Problem(
+                    "deadline",
+                    (
+                        "L'appel à propositions est clos : sa date limite ne se change plus ici. Pour en "
+                        "fixer une nouvelle, rouvrez l'appel depuis la page de la demi-journée."
+                    ),
+                )
+            )
         elif deadline <= now():
-            problems.append(Problem("deadline", (
-                "Cette date limite est déjà passée : choisissez un moment à venir (pour clore "
-                "l'appel tout de suite, utilisez « Clore l'appel maintenant »)."
-            )))
+            problems.append(
+                Problem(
+                    "deadline",
+                    (
+                        "Cette date limite est déjà passée : choisissez un moment à venir (pour clore "
+                        "l'appel tout de suite, utilisez « Clore l'appel maintenant »)."
+                    ),
+                )
+            )
     return _Moments(starts_at, ends_at, deadline), problems, warnings
 
 
@@ -418,8 +507,20 @@ def _workshop_clashes(settings: Settings, moments: _Moments) -> list[str]:
 
 
 _FIELDS = [
-    "school_year", "title", "day", "start", "end", "deadline", "site", "rooms", "auditorium",
-    "capacity", "videoconference_url", "description", "opening_minutes", "closing_minutes",
+    "school_year",
+    "title",
+    "day",
+    "start",
+    "end",
+    "deadline",
+    "site",
+    "rooms",
+    "auditorium",
+    "capacity",
+    "videoconference_url",
+    "description",
+    "opening_minutes",
+    "closing_minutes",
     "break_minutes",
 ]
 
@@ -433,8 +534,12 @@ def _create(actor: StaffUser, settings: Settings, moments: _Moments) -> Saved:
         school_year=settings.school_year, state=HalfDayState.call_open, **_values(settings, moments)
     )
     half_day.rooms = [
-        HalfDayRoom(room=choice.room, is_auditorium=choice.is_auditorium,
-                    equipment=choice.equipment, position=position)
+        HalfDayRoom(
+            room=choice.room,
+            is_auditorium=choice.is_auditorium,
+            equipment=choice.equipment,
+            position=position,
+        )
         for position, choice in enumerate(_ordered(settings.rooms))
     ]
     try:
@@ -446,7 +551,10 @@ def _create(actor: StaffUser, settings: Settings, moments: _Moments) -> Saved:
         label = school_year_label(settings.school_year)
         raise Refused([Problem("school_year", _DUPLICATE.format(label=label))]) from None
     audit.record(
-        actor, CREATE, TARGET, half_day.id,
+        actor,
+        CREATE,
+        TARGET,
+        half_day.id,
         f"Création de la demi-journée d'échanges {school_year_label(half_day.school_year)} : "
         f"{_when(half_day)}, propositions jusqu'au {datetime_fr(half_day.deadline)}",
         **_snapshot(half_day),
@@ -483,7 +591,10 @@ def _edit(actor: StaffUser, half_day: HalfDay, settings: Settings, moments: _Mom
         if latest_version(half_day) is not None:
             half_day.sequence += 1
     audit.record(
-        actor, RESCHEDULE if rescheduled else EDIT, TARGET, half_day.id,
+        actor,
+        RESCHEDULE if rescheduled else EDIT,
+        TARGET,
+        half_day.id,
         f"Modification de la demi-journée d'échanges {school_year_label(half_day.school_year)} : "
         + ", ".join(_LABELS[name] for name in changed),
         **changed,
@@ -492,22 +603,43 @@ def _edit(actor: StaffUser, half_day: HalfDay, settings: Settings, moments: _Mom
 
 
 #: Settings the agenda depends on: changing one makes the built or published agenda stale.
-_SCHEDULE = {"starts_at", "ends_at", "site", "rooms", "opening_minutes", "closing_minutes", "break_minutes"}
+_SCHEDULE = {
+    "starts_at",
+    "ends_at",
+    "site",
+    "rooms",
+    "opening_minutes",
+    "closing_minutes",
+    "break_minutes",
+}
 _LABELS = {
-    "title": "titre", "starts_at": "début", "ends_at": "fin", "deadline": "date limite",
-    "site": "site", "rooms": "salles", "capacity": "places sur place",
-    "videoconference_url": "lien de visioconférence", "description": "description",
-    "opening_minutes": "durée de l'ouverture", "closing_minutes": "durée de la clôture",
+    "title": "titre",
+    "starts_at": "début",
+    "ends_at": "fin",
+    "deadline": "date limite",
+    "site": "site",
+    "rooms": "salles",
+    "capacity": "places sur place",
+    "videoconference_url": "lien de visioconférence",
+    "description": "description",
+    "opening_minutes": "durée de l'ouverture",
+    "closing_minutes": "durée de la clôture",
     "break_minutes": "durée de la pause",
 }
 
 
 def _values(settings: Settings, moments: _Moments) -> dict:
     return {
-        "title": settings.title, "starts_at": moments.starts_at, "ends_at": moments.ends_at,
-        "deadline": moments.deadline, "site": settings.site, "capacity": settings.capacity,
-        "videoconference_url": settings.videoconference_url, "description": settings.description,
-        "opening_minutes": settings.opening_minutes, "closing_minutes": settings.closing_minutes,
+        "title": settings.title,
+        "starts_at": moments.starts_at,
+        "ends_at": moments.ends_at,
+        "deadline": moments.deadline,
+        "site": settings.site,
+        "capacity": settings.capacity,
+        "videoconference_url": settings.videoconference_url,
+        "description": settings.description,
+        "opening_minutes": settings.opening_minutes,
+        "closing_minutes": settings.closing_minutes,
         "break_minutes": settings.break_minutes,
     }
 
@@ -524,7 +656,11 @@ def _set_rooms(half_day: HalfDay, choices) -> int:
     rooms = []
     for position, choice in enumerate(_ordered(choices)):
         room = kept.pop(choice.room.id, None) or HalfDayRoom(room=choice.room)
-        room.is_auditorium, room.equipment, room.position = choice.is_auditorium, choice.equipment, position
+        room.is_auditorium, room.equipment, room.position = (
+            choice.is_auditorium,
+            choice.equipment,
+            position,
+        )
         rooms.append(room)
     dropped = 0
     if kept:
@@ -554,11 +690,13 @@ def _rebuild_notes(half_day: HalfDay, dropped: int) -> list[str]:
             "avant de le publier. Aucun créneau n'a été déplacé."
         )
     if dropped:
-        notes.append(f"{dropped} créneaux du brouillon étaient dans une salle retirée : ils en ont été ôtés.")
-    attendees = db.session.scalar(
-        sa.select(sa.func.count()).select_from(Attendee).where(
-            Attendee.half_day_id == half_day.id, Attendee.status != AttendeeStatus.cancelled
+        notes.append(
+            f"{dropped} créneaux du brouillon étaient dans une salle retirée : ils en ont été ôtés."
         )
+    attendees = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Attendee)
+        .where(Attendee.half_day_id == half_day.id, Attendee.status != AttendeeStatus.cancelled)
     )
     if attendees:
         notes.append(
@@ -608,7 +746,10 @@ def close_call(actor: StaffUser, half_day: HalfDay) -> HalfDay:
     locked.deadline = min(before, moment)
     locked.state = HalfDayState.review
     audit.record(
-        actor, CLOSE_CALL, TARGET, locked.id,
+        actor,
+        CLOSE_CALL,
+        TARGET,
+        locked.id,
         f"Appel à propositions {school_year_label(locked.school_year)} clos le {datetime_fr(moment)} "
         f"(date limite prévue : {datetime_fr(before)})",
         deadline=(datetime_fr(before), datetime_fr(locked.deadline)),
@@ -630,7 +771,10 @@ def reopen_call(actor: StaffUser, half_day: HalfDay, deadline: datetime | None) 
     locked.deadline = moment
     locked.state = HalfDayState.call_open
     audit.record(
-        actor, REOPEN_CALL, TARGET, locked.id,
+        actor,
+        REOPEN_CALL,
+        TARGET,
+        locked.id,
         f"Appel à propositions {school_year_label(locked.school_year)} rouvert jusqu'au "
         f"{datetime_fr(moment)}",
         deadline=(datetime_fr(before), datetime_fr(moment)),
@@ -643,14 +787,27 @@ def _reopen_problems(half_day: HalfDay, deadline: datetime | None) -> list[Probl
     if half_day.state is HalfDayState.call_open:
         return [Problem(None, "L'appel à propositions est déjà ouvert : rien n'a changé.")]
     if half_day.agenda_built_at is not None or half_day.state is not HalfDayState.review:
-        return [Problem(None, (
-            "Un agenda a déjà été construit à partir des propositions : l'appel ne peut plus être "
-            "rouvert. Ajoutez plutôt une proposition reçue par un autre moyen à l'agenda."
-        ))]
+        return [
+            Problem(
+                None,
+                (
+                    "Un agenda a déjà été construit à partir des propositions : l'appel ne peut plus être "
+                    "rouvert. Ajoutez plutôt une proposition reçue par un autre moyen à l'agenda."
+                ),
+            )
+        ]
     if half_day.starts_at <= now():
-        return [Problem(None, "La demi-journée a commencé ou eu lieu : l'appel ne peut plus être rouvert.")]
+        return [
+            Problem(
+                None, "La demi-journée a commencé ou eu lieu : l'appel ne peut plus être rouvert."
+            )
+        ]
     if deadline is None:
-        return [Problem("deadline", "Indiquez la nouvelle date limite des propositions (date et heure).")]
+        return [
+            Problem(
+                "deadline", "Indiquez la nouvelle date limite des propositions (date et heure)."
+            )
+        ]
     try:
         moment = from_paris(deadline).moment
     except NonexistentLocalTime as error:
@@ -658,10 +815,15 @@ def _reopen_problems(half_day: HalfDay, deadline: datetime | None) -> list[Probl
     if moment <= now():
         return [Problem("deadline", "La nouvelle date limite doit être à venir.")]
     if moment >= half_day.starts_at:
-        return [Problem("deadline", (
-            "La nouvelle date limite doit précéder le début de la demi-journée "
-            f"({datetime_fr(half_day.starts_at)})."
-        ))]
+        return [
+            Problem(
+                "deadline",
+                (
+                    "La nouvelle date limite doit précéder le début de la demi-journée "
+                    f"({datetime_fr(half_day.starts_at)})."
+                ),
+            )
+        ]
     return []
 
 
@@ -737,7 +899,8 @@ def next_step(half_day: HalfDay, counts: dict[ContributionStatus, int]) -> NextS
     if half_day.ends_at <= now():
         return NextStep(
             "La demi-journée a eu lieu. Préparez celle de l'an prochain depuis la liste des rencontres.",
-            "/admin/rencontres/", "Toutes les rencontres",
+            "/admin/rencontres/",
+            "Toutes les rencontres",
         )
     if half_day.state is HalfDayState.call_open:
         if now() < half_day.deadline:
@@ -746,38 +909,44 @@ def next_step(half_day: HalfDay, counts: dict[ContributionStatus, int]) -> NextS
                 f"Examinez les propositions au fil de l'eau ({_count(waiting, 'en attente')}, "
                 f"{_count(accepted, 'acceptée')}) ; à la date limite, l'agenda est construit "
                 "automatiquement à partir des propositions acceptées.",
-                proposals, "Examiner les propositions",
+                proposals,
+                "Examiner les propositions",
             )
         return NextStep(
             f"La date limite ({datetime_fr(half_day.deadline)}) est passée : le brouillon de "
             "l'agenda va être construit. Examinez les propositions encore en attente "
             f"({_count(waiting, 'en attente')}).",
-            proposals, "Examiner les propositions",
+            proposals,
+            "Examiner les propositions",
         )
     if half_day.state is HalfDayState.review:
         if waiting:
             return NextStep(
                 f"L'appel est clos. Examinez les propositions en attente ({_count(waiting, 'en attente')}), "
                 "puis construisez l'agenda.",
-                proposals, "Examiner les propositions",
+                proposals,
+                "Examiner les propositions",
             )
         return NextStep(
             f"Toutes les propositions sont examinées ({_count(accepted, 'acceptée')}) : "
             "construisez l'agenda.",
-            agenda, "Construire l'agenda",
+            agenda,
+            "Construire l'agenda",
         )
     if half_day.state is HalfDayState.draft:
         return NextStep(
             "Vérifiez le brouillon de l'agenda, ajustez-le si besoin, puis publiez-le : chaque "
             "intervenant reçoit son créneau et son invitation.",
-            agenda, "Voir le brouillon de l'agenda",
+            agenda,
+            "Voir le brouillon de l'agenda",
         )
     version = latest_version(half_day)
     number = f" (version {version.number}, le {date_fr(version.published_at)})" if version else ""
     return NextStep(
         f"L'agenda est publié{number}. Suivez les inscriptions des participants ; après un "
         "changement, publiez une nouvelle version : seuls les intervenants concernés sont prévenus.",
-        f"/admin/rencontres/{year}/participants", "Voir les participants",
+        f"/admin/rencontres/{year}/participants",
+        "Voir les participants",
     )
 
 
@@ -793,7 +962,9 @@ def stale_agenda(half_day: HalfDay) -> str | None:
     if changed_at is None:
         return None
     published_at = db.session.scalar(
-        sa.select(sa.func.max(AgendaVersion.published_at)).where(AgendaVersion.half_day_id == half_day.id)
+        sa.select(sa.func.max(AgendaVersion.published_at)).where(
+            AgendaVersion.half_day_id == half_day.id
+        )
     )
     when = datetime_fr(changed_at)
     if published_at is not None and published_at < changed_at:
@@ -802,7 +973,11 @@ def stale_agenda(half_day: HalfDay) -> str | None:
             "l'agenda : reconstruisez-le et publiez une nouvelle version."
         )
     built_at = half_day.agenda_built_at
-    if built_at is not None and built_at < changed_at and (published_at is None or built_at > published_at):
+    if (
+        built_at is not None
+        and built_at < changed_at
+        and (published_at is None or built_at > published_at)
+    ):
         return (
             f"La date, les horaires ou les salles ont changé le {when}, après la construction du "
             "brouillon de l'agenda : reconstruisez-le."
@@ -811,7 +986,7 @@ def stale_agenda(half_day: HalfDay) -> str | None:
 
 
 def _count(number: int, what: str) -> str:
-    """"1 acceptée", "3 acceptées", "2 en attente"."""
+    """ "1 acceptée", "3 acceptées", "2 en attente"."""
     plural = "" if number <= 1 or what.startswith("en ") else "s"
     return f"{number} proposition{'s' if number > 1 else ''} {what}{plural}"
 

@@ -28,10 +28,21 @@ from app.forms import Form
 
 #: The service's names of the settings → this form's fields.
 FIELDS = {
-    "school_year": "annee", "title": "titre", "day": "jour", "start": "debut", "end": "fin",
-    "deadline": "date_limite", "site": "site", "rooms": "salles", "auditorium": "auditorium",
-    "capacity": "capacite", "videoconference_url": "visio", "description": "description",
-    "opening_minutes": "ouverture", "closing_minutes": "cloture", "break_minutes": "pause",
+    "school_year": "annee",
+    "title": "titre",
+    "day": "jour",
+    "start": "debut",
+    "end": "fin",
+    "deadline": "date_limite",
+    "site": "site",
+    "rooms": "salles",
+    "auditorium": "auditorium",
+    "capacity": "capacite",
+    "videoconference_url": "visio",
+    "description": "description",
+    "opening_minutes": "ouverture",
+    "closing_minutes": "cloture",
+    "break_minutes": "pause",
 }
 
 
@@ -41,18 +52,24 @@ def equipment_key(room_id: int, equipment: Equipment) -> str:
 
 
 class HalfDayForm(Form):
-    annee = SelectField("Année scolaire", coerce=int, validators=[InputRequired("Choisissez l'année scolaire.")])
+    annee = SelectField(
+        "Année scolaire", coerce=int, validators=[InputRequired("Choisissez l'année scolaire.")]
+    )
     titre = StringField(
         "Titre",
         filters=[collapse_spaces],
-        validators=[DataRequired("Indiquez le titre."), Length(max=200, message="200 caractères au plus."),
-                    plain_text("Le titre")],
+        validators=[
+            DataRequired("Indiquez le titre."),
+            Length(max=200, message="200 caractères au plus."),
+            plain_text("Le titre"),
+        ],
     )
     jour = DateField("Date", validators=[InputRequired("Indiquez la date de la demi-journée.")])
     debut = TimeField("Début", validators=[InputRequired("Indiquez l'heure de début.")])
     fin = TimeField("Fin", validators=[InputRequired("Indiquez l'heure de fin.")])
     date_limite = DateTimeLocalField(
-        "Date limite des propositions", format="%Y-%m-%dT%H:%M",
+        "Date limite des propositions",
+        format="%Y-%m-%dT%H:%M",
         validators=[InputRequired("Indiquez la date limite des propositions (date et heure).")],
     )
     site = SelectField("Site", coerce=int, validators=[InputRequired("Choisissez le site.")])
@@ -68,11 +85,18 @@ class HalfDayForm(Form):
         validators=[Optional(), Length(max=500, message="500 caractères au plus.")],
     )
     description = TextAreaField(
-        "Description", validators=[Optional(), Length(max=5000, message="5 000 caractères au plus.")]
+        "Description",
+        validators=[Optional(), Length(max=5000, message="5 000 caractères au plus.")],
     )
-    ouverture = IntegerField("Ouverture (minutes)", validators=[InputRequired("Indiquez la durée de l'ouverture.")])
-    cloture = IntegerField("Clôture (minutes)", validators=[InputRequired("Indiquez la durée de la clôture.")])
-    pause = IntegerField("Pause (minutes)", validators=[InputRequired("Indiquez la durée de la pause.")])
+    ouverture = IntegerField(
+        "Ouverture (minutes)", validators=[InputRequired("Indiquez la durée de l'ouverture.")]
+    )
+    cloture = IntegerField(
+        "Clôture (minutes)", validators=[InputRequired("Indiquez la durée de la clôture.")]
+    )
+    pause = IntegerField(
+        "Pause (minutes)", validators=[InputRequired("Indiquez la durée de la pause.")]
+    )
     confirmer = BooleanField("J'ai lu les avertissements et je confirme")
 
     def load_choices(self, sites: list[Site], years: list[tuple[int, bool]] | None = None) -> None:
@@ -109,7 +133,9 @@ class HalfDayForm(Form):
                 setup.RoomChoice(
                     room=rooms[room_id],
                     is_auditorium=room_id == self.auditorium.data,
-                    equipment=frozenset(e for e in Equipment if equipment_key(room_id, e) in chosen),
+                    equipment=frozenset(
+                        e for e in Equipment if equipment_key(room_id, e) in chosen
+                    ),
                 )
                 for room_id in dict.fromkeys(self.salles.data or ())
             ),
@@ -132,7 +158,10 @@ class HalfDayForm(Form):
         """The half-day's current settings, for its edit page."""
         self.titre.data = half_day.title
         self.jour.data = local_day(half_day)
-        self.debut.data, self.fin.data = local_time(half_day.starts_at), local_time(half_day.ends_at)
+        self.debut.data, self.fin.data = (
+            local_time(half_day.starts_at),
+            local_time(half_day.ends_at),
+        )
         self.date_limite.data = to_paris(half_day.deadline).replace(tzinfo=None)
         self.site.data = half_day.site_id
         self.salles.data = [room.room_id for room in half_day.rooms]
@@ -166,7 +195,9 @@ class HalfDayForm(Form):
             self.auditorium.data = auditorium.id
             self.capacite.data = auditorium.capacity
         self.equipement.data = [
-            equipment_key(room.id, Equipment.videoconference) for room in site.rooms if room.videoconference
+            equipment_key(room.id, Equipment.videoconference)
+            for room in site.rooms
+            if room.videoconference
         ]
 
 
@@ -182,8 +213,11 @@ class ActionForm(Form):
 
 class ReopenForm(Form):
     date_limite = DateTimeLocalField(
-        "Nouvelle date limite des propositions", format="%Y-%m-%dT%H:%M",
-        validators=[InputRequired("Indiquez la nouvelle date limite des propositions (date et heure).")],
+        "Nouvelle date limite des propositions",
+        format="%Y-%m-%dT%H:%M",
+        validators=[
+            InputRequired("Indiquez la nouvelle date limite des propositions (date et heure).")
+        ],
     )
 
     def deadline(self) -> datetime:

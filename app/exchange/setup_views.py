@@ -33,7 +33,9 @@ from app.extensions import db
 from app.formatting import PARIS, datetime_fr
 from app.staff.access import coordinator_required
 
-blueprint = Blueprint("exchange_setup", __name__, url_prefix="/admin/rencontres", template_folder="templates")
+blueprint = Blueprint(
+    "exchange_setup", __name__, url_prefix="/admin/rencontres", template_folder="templates"
+)
 
 #: School years offered at creation: this one and the next two.
 YEARS_AHEAD = 2
@@ -93,8 +95,10 @@ def close_call(year: int):
         except setup.Refused as refusal:
             flash(str(refusal))
         else:
-            flash("L'appel à propositions est clos : plus aucune proposition n'est acceptée, et les "
-                  "intervenants ne peuvent plus modifier les leurs.")
+            flash(
+                "L'appel à propositions est clos : plus aucune proposition n'est acceptée, et les "
+                "intervenants ne peuvent plus modifier les leurs."
+            )
     return redirect(url_for(".hub", year=year))
 
 
@@ -108,7 +112,9 @@ def reopen_call(year: int):
             reopened = setup.reopen_call(current_user, half_day, form.deadline())
         except setup.Refused as refusal:
             for problem in refusal.problems:
-                (form.date_limite.errors if problem.field else form.form_errors).append(problem.message)
+                (form.date_limite.errors if problem.field else form.form_errors).append(
+                    problem.message
+                )
         else:
             flash(f"L'appel à propositions est rouvert jusqu'au {datetime_fr(reopened.deadline)}.")
             return redirect(url_for(".hub", year=year))
@@ -124,7 +130,10 @@ def _save(form: HalfDayForm, half_day: HalfDay | None, sites, *, suggestions):
         year = form.annee.data if half_day is None else half_day.school_year
         try:
             saved = setup.save_half_day(
-                current_user, form.settings(year, sites), half_day=half_day, confirmed=form.confirmer.data
+                current_user,
+                form.settings(year, sites),
+                half_day=half_day,
+                confirmed=form.confirmer.data,
             )
         except setup.Refused as refusal:
             form.attach(refusal.problems)
@@ -134,11 +143,18 @@ def _save(form: HalfDayForm, half_day: HalfDay | None, sites, *, suggestions):
                 warnings = saved.to_confirm
             else:
                 created = half_day is None
-                flash(" ".join([
-                    "Demi-journée créée : l'appel à propositions est ouvert." if created
-                    else "Réglages enregistrés." if saved.changed else "",
-                    *saved.notes,
-                ]).strip())
+                flash(
+                    " ".join(
+                        [
+                            "Demi-journée créée : l'appel à propositions est ouvert."
+                            if created
+                            else "Réglages enregistrés."
+                            if saved.changed
+                            else "",
+                            *saved.notes,
+                        ]
+                    ).strip()
+                )
                 return redirect(url_for(".hub", year=saved.half_day.school_year))
     elif request.method == "POST":
         errors = ["Vérifiez les champs signalés ci-dessous."]
@@ -148,9 +164,18 @@ def _save(form: HalfDayForm, half_day: HalfDay | None, sites, *, suggestions):
     if not call_open:
         form.date_limite.render_kw = {"readonly": True}
     return render_template(
-        "exchange/setup_form.html", form=form, half_day=half_day, sites=sites, errors=errors,
-        warnings=warnings, suggestions=suggestions, shown=SHOWN_SUGGESTIONS, published=published,
-        equipment_key=equipment_key, equipment=list(Equipment), call_open=call_open,
+        "exchange/setup_form.html",
+        form=form,
+        half_day=half_day,
+        sites=sites,
+        errors=errors,
+        warnings=warnings,
+        suggestions=suggestions,
+        shown=SHOWN_SUGGESTIONS,
+        published=published,
+        equipment_key=equipment_key,
+        equipment=list(Equipment),
+        call_open=call_open,
     ), status
 
 
@@ -177,9 +202,15 @@ def _attendees(half_day: HalfDay) -> list[tuple[str, int]]:
     counts = setup.attendee_counts(half_day)
     in_person, remote = AttendanceMode.in_person, AttendanceMode.remote
     return [
-        (f"Sur place, place confirmée (sur {half_day.capacity})", counts[(in_person, AttendeeStatus.confirmed)]),
+        (
+            f"Sur place, place confirmée (sur {half_day.capacity})",
+            counts[(in_person, AttendeeStatus.confirmed)],
+        ),
         ("Sur place, en liste d'attente", counts[(in_person, AttendeeStatus.waiting)]),
-        ("À distance", counts[(remote, AttendeeStatus.confirmed)] + counts[(remote, AttendeeStatus.waiting)]),
+        (
+            "À distance",
+            counts[(remote, AttendeeStatus.confirmed)] + counts[(remote, AttendeeStatus.waiting)],
+        ),
     ]
 
 
@@ -191,7 +222,9 @@ def _half_day(year: int) -> HalfDay:
 
 
 def _sites() -> list[Site]:
-    return list(db.session.scalars(sa.select(Site).options(selectinload(Site.rooms)).order_by(Site.name)))
+    return list(
+        db.session.scalars(sa.select(Site).options(selectinload(Site.rooms)).order_by(Site.name))
+    )
 
 
 def _default_site(sites: list[Site]) -> Site | None:
@@ -202,14 +235,20 @@ def _years() -> list[tuple[int, bool]]:
     """The school years offered at creation, each with whether it already has its half-day."""
     first = school_year_of(now().astimezone(PARIS).date())
     years = range(first, first + YEARS_AHEAD + 1)
-    taken = set(db.session.scalars(sa.select(HalfDay.school_year).where(HalfDay.school_year.in_(years))))
+    taken = set(
+        db.session.scalars(sa.select(HalfDay.school_year).where(HalfDay.school_year.in_(years)))
+    )
     return [(year, year in taken) for year in years]
 
 
 def _arg_year(years: list[tuple[int, bool]]) -> int:
     """`?annee=` when offered, else the first year without a half-day."""
     wanted = request.args.get("annee", type=int)
-    if wanted is not None and FIRST_YEAR <= wanted <= LAST_YEAR and any(y == wanted for y, _ in years):
+    if (
+        wanted is not None
+        and FIRST_YEAR <= wanted <= LAST_YEAR
+        and any(y == wanted for y, _ in years)
+    ):
         return wanted
     return next((year for year, taken in years if not taken), years[0][0])
 

@@ -20,7 +20,9 @@ class OutboxMail(db.Model):
     """A mail waiting for delivery, being delivered, delivered, or failed for good."""
 
     __tablename__ = "outbox_mails"
-    __table_args__ = (sa.Index("ix_outbox_mails_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_mails_status_next_attempt_at", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: The template pair it was composed from: "booking/confirmed"…

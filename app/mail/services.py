@@ -308,7 +308,8 @@ def _take_back_dead_claims() -> None:
     if taken_back:
         log.warning(
             "%s mail(s) claimed by a delivery run that stopped beating (its process died?) "
-            "go back to the outbox", taken_back,
+            "go back to the outbox",
+            taken_back,
         )
 
 
@@ -363,7 +364,9 @@ def _send(
         report.sent += recorder.recorded
         return {}  # the rows are another run's now: nothing more to record
     except (OSError, smtplib.SMTPException) as error:
-        refusal = _relay_refusal(error) if isinstance(error, smtplib.SMTPAuthenticationError) else None
+        refusal = (
+            _relay_refusal(error) if isinstance(error, smtplib.SMTPAuthenticationError) else None
+        )
         if refusal is not None and refusal[0] == "relay":
             # The relay refuses our login (535): each mail is refused with it, up to the breaker.
             for row_id in messages:
@@ -452,7 +455,9 @@ def _sent_statement(postgresql: bool) -> sa.Update:
             claimed_at=None,
         )
         # On PostgreSQL, synchronous_commit off for this statement's transaction (autocommit).
-        .returning(sa.func.set_config("synchronous_commit", "off", True) if postgresql else outbox.c.id)
+        .returning(
+            sa.func.set_config("synchronous_commit", "off", True) if postgresql else outbox.c.id
+        )
     )
 
 

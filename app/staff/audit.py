@@ -14,13 +14,31 @@ FORGOTTEN = "(données personnelles effacées après la durée de conservation)"
 
 #: How a changed field is named in an entry's summary ("Modification de « … » : salle, début").
 FIELD_LABELS = {
-    "title": "titre", "description": "description", "topic": "thème", "level": "niveau",
-    "trainer": "formateur", "what_to_bring": "à apporter", "registration_deadline": "date limite",
-    "room": "salle", "starts_at": "début", "ends_at": "fin", "capacity": "places",
-    "slug": "identifiant", "name": "nom", "street": "adresse", "postcode": "code postal",
-    "city": "ville", "latitude": "latitude", "longitude": "longitude", "access_notes": "accès",
-    "videoconference": "visioconférence", "step_free": "accès sans marche",
-    "first_name": "prénom", "last_name": "nom", "email": "adresse", "site_id": "site",
+    "title": "titre",
+    "description": "description",
+    "topic": "thème",
+    "level": "niveau",
+    "trainer": "formateur",
+    "what_to_bring": "à apporter",
+    "registration_deadline": "date limite",
+    "room": "salle",
+    "starts_at": "début",
+    "ends_at": "fin",
+    "capacity": "places",
+    "slug": "identifiant",
+    "name": "nom",
+    "street": "adresse",
+    "postcode": "code postal",
+    "city": "ville",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "access_notes": "accès",
+    "videoconference": "visioconférence",
+    "step_free": "accès sans marche",
+    "first_name": "prénom",
+    "last_name": "nom",
+    "email": "adresse",
+    "site_id": "site",
 }
 
 
@@ -51,8 +69,13 @@ def record(
     return entry
 
 
-def entries(*, target_kind: str | None = None, target_id: int | None = None, limit: int = 200,
-            before_id: int | None = None) -> list[AuditEntry]:
+def entries(
+    *,
+    target_kind: str | None = None,
+    target_id: int | None = None,
+    limit: int = 200,
+    before_id: int | None = None,
+) -> list[AuditEntry]:
     """The latest entries, newest first; `before_id` pages back."""
     query = sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if target_kind is not None:

@@ -18,15 +18,21 @@ ROLES = {"coordinateur": Role.coordinator, "formateur": Role.trainer}
 @click.option("--courriel", "email", required=True, help="Adresse, qui sert d'identifiant.")
 @click.option("--nom", "full_name", help="Nom affiché (par défaut celui du formateur).")
 @click.option("--role", type=click.Choice(sorted(ROLES)), required=True)
-@click.password_option("--mot-de-passe", "password", prompt="Mot de passe",
-                       confirmation_prompt="Confirmez le mot de passe")
+@click.password_option(
+    "--mot-de-passe",
+    "password",
+    prompt="Mot de passe",
+    confirmation_prompt="Confirmez le mot de passe",
+)
 def create_command(email, full_name, role, password):
     """Crée un compte. Un formateur doit exister dans le catalogue avec la même adresse."""
     role = ROLES[role]
     trainer = None
     if role is Role.trainer:
         trainer = db.session.scalar(
-            sa.select(Trainer).where(sa.func.lower(Trainer.email) == services.normalise_email(email))
+            sa.select(Trainer).where(
+                sa.func.lower(Trainer.email) == services.normalise_email(email)
+            )
         )
         if trainer is None:
             raise click.ClickException(f"Aucun formateur du catalogue n'a l'adresse {email}.")
@@ -42,8 +48,12 @@ def create_command(email, full_name, role, password):
 
 @staff_cli.command("password")
 @click.option("--courriel", "email", required=True)
-@click.password_option("--mot-de-passe", "password", prompt="Nouveau mot de passe",
-                       confirmation_prompt="Confirmez le mot de passe")
+@click.password_option(
+    "--mot-de-passe",
+    "password",
+    prompt="Nouveau mot de passe",
+    confirmation_prompt="Confirmez le mot de passe",
+)
 def password_command(email, password):
     """Change le mot de passe d'un compte (ses sessions ouvertes se ferment)."""
     user = db.session.scalar(

@@ -189,10 +189,20 @@ def login_rate_key(email: str) -> str:
 
 #: The demo accounts `make run` creates and prints: (e-mail, name, role, password, trainer e-mail).
 DEMO_ACCOUNTS = (
-    ("coordination@ateliers-tice.test", "Coordination CRDP (démo)", Role.coordinator,
-     "demo-coordination", None),
-    ("claire.dumont@ac-amiens.fr", "Claire Dumont", Role.trainer, "demo-formateur",
-     "claire.dumont@ac-amiens.fr"),
+    (
+        "coordination@ateliers-tice.test",
+        "Coordination CRDP (démo)",
+        Role.coordinator,
+        "demo-coordination",
+        None,
+    ),
+    (
+        "claire.dumont@ac-amiens.fr",
+        "Claire Dumont",
+        Role.trainer,
+        "demo-formateur",
+        "claire.dumont@ac-amiens.fr",
+    ),
 )
 
 
