@@ -11,7 +11,7 @@ from app.calendars.commands import calendars_cli
 from app.catalog.demo import seed_demo
 from app.exchange.demo import seed_demo_half_day
 from app.formatting import date_fr
-from app.mail.services import deliver_pending
+from app.mail.delivery import deliver_pending
 from app.staff.commands import staff_cli
 from app.staff.services import seed_demo_accounts
 

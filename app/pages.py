@@ -11,7 +11,7 @@ from app.clock import now
 from app.database import begin_write
 from app.extensions import db, limiter
 from app.mail.models import MailStatus, OutboxMail
-from app.mail.services import relay_trouble
+from app.mail.relay import relay_trouble
 
 blueprint = Blueprint("pages", __name__)
 

@@ -313,8 +313,8 @@ def prepare(app) -> tuple[Prepared, str]:
     from sqlalchemy.orm import selectinload
 
     from app.extensions import db
+    from app.mail.message import build_message
     from app.mail.models import OutboxMail
-    from app.mail.services import build_message
 
     with app.app_context():
         rows = db.session.scalars(
@@ -472,15 +472,15 @@ def run_ceiling(prepared: Prepared, port: int, count: int, time_cap: float, mete
 
 
 class step_timers:
-    """Wall time spent in app.mail.services' _claim, _send and _record, in build_message() (the
-    MIME bytes, called by _claim) and in _Recorder.wait() (each mail's content waiting for the
-    previous mail's record, called by _send). A few µs per call; `claim` includes `build`,
-    `send` includes `sent`."""
+    """Wall time spent in app.mail.delivery's _claim, _send and _record, in build_message() (the
+    MIME bytes, called by _claim: timed under the name app.mail.delivery calls it by) and in
+    Recorder.wait() (each mail's content waiting for the previous mail's record, called by
+    _send). A few µs per call; `claim` includes `build`, `send` includes `sent`."""
 
     def __init__(self):
-        from app.mail import services
+        from app.mail import delivery, recorder
 
-        self.module = services
+        self.module, self.recorder = delivery, recorder
         self.seconds = dict.fromkeys(("claim", "send", "build", "record", "sent"), 0.0)
 
     def _timed(self, function, key):
@@ -499,7 +499,7 @@ class step_timers:
         module = self.module
         names = ((module, "_claim", "claim"), (module, "_send", "send"))
         names += ((module, "_record", "record"), (module, "build_message", "build"))
-        names += ((module._Recorder, "wait", "sent"),)
+        names += ((self.recorder.Recorder, "wait", "sent"),)
         self.saved = [(owner, name, getattr(owner, name)) for owner, name, _ in names]
         for (owner, name, function), (_, _, key) in zip(self.saved, names, strict=True):
             setattr(owner, name, self._timed(function, key))
@@ -514,7 +514,7 @@ class step_timers:
 def run_service(app, batch: int, time_cap: float, meter: Meter, timers=None):
     """deliver_pending(batch) until a call delivers nothing, in one app context."""
     from app.extensions import db
-    from app.mail.services import deliver_pending
+    from app.mail.delivery import deliver_pending
 
     sent = retried = failed = batches = 0
     errors: collections.Counter[str] = collections.Counter()
@@ -868,10 +868,10 @@ def profile_service(app, args, batch: int) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# REFERENCE — the mail as Flask-Mail builds it from the same row: the way app/mail/services.py
-# built its mails before it wrote the MIME bytes itself (a Message whose _message() adds the
-# text/calendar alternative last with its method parameter, and the .ics attached). Not the
-# app's code: only what the service's bytes are compared with once parsed.
+# REFERENCE — the mail as Flask-Mail builds it from the same row: the way the service built its
+# mails before it wrote the MIME bytes itself, now app/mail/message.py (a Message whose _message()
+# adds the text/calendar alternative last with its method parameter, and the .ics attached). Not
+# the app's code: only what the service's bytes are compared with once parsed.
 # --------------------------------------------------------------------------------------------
 
 
@@ -881,7 +881,7 @@ def reference_message(row) -> bytes:
     from flask import current_app
     from flask_mail import Message
 
-    from app.mail.services import message_id_for
+    from app.mail.message import message_id_for
 
     class InvitationMessage(Message):
         def __init__(self, *args, method: str, calendar: str, **kwargs):

@@ -12,13 +12,9 @@ from app.booking import reminders, retention
 from app.exchange import attendees, planning
 from app.exchange import retention as exchange_retention
 from app.extensions import db
-from app.mail.services import (
-    BEATS_PER_CLAIM_TIMEOUT,
-    DeliveryReport,
-    beat_claims,
-    deliver_pending,
-    purge_delivered,
-)
+from app.mail.delivery import DeliveryReport, deliver_pending
+from app.mail.recorder import BEATS_PER_CLAIM_TIMEOUT, beat_claims
+from app.mail.services import purge_delivered
 from app.staff import audit
 
 log = logging.getLogger("scheduler")

@@ -10,6 +10,7 @@ from app.booking.models import Registration, RegistrationStatus
 from app.booking.services import register
 from app.extensions import db
 from app.mail import services as mail
+from app.mail.delivery import RETRY_DELAYS_MINUTES, deliver_pending
 from app.mail.models import MailStatus, OutboxMail
 from app.staff.models import AuditEntry
 from tests.conftest import free_port, login, manage_secret, outbox
@@ -41,7 +42,7 @@ def test_the_list_shows_state_attempts_and_the_server_answer(
     register(workshop.id, applicant(1))
     register(workshop.id, applicant(2, email="inconnu@ac-amiens.fr"))
     smtp.reject["inconnu@ac-amiens.fr"] = (550, "5.1.1 Mailbox unknown")
-    mail.deliver_pending()
+    deliver_pending()
     page = client.get("/admin/courriels").get_data(as_text=True)
     assert "lea.martin1@ac-amiens.fr" in page and "inconnu@ac-amiens.fr" in page
     assert "550 5.1.1 Mailbox unknown" in page
@@ -96,7 +97,7 @@ def test_a_purged_mail_says_its_content_is_gone(
     client, coordinator, make_workshop, applicant, clock, smtp
 ):
     register(make_workshop().id, applicant(1))
-    mail.deliver_pending()
+    deliver_pending()
     clock.advance(days=31)
     mail.purge_delivered()
     (row,) = outbox()
@@ -114,8 +115,8 @@ def test_a_failed_mail_is_offered_again_and_logged(
     workshop = make_workshop()
     register(workshop.id, applicant(1))
     app.extensions["mail"].port = free_port()  # the relay is down for a day: the mail gives up
-    for _ in range(len(mail.RETRY_DELAYS_MINUTES) + 1):
-        mail.deliver_pending()
+    for _ in range(len(RETRY_DELAYS_MINUTES) + 1):
+        deliver_pending()
         clock.advance(hours=13)
     app.extensions["mail"].port = smtp.port
     (row,) = outbox()
@@ -124,7 +125,7 @@ def test_a_failed_mail_is_offered_again_and_logged(
     db.session.expire_all()
     row = db.session.get(OutboxMail, row.id)
     assert (row.status, row.attempts) == (MailStatus.pending, 0)
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
     assert [m["To"] for m in smtp.messages] == ["lea.martin1@ac-amiens.fr"]
     (entry,) = db.session.scalars(sa.select(AuditEntry)).all()
     assert entry.action == "mail.retry" and entry.actor_id == coordinator.id
@@ -136,7 +137,7 @@ def test_a_confirmation_whose_seat_was_released_is_not_sent_again(
     workshop = make_workshop()
     register(workshop.id, applicant(1, email="inconnu@ac-amiens.fr"))
     smtp.reject["inconnu@ac-amiens.fr"] = (550, "5.1.1 Mailbox unknown")
-    mail.deliver_pending()
+    deliver_pending()
     assert db.session.scalar(sa.select(Registration.status)) is RegistrationStatus.cancelled
     (row,) = outbox()
     page = client.post(f"/admin/courriels/{row.id}/renvoyer", follow_redirects=True).get_data(

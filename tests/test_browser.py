@@ -15,7 +15,7 @@ import re
 import pytest
 
 from app.extensions import db
-from app.mail.services import deliver_pending
+from app.mail.delivery import deliver_pending
 from tests.conftest import require
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]

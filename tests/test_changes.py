@@ -18,7 +18,7 @@ from app.booking import services as booking
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.extensions import db
-from app.mail import services as mail
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
 from tests.conftest import manage_secret, outbox
 from tests.ical_checks import events
@@ -88,13 +88,13 @@ def add_room(site, name="Salle 2", capacity=16) -> Room:
 def test_moving_by_an_hour_sends_confirmed_teachers_the_new_invitation(smtp, clock, full_workshop):
     workshop = full_workshop
     old_start, old_end = workshop.starts_at, workshop.ends_at
-    mail.deliver_pending()
+    deliver_pending()
     clock.advance(minutes=5)
 
     outcome = changes.reschedule(workshop.id, starts_at=old_start + timedelta(hours=1))
     assert (outcome.confirmed, outcome.waiting, outcome.promoted) == (2, 1, 0)
     assert [c.label for c in outcome.changes] == ["Date et horaire"]
-    mail.deliver_pending()
+    deliver_pending()
 
     for address in (TEACHER, SECOND):
         confirmation, update = smtp.to(address)
@@ -132,7 +132,7 @@ def test_an_update_then_a_cancellation_raise_the_sequence_each_time(
     changes.reschedule(workshop.id, starts_at=workshop.starts_at + timedelta(days=1))
     clock.advance(minutes=1)
     changes.cancel_workshop(workshop.id, "Formatrice malade")
-    mail.deliver_pending()
+    deliver_pending()
 
     found = [only_event(invitation_parts(m)[1]) for m in smtp.to(TEACHER)]
     assert [invitation_parts(m)[0] for m in smtp.to(TEACHER)] == ["REQUEST", "REQUEST", "CANCEL"]
@@ -152,7 +152,7 @@ def test_moving_to_another_site_tells_the_new_place(
 
     outcome = changes.reschedule(workshop.id, room_id=peronne.rooms[0].id)
     assert [c.label for c in outcome.changes] == ["Lieu"]  # both rooms are "Salle multimédia"
-    mail.deliver_pending()
+    deliver_pending()
     _, update = smtp.to(TEACHER)
     _, event = only_event(invitation_parts(update)[1])
     assert (
@@ -222,7 +222,7 @@ def test_a_move_away_from_the_start_promotes_people_the_cutoff_held_back(
     new_start = workshop.starts_at + timedelta(days=7)
     outcome = changes.reschedule(workshop.id, starts_at=new_start)
     assert (outcome.confirmed, outcome.waiting, outcome.promoted) == (0, 1, 1)
-    mail.deliver_pending()
+    deliver_pending()
     *_, info, promoted = smtp.to(SECOND)
     assert not has_calendar(info)
     method, calendar = invitation_parts(promoted)
@@ -276,12 +276,12 @@ def test_a_draft_or_unknown_workshop_is_not_found(app, make_workshop):
 
 def test_cancelling_tells_everyone_and_keeps_the_registrations(smtp, clock, full_workshop):
     workshop = full_workshop
-    mail.deliver_pending()
+    deliver_pending()
     clock.advance(minutes=1)
 
     outcome = changes.cancel_workshop(workshop.id, "  Formatrice malade.\nToutes nos excuses.  ")
     assert (outcome.confirmed, outcome.waiting) == (2, 1)
-    mail.deliver_pending()
+    deliver_pending()
     for address in (TEACHER, SECOND):
         confirmation, cancellation = smtp.to(address)
         assert cancellation["Subject"] == f"Atelier annulé : {workshop.title}"
@@ -327,7 +327,7 @@ def test_the_reason_is_escaped_in_html_text_and_calendar(smtp, make_workshop, ap
         'Travaux <script>alert("x")</script> & co\r\nEND:VEVENT\r\nBEGIN:VEVENT;x,y\\z\x00\u2028'
     )
     changes.cancel_workshop(workshop.id, reason)
-    mail.deliver_pending()
+    deliver_pending()
 
     cancellation = smtp.to(TEACHER)[-1]
     html = html_of(cancellation)

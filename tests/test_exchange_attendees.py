@@ -18,7 +18,7 @@ from app import tokens
 from app.exchange import attendees
 from app.exchange.models import AttendanceMode, Attendee, AttendeeStatus
 from app.extensions import db
-from app.mail import services as mail
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
 from app.tokens import Token, TokenPurpose
 from scheduler import jobs
@@ -558,7 +558,7 @@ def test_an_undeliverable_confirmation_frees_the_seat(client, half_day, smtp):
     register(client, 2)
     waiting = register(client, 3)
     smtp.reject["inconnu@ac-amiens.fr"] = (550, "5.1.1 Mailbox unknown")
-    mail.deliver_pending()
+    deliver_pending()
     people = {a.email: a for a in everyone()}
     assert people[typo.email].status is AttendeeStatus.cancelled
     assert people[waiting.email].status is AttendeeStatus.confirmed

@@ -28,7 +28,7 @@ from app.exchange.models import (
 from app.exchange.services import at_local, local_time
 from app.extensions import db
 from app.formatting import PARIS
-from app.mail import services as mail
+from app.mail.delivery import deliver_pending
 from app.staff.models import AuditEntry
 from scheduler import jobs
 from tests.conftest import login, outbox
@@ -682,7 +682,7 @@ def test_publishing_a_second_version_after_moving_one_contribution_sends_exactly
     """The issue's test: one update mail, to that contribution's presenters, with the same UID
     and a higher SEQUENCE — as a real SMTP server receives it, read by independent parsers."""
     assert client.post(f"{AGENDA}/publier").status_code == 302
-    mail.deliver_pending()
+    deliver_pending()
     assert len(smtp.messages) == 5
     a = arranged["A"]
     [first] = smtp.to(a.email)
@@ -694,7 +694,7 @@ def test_publishing_a_second_version_after_moving_one_contribution_sends_exactly
     text = page(client.get(AGENDA))
     assert "Déplacée : « A » — Auditorium, 13 h 45 – 14 h 15 → Auditorium, 14 h 30 – 15 h" in text
     assert client.post(f"{AGENDA}/publier", data={"note": "A plus tard"}).status_code == 302
-    mail.deliver_pending()
+    deliver_pending()
 
     assert len(smtp.messages) == 6
     update = smtp.messages[-1]
@@ -745,7 +745,7 @@ def test_removing_a_contribution_then_publishing_sends_one_cancel(
     half_day, arranged, coordinator, client, smtp
 ):
     client.post(f"{AGENDA}/publier")
-    mail.deliver_pending()
+    deliver_pending()
     e = arranged["E"]
     _, placed = only_event(invitation_parts(smtp.to(e.email)[0])[1])
     assert (
@@ -755,7 +755,7 @@ def test_removing_a_contribution_then_publishing_sends_one_cancel(
     assert "Retirée : « E »" in page(client.get(AGENDA))
 
     assert client.post(f"{AGENDA}/publier").status_code == 302
-    mail.deliver_pending()
+    deliver_pending()
     assert len(smtp.messages) == 6
     cancel = smtp.messages[-1]
     assert cancel["To"] == e.email

@@ -26,7 +26,7 @@ from app.exchange.models import (
 )
 from app.extensions import db
 from app.formatting import PARIS
-from app.mail import services as mail
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
 from app.staff.models import AuditEntry
 from app.tokens import Token, TokenPurpose
@@ -255,7 +255,7 @@ def test_a_valid_proposal_is_recorded_acknowledged_and_its_link_opens_its_page(c
 
 def test_the_acknowledgement_reaches_the_smtp_server(smtp, client, half_day):
     submit(client, titre="Créer un livre numérique « à la maison »")
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
     [message] = smtp.to("lea.martin@ac-amiens.fr")
     assert message["Subject"] == "Proposition reçue : Créer un livre numérique « à la maison »"
     body = message.get_body(("plain",)).get_content()

@@ -30,8 +30,8 @@ from app.attendance.models import (
 from app.booking.models import Registration, RegistrationStatus
 from app.extensions import db
 from app.formatting import PARIS
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
-from app.mail.services import deliver_pending
 from app.tokens import TokenPurpose
 from tests.conftest import login, require
 

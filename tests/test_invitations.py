@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from app.booking import services as booking
-from app.mail import services as mail
+from app.mail.delivery import deliver_pending
 from tests.conftest import manage_secret, outbox, require
 from tests.ical_checks import events, lines
 
@@ -64,7 +64,7 @@ def test_confirmation_carries_a_request_the_parsers_and_libical_accept(
     registration = booking.register(
         workshop.id, applicant(1, first_name="Zoé", last_name="L'Hôte")
     ).registration
-    mail.deliver_pending()
+    deliver_pending()
 
     [message] = smtp.messages
     method, calendar = invitation_parts(message)
@@ -92,7 +92,7 @@ def test_cancelling_sends_a_cancel_with_the_same_uid_and_a_higher_sequence(
 ):
     booking.register(make_workshop(capacity=2).id, applicant(1))
     booking.cancel(manage_secret(outbox("confirmed")[0]))
-    mail.deliver_pending()
+    deliver_pending()
 
     confirmation, cancellation = smtp.messages
     _, request = invitation_parts(confirmation)
@@ -109,12 +109,12 @@ def test_promotion_carries_a_request_waiting_carries_none(smtp, make_workshop, a
     workshop = make_workshop(capacity=1)
     booking.register(workshop.id, applicant(1))
     booking.register(workshop.id, applicant(2))
-    mail.deliver_pending()
+    deliver_pending()
     [waiting] = smtp.to("lea.martin2@ac-amiens.fr")
     assert "text/calendar" not in {part.get_content_type() for part in waiting.walk()}
 
     booking.cancel(manage_secret(outbox("confirmed")[0]))
-    mail.deliver_pending()
+    deliver_pending()
     promoted = smtp.to("lea.martin2@ac-amiens.fr")[-1]
     method, calendar = invitation_parts(promoted)
     assert method == "REQUEST"
@@ -126,5 +126,5 @@ def test_promotion_carries_a_request_waiting_carries_none(smtp, make_workshop, a
 def test_reply_to_is_set_when_configured(app, smtp, make_workshop, applicant):
     app.config["MAIL_REPLY_TO"] = "crdp-ateliers@ac-amiens.fr"
     booking.register(make_workshop().id, applicant(1, first_name="Jean"))
-    mail.deliver_pending()
+    deliver_pending()
     assert smtp.messages[0]["Reply-To"] == "crdp-ateliers@ac-amiens.fr"

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from app.booking import services as booking
 from app.extensions import db
 from app.mail import services as mail
+from app.mail.delivery import deliver_pending
+from app.mail.message import message_id_for
 from app.mail.models import MailSender, MailStatus, OutboxMail
 from tests.conftest import free_port
 
@@ -38,14 +40,14 @@ def test_confirmation_mail_as_received(smtp, make_workshop, applicant):
     workshop = make_workshop(capacity=3, what_to_bring="Votre tablette")
     booking.register(workshop.id, applicant(1, first_name="Zoé", last_name="L'Hôte-Dupré"))
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
 
     assert (report.sent, report.failed, report.retried) == (1, 0, 0)
     [message] = smtp.messages
     assert message["To"] == "lea.martin1@ac-amiens.fr"
     assert message["Subject"] == f"Inscription confirmée : {workshop.title}"
     assert message["Auto-Submitted"] == "auto-generated"
-    assert message["Message-ID"] == mail.message_id_for(rows()[0])
+    assert message["Message-ID"] == message_id_for(rows()[0])
     assert len(message.get_all("Message-ID")) == 1 and len(message.get_all("Date")) == 1
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
@@ -61,25 +63,25 @@ def test_smtp_down_keeps_mails_and_retries_later(app, clock):
     app.extensions["mail"].server, app.extensions["mail"].port = "127.0.0.1", free_port()
     app.config["MAIL_SERVER"] = "127.0.0.1"
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
 
     assert report.retried == 2 and report.sent == 0
     for row in rows():
         assert row.status is MailStatus.pending and row.attempts == 1
         assert "ConnectionRefusedError" in row.last_error
         assert row.next_attempt_at > clock.now
-    assert mail.deliver_pending().retried == 0  # not due yet: nothing tried
+    assert deliver_pending().retried == 0  # not due yet: nothing tried
 
 
 def test_retry_succeeds_once_the_server_is_back(smtp, app, clock):
     queue(1)
     real_port = app.extensions["mail"].port
     app.extensions["mail"].port = free_port()
-    mail.deliver_pending()
+    deliver_pending()
     app.extensions["mail"].port = real_port
 
     clock.advance(minutes=1)
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
     assert len(smtp.messages) == 1 and rows()[0].attempts == 1
 
 
@@ -89,7 +91,7 @@ def test_permanent_refusal_fails_that_mail_only(smtp, app):
     queue(1, "nobody@ac-amiens.fr")
     queue(1, "last@ac-amiens.fr")
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
 
     assert (report.sent, report.failed) == (2, 1)
     assert sorted(m["To"] for m in smtp.messages) == ["first@ac-amiens.fr", "last@ac-amiens.fr"]
@@ -102,10 +104,10 @@ def test_temporary_refusal_is_retried(smtp, app, clock):
     smtp.reject["busy@ac-amiens.fr"] = (451, "4.3.0 Try again later")
     queue(1, "busy@ac-amiens.fr")
 
-    assert mail.deliver_pending().retried == 1
+    assert deliver_pending().retried == 1
     del smtp.reject["busy@ac-amiens.fr"]
     clock.advance(minutes=2)
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
 
 
 def test_gives_up_after_about_a_day(app, clock):
@@ -115,7 +117,7 @@ def test_gives_up_after_about_a_day(app, clock):
     start = clock.now
     while rows()[0].status is MailStatus.pending:
         clock.set(rows()[0].next_attempt_at)
-        mail.deliver_pending()
+        deliver_pending()
     assert rows()[0].status is MailStatus.failed
     assert timedelta(hours=20) < clock.now - start < timedelta(hours=36)
     assert "abandon" in rows()[0].last_error
@@ -123,7 +125,7 @@ def test_gives_up_after_about_a_day(app, clock):
 
 def test_header_injection_is_refused_not_sent(smtp, app):
     queue(1, "victim@ac-amiens.fr\r\nBcc: everyone@ac-amiens.fr")
-    report = mail.deliver_pending()
+    report = deliver_pending()
     assert report.failed == 1 and smtp.received == []
 
 
@@ -141,20 +143,20 @@ def claimed_by_another_run(clock, beat: bool = True) -> OutboxMail:
 def test_a_run_that_keeps_beating_keeps_its_claim_however_long_it_sends(smtp, app, clock):
     claimed_by_another_run(clock)
     clock.advance(seconds=59)
-    assert mail.deliver_pending().sent == 0
+    assert deliver_pending().sent == 0
     db.session.get(MailSender, "other-run").beat_at = clock.now  # its relay is slow, it beats
     db.session.commit()
     clock.advance(seconds=55)  # 114 s after the claim, 55 s after the beat
-    assert mail.deliver_pending().sent == 0 and smtp.messages == []
+    assert deliver_pending().sent == 0 and smtp.messages == []
 
 
 def test_the_claim_of_a_run_that_stopped_beating_is_taken_back_after_a_minute(smtp, app, clock):
     claimed_by_another_run(clock)
     clock.advance(seconds=59)
-    assert mail.deliver_pending().sent == 0
+    assert deliver_pending().sent == 0
     clock.advance(seconds=2)  # its process died: no beat for 61 s
 
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
     assert len(smtp.messages) == 1
     assert db.session.scalars(sa.select(MailSender)).all() == []  # the dead run's row is gone
 
@@ -162,14 +164,14 @@ def test_the_claim_of_a_run_that_stopped_beating_is_taken_back_after_a_minute(sm
 def test_a_claim_without_heartbeat_counts_from_when_it_was_made(smtp, app, clock):
     claimed_by_another_run(clock, beat=False)
     clock.advance(seconds=59)
-    assert mail.deliver_pending().sent == 0
+    assert deliver_pending().sent == 0
     clock.advance(seconds=2)
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
 
 
 def test_a_run_records_each_mail_as_it_goes_and_leaves_no_heartbeat(smtp, app):
     queue(3)
-    report = mail.deliver_pending()
+    report = deliver_pending()
     assert report.sent == 3
     assert all(r.status is MailStatus.sent and r.claim is None for r in rows())
     assert db.session.scalars(sa.select(MailSender)).all() == []
@@ -179,7 +181,7 @@ def test_without_mail_server_mails_are_written_as_eml_files(app, make_workshop, 
     workshop = make_workshop()
     booking.register(workshop.id, applicant(1))
 
-    mail.deliver_pending()
+    deliver_pending()
 
     files = list(Path(app.config["MAIL_FILE_DIR"]).glob("*.eml"))
     assert len(files) == 1
@@ -212,7 +214,7 @@ class TestAClaimTakenBack:
 
         smtp.controller.handler.handle_DATA = take_back_during_the_second
         try:
-            report = mail.deliver_pending()
+            report = deliver_pending()
         finally:
             thief.dispose()
 
@@ -239,7 +241,7 @@ class TestTwoDeliveryRuns:
             with app.app_context():
                 try:
                     barrier.wait(10)
-                    while mail.deliver_pending(batch_size=7).sent:
+                    while deliver_pending(batch_size=7).sent:
                         pass
                 except Exception as error:  # surfaced below
                     errors.append(error)
@@ -269,7 +271,7 @@ def test_an_unknown_address_frees_its_seat_for_the_next_person_waiting(
     booking.register(workshop.id, applicant(1, email="lea.martni@ac-amiens.fr"))
     booking.register(workshop.id, applicant(2))
 
-    assert mail.deliver_pending().failed == 1
+    assert deliver_pending().failed == 1
 
     by_email = {r.email: r for r in db.session.scalars(sa.select(Registration))}
     assert by_email["lea.martni@ac-amiens.fr"].status is RegistrationStatus.cancelled
@@ -277,7 +279,7 @@ def test_an_unknown_address_frees_its_seat_for_the_next_person_waiting(
     failed = [r for r in rows() if r.status is MailStatus.failed]
     assert [r.recipient for r in failed] == ["lea.martni@ac-amiens.fr"]  # shown to coordinators
 
-    mail.deliver_pending()
+    deliver_pending()
     assert [m["Subject"] for m in smtp.to("lea.martin2@ac-amiens.fr")] == [
         f"Liste d'attente : {workshop.title}",
         f"Une place s'est libérée : {workshop.title}",
@@ -291,7 +293,7 @@ def test_a_temporary_refusal_keeps_the_seat(smtp, make_workshop, applicant):
     smtp.reject["lea.martin1@ac-amiens.fr"] = (452, "4.2.2 Mailbox full")
     booking.register(make_workshop(capacity=1).id, applicant(1))
 
-    assert mail.deliver_pending().retried == 1
+    assert deliver_pending().retried == 1
     assert db.session.scalar(sa.select(Registration.status)) is RegistrationStatus.confirmed
 
 
@@ -307,7 +309,7 @@ def raw_lines(raw: bytes) -> list[bytes]:
 def test_booking_mail_bytes_are_well_formed(smtp, clock, make_workshop, applicant):
     workshop = make_workshop(title="Découvrir l'ENT « Léo » : premiers pas " + "très " * 20)
     booking.register(workshop.id, applicant(1, first_name="Zoé"))
-    mail.deliver_pending()
+    deliver_pending()
 
     [(_, _, raw)] = smtp.received
     [message] = smtp.messages
@@ -333,7 +335,7 @@ def test_a_line_longer_than_998_octets_is_sent_quoted_printable(smtp, app):
         )
     )
     db.session.commit()
-    mail.deliver_pending()
+    deliver_pending()
 
     [(_, _, raw)] = smtp.received
     assert max(map(len, raw_lines(raw))) <= 998
@@ -357,7 +359,7 @@ def test_a_line_break_in_the_subject_fails_that_mail_and_the_batch_goes_on(smtp,
     )
     queue(1, "last@ac-amiens.fr")
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
 
     assert (report.sent, report.failed) == (2, 1)
     assert sorted(m["To"] for m in smtp.messages) == ["first@ac-amiens.fr", "last@ac-amiens.fr"]
@@ -370,7 +372,7 @@ def test_an_address_that_cannot_be_written_in_ascii_fails_that_mail_only(smtp, a
     queue(1, "léa@ac-amiens.fr")  # would need SMTPUTF8
     queue(1, "last@ac-amiens.fr")
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
 
     assert (report.sent, report.failed) == (1, 1)
     assert [m["To"] for m in smtp.messages] == ["last@ac-amiens.fr"]
@@ -388,7 +390,7 @@ def test_a_relay_that_never_answers_is_retried_after_the_timeout(app):
         app.extensions["mail"].server, app.extensions["mail"].port = silent.getsockname()
         app.config.update(MAIL_SERVER="127.0.0.1", MAIL_SMTP_TIMEOUT=0.5)
 
-        report = mail.deliver_pending()
+        report = deliver_pending()
 
     assert report.retried == 1
     assert rows()[0].status is MailStatus.pending and "connexion impossible" in rows()[0].last_error
@@ -428,7 +430,7 @@ def test_attachments_arrive_byte_identical_with_their_names(smtp, document_templ
         (long_name, PDF[::-1]),
     ]
 
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
 
     [(_, _, raw)] = smtp.received
     assert max(map(len, raw_lines(raw))) <= 998
@@ -456,7 +458,7 @@ def test_an_attachment_beside_an_invitation(smtp, document_template, make_worksh
     )  # fmt: skip
     db.session.commit()
 
-    assert mail.deliver_pending().sent == 2
+    assert deliver_pending().sent == 2
 
     message = smtp.messages[-1]
     assert message["Subject"] == "Votre convocation"
@@ -488,7 +490,7 @@ def test_an_attachment_in_the_eml_file_without_a_mail_server(app, document_templ
     )
     db.session.commit()
 
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
 
     [file] = Path(app.config["MAIL_FILE_DIR"]).glob("*.eml")
     [attached] = message_from_bytes(file.read_bytes(), policy=policy.default).iter_attachments()
@@ -522,11 +524,11 @@ def test_delivered_bodies_are_purged_after_30_days_the_rows_stay(
         attachments=[("attestation.pdf", "application/pdf", PDF)],
     )
     db.session.commit()
-    assert mail.deliver_pending().sent == 2
+    assert deliver_pending().sent == 2
     sent_at = clock.now
     clock.advance(days=10)
     queue(1, "later@ac-amiens.fr")  # sent 10 days after the others
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
 
     clock.set(sent_at + timedelta(days=30))
     assert not mail.purge_delivered()  # not *more* than 30 days yet
@@ -553,7 +555,7 @@ def test_delivered_bodies_are_purged_after_30_days_the_rows_stay(
 
 def test_mails_not_delivered_keep_their_bodies(app, clock):
     queue(1, "victim@ac-amiens.fr\r\nBcc: everyone@ac-amiens.fr")
-    assert mail.deliver_pending().failed == 1
+    assert deliver_pending().failed == 1
     queue(1, "pending@ac-amiens.fr")  # still waiting: no delivery run since
 
     clock.advance(days=90)
@@ -565,7 +567,7 @@ def test_the_daily_sweep_purges(app, clock):
     from scheduler.jobs import SWEEPS, purge_mail_bodies
 
     queue(1)
-    mail.deliver_pending()
+    deliver_pending()
     clock.advance(days=31)
 
     assert str(purge_mail_bodies()) == "1 purged"

@@ -16,8 +16,8 @@ from app.admin import programme as service
 from app.booking import services as booking
 from app.catalog.models import Level, WorkshopStatus
 from app.extensions import db
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
-from app.mail.services import deliver_pending
 from app.staff.models import AuditEntry
 from tests.conftest import login, require
 

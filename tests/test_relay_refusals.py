@@ -13,8 +13,9 @@ from app.booking import services as booking
 from app.booking.models import Registration, RegistrationStatus
 from app.exchange.models import AttendeeStatus
 from app.extensions import db
-from app.mail import services as mail
+from app.mail.delivery import deliver_pending
 from app.mail.models import MailStatus, OutboxMail
+from app.mail.relay import RELAY_REFUSED
 from tests.conftest import SMTPSink, login, manage_secret, outbox
 from tests.test_exchange_attendees import everyone, register
 
@@ -89,7 +90,7 @@ def sweep_until_quiet(clock, rounds=20):
     """Run delivery as the scheduler would, an hour apart: every backoff has passed."""
     for _ in range(rounds):
         clock.advance(hours=1)
-        if not mail.deliver_pending():
+        if not deliver_pending():
             return
 
 
@@ -137,7 +138,7 @@ def test_only_a_refused_recipient_loses_a_seat(
         booking.register(workshop.id, applicant(n))
     refuse(app, smtp, kind, "lea.martin1@ac-amiens.fr")
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
 
     people = registrations()
     cancelled = [r.email for r in people.values() if r.status is RegistrationStatus.cancelled]
@@ -161,7 +162,7 @@ def test_only_a_refused_recipient_loses_a_seat(
     assert {m.status for m in mails} == {MailStatus.pending}
     tried, untouched = mails[:3], mails[3:]
     for row in tried:
-        assert row.attempts == 1 and row.last_error.startswith(mail.RELAY_REFUSED)
+        assert row.attempts == 1 and row.last_error.startswith(RELAY_REFUSED)
         assert row.next_attempt_at > clock.now
     assert all(m.attempts == 0 and m.last_error is None and m.claim is None for m in untouched)
     answer = {"MAIL FROM": SENDER_REFUSED, "DATA": CONTENT_REFUSED, "AUTH": (535, "")}[kind]
@@ -176,12 +177,12 @@ def test_a_cancelled_seat_under_a_refusing_relay_goes_to_one_person_who_keeps_it
     workshop = make_workshop(capacity=1)
     for n in range(1, 6):
         booking.register(workshop.id, applicant(n))
-    assert mail.deliver_pending().sent == 5  # relay fine: 1 confirmed, 4 waiting
+    assert deliver_pending().sent == 5  # relay fine: 1 confirmed, 4 waiting
     smtp.refuse_sender = SENDER_REFUSED
 
     booking.cancel(manage_secret(outbox("confirmed")[0]))
     for _ in range(6):  # sweeps over several hours of outage
-        mail.deliver_pending()
+        deliver_pending()
         clock.advance(minutes=61)
 
     people = registrations()
@@ -205,7 +206,7 @@ def test_exchange_attendees_keep_their_places_too(client, half_day, smtp, kind):
     people = [register(client, n) for n in range(1, 5)]
     refuse(client.application, smtp, kind, "")
     for _ in range(3):
-        mail.deliver_pending()
+        deliver_pending()
     assert [a.status for a in everyone()] == [AttendeeStatus.confirmed] * 2 + [
         AttendeeStatus.waiting
     ] * 2
@@ -220,22 +221,22 @@ def test_the_breaker_stops_the_sweep_and_leaves_the_relay_alone_a_while(app, smt
     queue(10)
     smtp.refuse_sender = SENDER_REFUSED
 
-    report = mail.deliver_pending()
+    report = deliver_pending()
     assert (report.retried, report.held) == (3, 7) and report.relay_refused
     assert "550 5.7.1 Sender address rejected" in str(report)
     assert smtp.mail_from_count == 3
 
     # The next sweeps, seconds later, send nothing: the relay is held until its retry time.
-    assert not mail.deliver_pending()
+    assert not deliver_pending()
     clock.advance(seconds=30)
-    assert not mail.deliver_pending()
+    assert not deliver_pending()
     assert smtp.mail_from_count == 3
 
     # Once the hold is over, one more probe of 3, then a longer hold: never the whole outbox.
     clock.advance(minutes=2)
-    assert mail.deliver_pending().retried == 3
+    assert deliver_pending().retried == 3
     clock.advance(minutes=2)
-    assert not mail.deliver_pending()
+    assert not deliver_pending()
     assert smtp.mail_from_count == 6
     assert [m.attempts for m in outbox()] == [2] * 3 + [0] * 7  # the same 3 probed again
     assert {m.status for m in outbox()} == {MailStatus.pending}
@@ -255,7 +256,7 @@ def test_once_the_relay_accepts_again_every_waiting_mail_goes_once(app, smtp, cl
     queue(10)
     smtp.refuse_data = CONTENT_REFUSED
     for _ in range(4):  # an outage of a few hours
-        mail.deliver_pending()
+        deliver_pending()
         clock.advance(minutes=70)
     assert smtp.received == []
 
@@ -285,12 +286,12 @@ def test_one_refused_content_among_accepted_mails_waits_and_the_rest_goes(app, s
         return await original(self, server, session, envelope)
 
     type(handler).handle_DATA = picky
-    report = mail.deliver_pending()
+    report = deliver_pending()
     assert (report.sent, report.retried, report.held, report.relay_refused) == (2, 1, 0, None)
     waiting = [m for m in outbox() if m.status is MailStatus.pending]
     assert [m.recipient for m in waiting] == ["lea.martin1@ac-amiens.fr"]
     clock.advance(minutes=2)
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1
 
 
 # --- what the coordinators and the monitoring see -----------------------------------------------
@@ -299,7 +300,7 @@ def test_one_refused_content_among_accepted_mails_waits_and_the_rest_goes(app, s
 def test_health_and_outbox_page_say_the_relay_refuses(app, client, smtp, clock, make_staff):
     queue(4)
     smtp.refuse_sender = SENDER_REFUSED
-    mail.deliver_pending()
+    deliver_pending()
 
     health = client.get("/sante").get_json()
     assert health["status"] == "ok" and health["outbox_failed"] == 0
@@ -323,17 +324,17 @@ def test_a_long_relay_outage_does_not_count_toward_giving_up(app, smtp, clock):
     queue(1)
     smtp.refuse_sender = SENDER_REFUSED
     for _ in range(10):
-        mail.deliver_pending()
+        deliver_pending()
         clock.advance(minutes=61)
     [row] = outbox()
     assert row.status is MailStatus.pending and row.attempts == 10
 
     smtp.refuse_sender = None
     smtp.reject["lea.martin0@ac-amiens.fr"] = (451, "4.3.0 Try again later")
-    assert mail.deliver_pending().retried == 1
+    assert deliver_pending().retried == 1
     [row] = outbox()
     assert (row.status, row.attempts) == (MailStatus.pending, 1)
 
     smtp.accept_everything()
     clock.advance(minutes=2)
-    assert mail.deliver_pending().sent == 1
+    assert deliver_pending().sent == 1

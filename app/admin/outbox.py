@@ -11,8 +11,9 @@ from app.booking.models import Registration, RegistrationStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
+from app.mail.message import UnsendableMail, build_message
 from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
-from app.mail.services import RelayTrouble, UnsendableMail, build_message, relay_trouble
+from app.mail.relay import RelayTrouble, relay_trouble
 from app.secret_paths import redact
 from app.staff import audit
 from app.staff.models import StaffUser
