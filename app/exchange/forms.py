@@ -15,11 +15,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.booking.forms import collapse_spaces, email_field, honeypot_empty
 from app.catalog.models import Level
 from app.exchange import proposals
 from app.exchange.models import ContributionFormat, Equipment
-from app.forms import Form
+from app.forms import Form, collapse_spaces, email_field, honeypot_empty
 
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 #: Invisible characters and line breaks no one-line field may hold (they would break a mail's
