@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, render_template, request
 
 from app.admin import figures
-from app.attendance.sheets import spreadsheet_csv
 from app.pdf import render_pdf
+from app.spreadsheet import spreadsheet_csv
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint("figures", __name__, url_prefix="/admin", template_folder="templates")

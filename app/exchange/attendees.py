@@ -23,7 +23,6 @@ from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from app import tokens
-from app.attendance.sheets import spreadsheet_csv
 from app.booking.services import DOUBLE_SUBMIT_WINDOW, SeatCount, normalise_email, race_pause
 from app.calendars.services import RenderedFeed, cached_feed
 from app.clock import now
@@ -43,6 +42,7 @@ from app.extensions import db
 from app.formatting import by_name, datetime_fr
 from app.mail import services as mail
 from app.pdf import render_pdf
+from app.spreadsheet import spreadsheet_csv
 from app.sweeps import SweepReport, local_moment
 from app.tokens import TokenPurpose
 
