@@ -25,7 +25,7 @@ from app.attendance.models import (
 from app.booking.models import Registration, RegistrationStatus, Source
 from app.catalog.models import Level, WorkshopStatus
 from app.extensions import db
-from app.formatting import PARIS, to_paris
+from app.formatting import PARIS, Period, PeriodError, to_paris
 from tests.conftest import login, require
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -444,7 +444,7 @@ def lines_of(report: figures.Report) -> dict:
 
 
 def test_every_figure_of_the_school_year_overall_and_by_site_level_and_topic(data):
-    report = figures.report(figures.Period.of_school_year(2025))
+    report = figures.report(Period.of_school_year(2025))
 
     lines = lines_of(report)
     assert list(lines) == list(YEAR_2025)  # every site and level; topics with workshops; in order
@@ -453,7 +453,7 @@ def test_every_figure_of_the_school_year_overall_and_by_site_level_and_topic(dat
 
 
 def test_the_previous_school_year_holds_only_its_own_workshop(data):
-    lines = lines_of(figures.report(figures.Period.of_school_year(2024)))
+    lines = lines_of(figures.report(Period.of_school_year(2024)))
 
     june = expected(
         held=1,
@@ -499,8 +499,8 @@ def test_the_school_year_begins_at_midnight_in_paris(app, at):
     old_year = at(paris(2025, 8, 31, 23, 30))
     assert new_year.starts_at.day == 31  # still August in UTC
 
-    assert figures.report(figures.Period.of_school_year(2025)).overall.held == 1
-    assert figures.report(figures.Period.of_school_year(2024)).overall.held == 1
+    assert figures.report(Period.of_school_year(2025)).overall.held == 1
+    assert figures.report(Period.of_school_year(2024)).overall.held == 1
     assert figures.report(figures.parse_period(None, "2025-08-31", "2025-08-31")).overall.held == 1
     assert figures.report(figures.parse_period(None, "2025-09-01", "2025-09-01")).overall.held == 1
     assert to_paris(old_year.starts_at).date() == date(2025, 8, 31)
@@ -517,7 +517,7 @@ def test_the_last_day_of_a_period_is_included_up_to_midnight_in_paris(app, at):
 def test_a_workshop_not_yet_ended_is_not_held(app, clock, at):
     at(clock.now - timedelta(hours=1))  # started an hour ago, ends in two hours
 
-    line = figures.report(figures.Period.of_school_year(2025)).overall
+    line = figures.report(Period.of_school_year(2025)).overall
     assert (line.held, line.planned, line.seats) == (0, 1, 0)
 
 
@@ -533,10 +533,10 @@ def test_schools_are_told_apart_by_uai_else_by_normalised_name():
 @pytest.mark.parametrize(
     ("year", "first", "last", "period"),
     [
-        ("2025", None, None, figures.Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
-        (None, None, None, figures.Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
-        ("", "", "", figures.Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
-        ("2024", "2026-01-01", "2026-03-31", figures.Period(date(2026, 1, 1), date(2026, 3, 31))),
+        ("2025", None, None, Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
+        (None, None, None, Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
+        ("", "", "", Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
+        ("2024", "2026-01-01", "2026-03-31", Period(date(2026, 1, 1), date(2026, 3, 31))),
     ],
 )
 def test_periods_are_read_from_a_school_year_or_two_dates(app, year, first, last, period):
@@ -549,15 +549,15 @@ def test_periods_are_read_from_a_school_year_or_two_dates(app, year, first, last
         ("deux-mille", None, None, "n'est pas reconnue"),
         ("1999", None, None, "de 2013 à 2026"),
         ("2027", None, None, "de 2013 à 2026"),
-        (None, "2026-01-01", None, "les deux dates"),
+        (None, "2026-01-01", None, "une date de début et une date de fin"),
         (None, "2026-02-30", "2026-03-01", "n'est pas une date"),
         (None, "20260101", "2026-03-01", "n'est pas une date"),
-        (None, "2026-03-01", "2026-01-01", "précède"),
+        (None, "2026-03-01", "2026-01-01", "la date de début doit précéder la date de fin"),
         (None, "1850-01-01", "2026-01-01", "comprise entre"),
     ],
 )
 def test_a_period_that_cannot_be_read_is_refused_in_french(app, year, first, last, message):
-    with pytest.raises(figures.PeriodError, match=message):
+    with pytest.raises(PeriodError, match=message):
         figures.parse_period(year, first, last)
 
 

@@ -16,6 +16,7 @@ from app.admin import programme as service
 from app.booking import services as booking
 from app.catalog.models import Level, WorkshopStatus
 from app.extensions import db
+from app.formatting import Period
 from app.mail.models import OutboxMail
 from app.mail.services import deliver_pending
 from app.staff.models import AuditEntry
@@ -24,7 +25,7 @@ from tests.conftest import login, require
 LISTS = ["ecoles-amiens@ac-amiens.fr", "ecoles-peronne@ac-amiens.fr"]
 BASE = "http://ateliers.test"
 # The clock says Monday 2 March 2026, 9:00 UTC; the period runs from the day before.
-PERIOD = service.Period(date(2026, 3, 1), date(2026, 4, 30))
+PERIOD = Period(date(2026, 3, 1), date(2026, 4, 30))
 FORM = {
     "du": "2026-03-01",
     "au": "2026-04-30",
@@ -286,7 +287,7 @@ def test_sending_without_list_addresses_is_refused(app, scene, sites, make_staff
 
 
 def test_sending_an_empty_programme_is_refused(scene, sites, make_staff):
-    empty = service.Period(date(2026, 7, 1), date(2026, 7, 31))
+    empty = Period(date(2026, 7, 1), date(2026, 7, 31))
 
     with pytest.raises(service.ProgrammeError, match="Aucun atelier"):
         service.send_programme(
@@ -392,7 +393,7 @@ def test_poster_qr_codes_are_printed_big_enough(scene, sites):
 
 def test_an_empty_poster_is_refused(scene, sites):
     with pytest.raises(service.ProgrammeError, match="pas d'affiche"):
-        service.poster_pdf(sites["abbeville"], service.Period(date(2026, 4, 1), date(2026, 4, 30)))
+        service.poster_pdf(sites["abbeville"], Period(date(2026, 4, 1), date(2026, 4, 30)))
 
 
 # --- the pages ----------------------------------------------------------------------------------

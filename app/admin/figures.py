@@ -13,11 +13,10 @@ the sum of its workshops' facts, except the distinct teachers and schools, which
 """
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import sqlalchemy as sa
@@ -35,78 +34,22 @@ from app.booking.models import Registration, RegistrationStatus, Source
 from app.catalog.models import Level, Room, Site, Topic, Workshop, WorkshopStatus
 from app.clock import now
 from app.extensions import db
-from app.formatting import LOCALE, PARIS, date_fr, to_paris
+from app.formatting import (
+    LOCALE,
+    Period,
+    PeriodError,
+    current_school_year,
+    folded,
+    read_period,
+    school_year_label,
+    shown_back,
+)
 
 # --- periods ----------------------------------------------------------------------------------
 
 #: The agreement with Somme Numérique dates from October 2013: its first school year.
 FIRST_SCHOOL_YEAR = 2013
-#: Dates outside these years are typing mistakes, not periods anyone reports on.
-FIRST_YEAR, LAST_YEAR = 2000, 2100
-_YEAR = re.compile(r"\d{4}")
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-class PeriodError(ValueError):
-    """A period asked for that cannot be read; `str()` is the French explanation."""
-
-
-@dataclass(frozen=True)
-class Period:
-    """Paris days from `first_day` to `last_day`, both included."""
-
-    first_day: date
-    last_day: date
-    #: The school year's first calendar year (2025 for 2025–2026), when the period is one.
-    school_year: int | None = None
-
-    @classmethod
-    def of_school_year(cls, year: int) -> "Period":
-        return cls(date(year, 9, 1), date(year + 1, 8, 31), school_year=year)
-
-    @property
-    def starts_at(self) -> datetime:
-        """Midnight in Paris on the first day (midnight always exists there), as an aware time."""
-        return datetime.combine(self.first_day, time(0), tzinfo=PARIS)
-
-    @property
-    def ends_at(self) -> datetime:
-        """Midnight in Paris after the last day: the period's end, excluded."""
-        return datetime.combine(self.last_day + timedelta(days=1), time(0), tzinfo=PARIS)
-
-    @property
-    def label(self) -> str:
-        """'année scolaire 2025–2026' or 'du jeudi 1er janvier 2026 au mardi 31 mars 2026'."""
-        if self.school_year is not None:
-            return f"année scolaire {school_year_label(self.school_year)}"
-        return f"du {date_fr(self.first_day)} au {date_fr(self.last_day)}"
-
-    @property
-    def query(self) -> dict[str, str]:
-        """The URL parameters that ask for this period again."""
-        if self.school_year is not None:
-            return {"annee": str(self.school_year)}
-        return {"du": self.first_day.isoformat(), "au": self.last_day.isoformat()}
-
-    @property
-    def slug(self) -> str:
-        """For file names: '2025-2026', or '2026-01-01-au-2026-03-31'."""
-        if self.school_year is not None:
-            return f"{self.school_year}-{self.school_year + 1}"
-        return f"{self.first_day.isoformat()}-au-{self.last_day.isoformat()}"
-
-
-def school_year_label(year: int) -> str:
-    return f"{year}–{year + 1}"
-
-
-def school_year_of(day: date) -> int:
-    """The school year a Paris day belongs to: from 1 September on, the new one."""
-    return day.year if day.month >= 9 else day.year - 1
-
-
-def current_school_year() -> int:
-    return school_year_of(to_paris(now()).date())
+_YEAR = re.compile(r"\d{4}", re.ASCII)
 
 
 def selectable_school_years() -> list[int]:
@@ -121,7 +64,7 @@ def parse_period(
     the current school year when nothing is asked. Raises PeriodError with a French message."""
     year, first, last = (value.strip() if value else "" for value in (year, first, last))
     if first or last:
-        return _dates(first, last)
+        return read_period(first, last)
     if year:
         return _school_year(year)
     return Period.of_school_year(current_school_year())
@@ -132,42 +75,11 @@ def _school_year(text: str) -> Period:
     latest, earliest = years[0], years[-1]
     if not _YEAR.fullmatch(text) or not earliest <= int(text) <= latest:
         raise PeriodError(
-            f"L'année scolaire « {_shown(text)} » n'est pas reconnue : indiquez l'année de la "
+            f"L'année scolaire « {shown_back(text)} » n'est pas reconnue : indiquez l'année de la "
             f"rentrée, de {earliest} à {latest} (par exemple {latest - 1} pour "
             f"{school_year_label(latest - 1)})."
         )
     return Period.of_school_year(int(text))
-
-
-def _dates(first: str, last: str) -> Period:
-    if not first or not last:
-        raise PeriodError("Indiquez les deux dates de la période : du … au …")
-    first_day, last_day = _day(first, "de début"), _day(last, "de fin")
-    if last_day < first_day:
-        raise PeriodError(
-            f"La date de fin ({date_fr(last_day)}) précède la date de début ({date_fr(first_day)})."
-        )
-    return Period(first_day, last_day)
-
-
-def _shown(text: str) -> str:
-    """A typed value quoted back in a message: short, printable characters only."""
-    return "".join(c for c in text[:20] if c.isprintable())
-
-
-def _day(text: str, which: str) -> date:
-    try:
-        if not _DAY.fullmatch(text):
-            raise ValueError(text)
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise PeriodError(
-            f"La date {which} « {_shown(text)} » n'est pas une date : écrivez-la AAAA-MM-JJ, par "
-            "exemple 2026-01-31."
-        ) from None
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise PeriodError(f"La date {which} doit être comprise entre {FIRST_YEAR} et {LAST_YEAR}.")
-    return day
 
 
 # --- the figures and their definitions ----------------------------------------------------------
@@ -636,7 +548,7 @@ def report(period: Period) -> Report:
 
 def _sorted(lines: Iterable[Line]) -> list[Line]:
     """Alphabetical as a French reader expects it, the same on every database."""
-    return sorted(lines, key=lambda line: (_fold(line.label), line.label))
+    return sorted(lines, key=lambda line: (folded(line.label), line.label))
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -811,13 +723,8 @@ def school_key(uai: str | None, school: str) -> str:
     """What identifies a school: its UAI code when given, else its normalised name."""
     if uai and uai.strip():
         return "uai:" + uai.strip().upper()
-    words = re.sub(r"[^0-9a-z]+", " ", _fold(school)).split()
+    words = re.sub(r"[^0-9a-z]+", " ", folded(school)).split()
     return "nom:" + " ".join(words)
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 # --- reading the values --------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, render_template, request
 
 from app.admin import figures
+from app.formatting import Period, PeriodError, current_school_year
 from app.pdf import render_pdf
 from app.spreadsheet import spreadsheet_csv
 from app.staff.access import coordinator_required
@@ -27,8 +28,8 @@ CHARTED_DISTRIBUTIONS = ("sources", "level_fit", "will_use")
 def page():
     try:
         period, error = _asked_period(), None
-    except figures.PeriodError as refused:
-        period = figures.Period.of_school_year(figures.current_school_year())
+    except PeriodError as refused:
+        period = Period.of_school_year(current_school_year())
         error = f"{refused} Voici les chiffres de l'année scolaire en cours."
     return render_template(
         "admin/figures.html",
@@ -43,7 +44,7 @@ def page():
 def csv_export():
     try:
         report = figures.report(_asked_period())
-    except figures.PeriodError as refused:
+    except PeriodError as refused:
         return _refused(refused)
     return _download(
         _csv_bytes(report), "text/csv; charset=utf-8", f"chiffres-{report.period.slug}.csv"
@@ -55,18 +56,18 @@ def csv_export():
 def pdf_report():
     try:
         report = figures.report(_asked_period())
-    except figures.PeriodError as refused:
+    except PeriodError as refused:
         return _refused(refused)
     pdf = render_pdf(render_template("admin/figures_pdf.html", **_context(report)))
     return _download(pdf, "application/pdf", f"chiffres-{report.period.slug}.pdf")
 
 
-def _asked_period() -> figures.Period:
+def _asked_period() -> Period:
     args = request.args
     return figures.parse_period(args.get("annee"), args.get("du"), args.get("au"))
 
 
-def _refused(error: figures.PeriodError):
+def _refused(error: PeriodError):
     return render_template(
         "error.html", title="Période non reconnue", message=str(error), code=400
     ), 400

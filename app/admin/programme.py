@@ -14,12 +14,11 @@ import json
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 import segno
 import sqlalchemy as sa
-from babel.dates import format_date
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 from sqlalchemy.orm import joinedload
@@ -30,7 +29,7 @@ from app.catalog.models import Room, Site, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
-from app.formatting import LOCALE, PARIS, time_fr, to_paris
+from app.formatting import Period, PeriodError, of_place, read_period, time_fr, to_paris
 from app.mail import services as mail
 from app.mail.models import OutboxMail
 from app.pdf import render_pdf
@@ -40,8 +39,6 @@ from app.staff.models import AuditEntry, StaffUser
 MAIL_TEMPLATE = "admin/programme"
 #: A programme covers at most a year (inclusive days): a school year fits, a typo like 2062 not.
 MAX_PERIOD_DAYS = 366
-#: Dates outside these years are typos (and year 9999 would overflow the day after).
-YEARS = range(2000, 2100)
 MAX_SUBJECT_LENGTH = 200
 MAX_INTRO_LENGTH = 3000
 #: The same programme sent again this soon is a double click or a reloaded page: refused.
@@ -70,54 +67,6 @@ class ProgrammeInputError(ProgrammeError):
 # --- the period and what is asked ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Period:
-    """From one Paris day to another, both included."""
-
-    start: date
-    end: date
-
-    def __post_init__(self):
-        if self.start.year not in YEARS or self.end.year not in YEARS:
-            raise ProgrammeError("Les dates doivent être comprises entre 2000 et 2099.")
-        if self.end < self.start:
-            raise ProgrammeError(
-                f"La période commence le {_day(self.start)} et finit avant, le {_day(self.end)} : "
-                "la date de début doit précéder la date de fin."
-            )
-        if (self.end - self.start).days + 1 > MAX_PERIOD_DAYS:
-            raise ProgrammeError(
-                "La période dépasse un an : choisissez au plus une année scolaire "
-                "(par exemple du 1er septembre au 31 août)."
-            )
-
-    @property
-    def bounds(self) -> tuple[datetime, datetime]:
-        """The moments it covers: from the first day's midnight to the midnight after the last."""
-        start = datetime.combine(self.start, datetime.min.time(), tzinfo=PARIS)
-        end = datetime.combine(self.end + timedelta(days=1), datetime.min.time(), tzinfo=PARIS)
-        return start, end
-
-    @property
-    def label(self) -> str:
-        """'du 2 mars au 30 avril 2026', 'du 15 décembre 2025 au 31 janvier 2026'."""
-        if self.start == self.end:
-            return f"le {_day(self.start)}"
-        first = _day(self.start, with_year=self.start.year != self.end.year)
-        return f"du {first} au {_day(self.end)}"
-
-    @property
-    def slug(self) -> str:
-        """For file names: '2026-03-02_2026-04-30'."""
-        return f"{self.start.isoformat()}_{self.end.isoformat()}"
-
-
-def _day(day: date, *, with_year: bool = True) -> str:
-    """'2 mars 2026', '1er avril 2026'."""
-    number = "1er" if day.day == 1 else str(day.day)
-    return format_date(day, f"'{number}' MMMM" + (" y" if with_year else ""), locale=LOCALE)
-
-
 def default_period() -> Period:
     """What the form proposes: from today to the end of next month."""
     today = to_paris(now()).date()
@@ -127,7 +76,7 @@ def default_period() -> Period:
 
 
 def default_subject(period: Period) -> str:
-    return f"Programme des ateliers TICE – {period.label}"
+    return f"Programme des ateliers TICE – {period.short_label}"
 
 
 @dataclass(frozen=True)
@@ -154,7 +103,7 @@ def read_request(
     problems = []
     period = None
     try:
-        period = read_period(start, end)
+        period = read_programme_period(start, end)
     except ProgrammeError as error:
         problems.append(str(error))
     chosen = []
@@ -177,24 +126,18 @@ def read_request(
     return ProgrammeRequest(period=period, sites=chosen, subject=subject, intro=intro)
 
 
-def read_period(start: str, end: str) -> Period:
-    """Two dates as a browser's date field sends them (2026-03-02) or typed (02/03/2026)."""
-    first, last = (start or "").strip(), (end or "").strip()
-    if not first or not last:
-        raise ProgrammeError("Indiquez la période : une date de début et une date de fin.")
-    return Period(_read_date(first, "de début"), _read_date(last, "de fin"))
-
-
-def _read_date(text: str, which: str) -> date:
+def read_programme_period(first: str, last: str) -> Period:
+    """Two typed dates (see `app.formatting.read_period`), at most a year apart."""
     try:
-        if "/" in text:
-            day, month, year = text.split("/")
-            return date(int(year), int(month), int(day))
-        return date.fromisoformat(text)
-    except ValueError:
+        period = read_period(first, last)
+    except PeriodError as error:
+        raise ProgrammeError(str(error)) from None
+    if period.days > MAX_PERIOD_DAYS:
         raise ProgrammeError(
-            f"La date {which} « {text[:20]} » n'est pas une date : écrivez-la comme 02/03/2026."
-        ) from None
+            "La période dépasse un an : choisissez au plus une année scolaire "
+            "(par exemple du 1er septembre au 31 août)."
+        )
+    return period
 
 
 def read_sites(slugs: list[str]) -> list[Site]:
@@ -304,7 +247,7 @@ class SiteProgramme:
     @property
     def name_with_de(self) -> str:
         """'d'Amiens', 'de Péronne': "le site d'Amiens"."""
-        return with_de(self.site.name)
+        return of_place(self.site.name)
 
 
 @dataclass(frozen=True)
@@ -326,16 +269,9 @@ class Programme:
         return not self.sites
 
 
-def with_de(name: str) -> str:
-    """French elision before a vowel or a mute h: "d'Amiens", "d'Abbeville", "de Péronne"."""
-    first = unicodedata.normalize("NFKD", name[:1].lower())[:1]
-    return f"d'{name}" if first and first in "aeiouyh" else f"de {name}"
-
-
 def workshops_in(period: Period, sites: list[Site]) -> list[Workshop]:
     """Published workshops of these sites starting in the period and not started yet (nobody can
     register to those any more), by date."""
-    start, end = period.bounds
     query = (
         sa.select(Workshop)
         .join(Workshop.room)
@@ -346,8 +282,8 @@ def workshops_in(period: Period, sites: list[Site]) -> list[Workshop]:
         .where(
             Workshop.status == WorkshopStatus.published,
             Room.site_id.in_([site.id for site in sites]),
-            Workshop.starts_at >= start,
-            Workshop.starts_at < end,
+            Workshop.starts_at >= period.starts_at,
+            Workshop.starts_at < period.ends_at,
             Workshop.starts_at > now(),
         )
         .order_by(Workshop.starts_at, Workshop.id)
@@ -389,7 +325,7 @@ def _refuse_empty(listed: Programme) -> None:
     if listed.empty:
         names = ", ".join(site.name for site in listed.empty_sites)
         raise ProgrammeError(
-            f"Aucun atelier publié à venir {listed.period.label} ({names}) : "
+            f"Aucun atelier publié à venir {listed.period.short_label} ({names}) : "
             "rien à envoyer. Publiez des ateliers ou choisissez une autre période."
         )
 
@@ -506,7 +442,7 @@ def _sending_key(details: dict) -> tuple:
 
 def _details(listed: Programme, subject: str) -> dict:
     return {
-        "period": [listed.period.start.isoformat(), listed.period.end.isoformat()],
+        "period": [listed.period.first_day.isoformat(), listed.period.last_day.isoformat()],
         "sites": [part.site.slug for part in listed.sites],
         "subject": subject,
     }
@@ -520,7 +456,7 @@ def _log_sending(actor, listed: Programme, subject: str, addresses: list[str]) -
         "programme.send",
         "programme",
         None,
-        f"Programme {listed.period.label} ({site_names} ; {count} atelier{'s' if count > 1 else ''}) "
+        f"Programme {listed.period.short_label} ({site_names} ; {count} atelier{'s' if count > 1 else ''}) "
         f"envoyé à {len(addresses)} liste{'s' if len(addresses) > 1 else ''} : {', '.join(addresses)}",
         **_details(listed, subject),
         workshops=[line.workshop.id for line in listed.lines],
@@ -564,7 +500,7 @@ def poster_html(site: Site, period: Period) -> str:
     listed = programme(period, [site], Source.poster)
     if listed.empty:
         raise ProgrammeError(
-            f"Aucun atelier publié à venir sur le site {with_de(site.name)} {period.label} : "
+            f"Aucun atelier publié à venir sur le site {of_place(site.name)} {period.short_label} : "
             "pas d'affiche à imprimer. Choisissez une autre période."
         )
     part = listed.sites[0]
@@ -584,5 +520,6 @@ def poster_pdf(site: Site, period: Period) -> bytes:
 
 
 def poster_filename(site: Site, period: Period) -> str:
-    """'affiche-amiens-2026-03-02_2026-04-30.pdf' (site slugs are ASCII)."""
-    return f"affiche-{site.slug}-{period.slug}.pdf"
+    """'affiche-amiens-2026-03-02_2026-04-30.pdf' (site slugs are ASCII). The dates are joined by
+    "_", not by the figures' "-au-" (`Period.slug`): posters' file names stay as published."""
+    return f"affiche-{site.slug}-{period.first_day.isoformat()}_{period.last_day.isoformat()}.pdf"

@@ -47,8 +47,8 @@ def form():
     period = service.default_period()
     return _form(
         {
-            "du": period.start.isoformat(),
-            "au": period.end.isoformat(),
+            "du": period.first_day.isoformat(),
+            "au": period.last_day.isoformat(),
             "sites": [site.slug for site in all_sites()],
             "objet": service.default_subject(period),
             "introduction": "",
@@ -127,7 +127,7 @@ def poster(slug: str):
         abort(404)
     values = {**_values(request.args), "sites": [slug]}
     try:
-        period = service.read_period(values["du"], values["au"])
+        period = service.read_programme_period(values["du"], values["au"])
         pdf = service.poster_pdf(site, period)
     except service.ProgrammeError as error:
         return _form(values, [str(error)], 400)

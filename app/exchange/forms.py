@@ -18,6 +18,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.catalog.models import Level
 from app.exchange import proposals
 from app.exchange.models import ContributionFormat, Equipment
+from app.formatting import clock_fr
 from app.forms import Form, collapse_spaces, email_field, honeypot_empty
 
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
@@ -93,10 +94,6 @@ def summary_length(form, field):
         raise ValidationError(
             f"Le résumé ne peut dépasser 2\u00a0000 caractères : il en compte {length}."
         )
-
-
-def _clock_label(moment: time) -> str:
-    return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
 
 
 def parse_clock(value: str | None) -> time | None:
@@ -217,11 +214,11 @@ class ProposalEditForm(Form):
             SelectChoice(str(t.id), t.name) for t in proposals.topics()
         ]
         self.arrivee.choices = [SelectChoice("", "Dès le début")] + [
-            SelectChoice(t.strftime("%H:%M"), _clock_label(t))
+            SelectChoice(t.strftime("%H:%M"), clock_fr(t))
             for t in proposals.arrival_choices(half_day)
         ]
         self.depart.choices = [SelectChoice("", "Jusqu'à la fin")] + [
-            SelectChoice(t.strftime("%H:%M"), _clock_label(t))
+            SelectChoice(t.strftime("%H:%M"), clock_fr(t))
             for t in proposals.departure_choices(half_day)
         ]
 
