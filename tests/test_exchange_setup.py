@@ -213,7 +213,7 @@ def test_creating_opens_the_call_with_every_setting_and_logs_it(client, coordina
     [(action, summary)] = audit_actions()
     assert action == "half_day.create"
     assert summary == (
-        "Création de la demi-journée d'échanges 2025-2026 : mercredi 20 mai 2026, 13 h 30 – 17 h, "
+        "Création de la demi-journée d'échanges 2025–2026 : mercredi 20 mai 2026, 13 h 30 – 17 h, "
         "site d'Amiens, propositions jusqu'au mercredi 1er avril 2026, 18 h"
     )
     page = text(client.get("/admin/rencontres/2025"))
@@ -231,7 +231,7 @@ def test_the_new_form_starts_from_the_defaults_and_a_suggested_wednesday(
     assert f'<option selected value="{amiens.id}">Amiens</option>' in page
     assert f'id="auditorium-{auditorium.id}" value="{auditorium.id}" checked' in page
     assert 'value="120"' in page  # the auditorium's seats
-    assert '<option selected value="2025">2025-2026</option>' in page
+    assert '<option selected value="2025">2025–2026</option>' in page
     # The suggestions are links that fill the field (and work without JavaScript).
     raw = client.get("/admin/rencontres/nouvelle").get_data(as_text=True)
     assert (
@@ -262,9 +262,9 @@ def test_the_new_form_starts_from_the_defaults_and_a_suggested_wednesday(
         (
             {"jour": "2026-09-02"},
             "jour",
-            "Le mercredi 2 septembre 2026 n'est pas dans l'année scolaire 2025-2026 (du lundi 1er septembre 2025 au lundi 31 août 2026).",
+            "Le mercredi 2 septembre 2026 n'est pas dans l'année scolaire 2025–2026 (du lundi 1er septembre 2025 au lundi 31 août 2026).",
         ),
-        ({"jour": "2025-06-04"}, "jour", "n'est pas dans l'année scolaire 2025-2026"),
+        ({"jour": "2025-06-04"}, "jour", "n'est pas dans l'année scolaire 2025–2026"),
         (
             {"jour": "2026-02-11", "date_limite": "2026-02-01T18:00"},
             "jour",
@@ -386,11 +386,11 @@ def test_one_half_day_per_school_year(client, coordinator, make_half_day):
     )
     assert response.status_code == 422
     assert (
-        "Une demi-journée d'échanges existe déjà pour l'année scolaire 2025-2026 (une seule par "
+        "Une demi-journée d'échanges existe déjà pour l'année scolaire 2025–2026 (une seule par "
         "année) : modifiez-la plutôt"
     ) in text(response)
     assert half_day_count() == 1 and audit_actions() == []
-    assert "2025-2026 (déjà créée)" in text(client.get("/admin/rencontres/nouvelle"))
+    assert "2025–2026 (déjà créée)" in text(client.get("/admin/rencontres/nouvelle"))
 
 
 def test_a_holiday_warns_and_saves_only_once_confirmed(client, coordinator, amiens):
@@ -497,7 +497,7 @@ def test_the_edit_page_shows_the_settings_and_saves_a_change(client, coordinator
     [(action, summary)] = audit_actions()
     assert action == "half_day.edit"
     assert (
-        summary == "Modification de la demi-journée d'échanges 2025-2026 : titre, places sur place"
+        summary == "Modification de la demi-journée d'échanges 2025–2026 : titre, places sur place"
     )
 
 
@@ -893,7 +893,7 @@ def test_closing_the_call_now(client, coordinator, make_half_day, clock):
     [(action, summary)] = audit_actions()
     assert action == "half_day.close_call"
     assert summary == (
-        "Appel à propositions 2025-2026 clos le lundi 2 mars 2026, 10 h "
+        "Appel à propositions 2025–2026 clos le lundi 2 mars 2026, 10 h "
         "(date limite prévue : mercredi 1er avril 2026, 18 h)"
     )
     # A second click changes nothing.
@@ -1068,9 +1068,9 @@ def test_the_list_newest_first_with_counts_in_a_fixed_number_of_queries(
         response = client.get("/admin/rencontres/")
     assert three.count == one.count
     page = text(response)
-    assert page.index("2026-2027") < page.index("2025-2026") < page.index("2024-2025")
-    row_2024 = page[page.index("2024-2025") :]
+    assert page.index("2026–2027") < page.index("2025–2026") < page.index("2024–2025")
+    row_2024 = page[page.index("2024–2025") :]
     assert "Acceptée : 2" in row_2024 and "Retirée : 1" in row_2024 and "Agenda publié" in row_2024
-    row_2025 = page[page.index("2025-2026") : page.index("2024-2025")]
+    row_2025 = page[page.index("2025–2026") : page.index("2024–2025")]
     assert "Non retenue : 1" in row_2025 and "Acceptée : 0" in row_2025
     assert 'href="/admin/rencontres/nouvelle">Nouvelle demi-journée</a>' in page

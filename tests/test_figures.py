@@ -13,7 +13,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from app.admin import figures
+from app.admin import (
+    figures_definitions,
+    figures_lines,
+    figures_period,
+    figures_queries,
+    figures_report,
+    figures_values,
+)
 from app.attendance.models import (
     Attendance,
     LevelFit,
@@ -25,7 +32,7 @@ from app.attendance.models import (
 from app.booking.models import Registration, RegistrationStatus, Source
 from app.catalog.models import Level, WorkshopStatus
 from app.extensions import db
-from app.formatting import PARIS, to_paris
+from app.formatting import PARIS, Period, PeriodError, to_paris
 from tests.conftest import login, require
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -226,8 +233,10 @@ def expected(**values) -> dict:
     return base
 
 
-def assert_line(line: figures.Line, wanted: dict) -> None:
-    assert set(wanted) == {figure.key for figure in figures.FIGURES}  # every figure is checked
+def assert_line(line: figures_lines.Line, wanted: dict) -> None:
+    assert set(wanted) == {
+        figure.key for figure in figures_definitions.FIGURES
+    }  # every figure is checked
     got = {key: line.value(key) for key in wanted}
     approx = {
         key: pytest.approx(value) if isinstance(value, float) else value
@@ -432,7 +441,7 @@ YEAR_2025 = {
 }
 
 
-def lines_of(report: figures.Report) -> dict:
+def lines_of(report: figures_report.Report) -> dict:
     lines = {"Ensemble": report.overall}
     for breakdown in report.breakdowns:
         for line in breakdown.lines:
@@ -444,7 +453,7 @@ def lines_of(report: figures.Report) -> dict:
 
 
 def test_every_figure_of_the_school_year_overall_and_by_site_level_and_topic(data):
-    report = figures.report(figures.Period.of_school_year(2025))
+    report = figures_report.report(Period.of_school_year(2025))
 
     lines = lines_of(report)
     assert list(lines) == list(YEAR_2025)  # every site and level; topics with workshops; in order
@@ -453,7 +462,7 @@ def test_every_figure_of_the_school_year_overall_and_by_site_level_and_topic(dat
 
 
 def test_the_previous_school_year_holds_only_its_own_workshop(data):
-    lines = lines_of(figures.report(figures.Period.of_school_year(2024)))
+    lines = lines_of(figures_report.report(Period.of_school_year(2024)))
 
     june = expected(
         held=1,
@@ -484,7 +493,7 @@ def test_the_previous_school_year_holds_only_its_own_workshop(data):
 
 
 def test_a_period_of_days_counts_the_workshops_that_start_in_it(data):
-    report = figures.report(figures.parse_period(None, "2025-10-01", "2025-12-31"))
+    report = figures_report.report(figures_period.parse_period(None, "2025-10-01", "2025-12-31"))
 
     lines = lines_of(report)
     # W1 and W2 held (both at Amiens), W5 cancelled; W3 and W4 start in 2026, outside.
@@ -499,10 +508,20 @@ def test_the_school_year_begins_at_midnight_in_paris(app, at):
     old_year = at(paris(2025, 8, 31, 23, 30))
     assert new_year.starts_at.day == 31  # still August in UTC
 
-    assert figures.report(figures.Period.of_school_year(2025)).overall.held == 1
-    assert figures.report(figures.Period.of_school_year(2024)).overall.held == 1
-    assert figures.report(figures.parse_period(None, "2025-08-31", "2025-08-31")).overall.held == 1
-    assert figures.report(figures.parse_period(None, "2025-09-01", "2025-09-01")).overall.held == 1
+    assert figures_report.report(Period.of_school_year(2025)).overall.held == 1
+    assert figures_report.report(Period.of_school_year(2024)).overall.held == 1
+    assert (
+        figures_report.report(
+            figures_period.parse_period(None, "2025-08-31", "2025-08-31")
+        ).overall.held
+        == 1
+    )
+    assert (
+        figures_report.report(
+            figures_period.parse_period(None, "2025-09-01", "2025-09-01")
+        ).overall.held
+        == 1
+    )
     assert to_paris(old_year.starts_at).date() == date(2025, 8, 31)
 
 
@@ -510,19 +529,29 @@ def test_the_last_day_of_a_period_is_included_up_to_midnight_in_paris(app, at):
     at(paris(2026, 1, 31, 23, 30))  # 22:30 UTC: in January
     at(paris(2026, 2, 1, 0, 30))  # 23:30 UTC on 31 January, but February in Paris
 
-    assert figures.report(figures.parse_period(None, "2026-01-01", "2026-01-31")).overall.held == 1
-    assert figures.report(figures.parse_period(None, "2026-02-01", "2026-02-28")).overall.held == 1
+    assert (
+        figures_report.report(
+            figures_period.parse_period(None, "2026-01-01", "2026-01-31")
+        ).overall.held
+        == 1
+    )
+    assert (
+        figures_report.report(
+            figures_period.parse_period(None, "2026-02-01", "2026-02-28")
+        ).overall.held
+        == 1
+    )
 
 
 def test_a_workshop_not_yet_ended_is_not_held(app, clock, at):
     at(clock.now - timedelta(hours=1))  # started an hour ago, ends in two hours
 
-    line = figures.report(figures.Period.of_school_year(2025)).overall
+    line = figures_report.report(Period.of_school_year(2025)).overall
     assert (line.held, line.planned, line.seats) == (0, 1, 0)
 
 
 def test_schools_are_told_apart_by_uai_else_by_normalised_name():
-    key = figures.school_key
+    key = figures_queries.school_key
     assert key("0801234a ", "École A") == key("0801234A", "Autre nom")
     assert (
         key(None, "  École Jules-Ferry ") == key("", "ecole jules ferry") == "nom:ecole jules ferry"
@@ -533,14 +562,14 @@ def test_schools_are_told_apart_by_uai_else_by_normalised_name():
 @pytest.mark.parametrize(
     ("year", "first", "last", "period"),
     [
-        ("2025", None, None, figures.Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
-        (None, None, None, figures.Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
-        ("", "", "", figures.Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
-        ("2024", "2026-01-01", "2026-03-31", figures.Period(date(2026, 1, 1), date(2026, 3, 31))),
+        ("2025", None, None, Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
+        (None, None, None, Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
+        ("", "", "", Period(date(2025, 9, 1), date(2026, 8, 31), 2025)),
+        ("2024", "2026-01-01", "2026-03-31", Period(date(2026, 1, 1), date(2026, 3, 31))),
     ],
 )
 def test_periods_are_read_from_a_school_year_or_two_dates(app, year, first, last, period):
-    assert figures.parse_period(year, first, last) == period
+    assert figures_period.parse_period(year, first, last) == period
 
 
 @pytest.mark.parametrize(
@@ -549,34 +578,35 @@ def test_periods_are_read_from_a_school_year_or_two_dates(app, year, first, last
         ("deux-mille", None, None, "n'est pas reconnue"),
         ("1999", None, None, "de 2013 à 2026"),
         ("2027", None, None, "de 2013 à 2026"),
-        (None, "2026-01-01", None, "les deux dates"),
+        (None, "2026-01-01", None, "une date de début et une date de fin"),
         (None, "2026-02-30", "2026-03-01", "n'est pas une date"),
         (None, "20260101", "2026-03-01", "n'est pas une date"),
-        (None, "2026-03-01", "2026-01-01", "précède"),
+        (None, "2026-03-01", "2026-01-01", "la date de début doit précéder la date de fin"),
         (None, "1850-01-01", "2026-01-01", "comprise entre"),
     ],
 )
 def test_a_period_that_cannot_be_read_is_refused_in_french(app, year, first, last, message):
-    with pytest.raises(figures.PeriodError, match=message):
-        figures.parse_period(year, first, last)
+    with pytest.raises(PeriodError, match=message):
+        figures_period.parse_period(year, first, last)
 
 
 def test_values_read_as_french_readers_expect():
     rate, hours, mean, count = (
-        figures.FIGURES_BY_KEY[k] for k in ("fill_rate", "hours_held", "usefulness_mean", "seats")
+        figures_definitions.FIGURES_BY_KEY[k]
+        for k in ("fill_rate", "hours_held", "usefulness_mean", "seats")
     )
-    assert figures.display(rate, 11 / 13) == "84,6\u00a0%"
-    assert figures.display(rate, 0.1875) == "18,8\u00a0%"  # half up
-    assert figures.display(rate, 1.0) == "100\u00a0%"
-    assert figures.display(rate, None) == "—"
-    assert figures.display(hours, 24.0) == "24\u00a0h"
-    assert figures.display(hours, 1.5) == "1,5\u00a0h"
-    assert figures.display(mean, 3.6) == "3,6\u00a0/\u00a05"
-    assert figures.display(count, 1234) == "1\u202f234"
-    assert figures.spreadsheet_number("rate", 11 / 13) == "84,6"
-    assert figures.spreadsheet_number("hours", 4 / 3) == "1,33"
-    assert figures.spreadsheet_number("count", 1234) == "1234"
-    assert figures.spreadsheet_number("rate", None) == ""
+    assert figures_values.display(rate, 11 / 13) == "84,6\u00a0%"
+    assert figures_values.display(rate, 0.1875) == "18,8\u00a0%"  # half up
+    assert figures_values.display(rate, 1.0) == "100\u00a0%"
+    assert figures_values.display(rate, None) == "—"
+    assert figures_values.display(hours, 24.0) == "24\u00a0h"
+    assert figures_values.display(hours, 1.5) == "1,5\u00a0h"
+    assert figures_values.display(mean, 3.6) == "3,6\u00a0/\u00a05"
+    assert figures_values.display(count, 1234) == "1\u202f234"
+    assert figures_values.spreadsheet_number("rate", 11 / 13) == "84,6"
+    assert figures_values.spreadsheet_number("hours", 4 / 3) == "1,33"
+    assert figures_values.spreadsheet_number("count", 1234) == "1234"
+    assert figures_values.spreadsheet_number("rate", None) == ""
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -631,7 +661,7 @@ def test_the_page_charts_the_figures_as_accessible_svg_with_tables(coordinator, 
     # the key figures, what "reached" means, and the definitions
     assert "84,6\u00a0%" in page and "24\u00a0h" in page
     assert "« Touché » veut dire venu au moins une fois" in page
-    for figure in figures.FIGURES:
+    for figure in figures_definitions.FIGURES:
         assert figure.definition.replace("'", "&#39;") in page
 
 
@@ -763,7 +793,8 @@ def test_the_csv_has_one_row_per_line_and_figure(coordinator, data):
     }
     assert len(cells) == len(rows)  # one row per line and figure
     per_line = sum(
-        2 * len(f.categories) if f.kind == "distribution" else 1 for f in figures.FIGURES
+        2 * len(f.categories) if f.kind == "distribution" else 1
+        for f in figures_definitions.FIGURES
     )
     assert len(rows) == len(YEAR_2025) * per_line
     assert {row[0] for row in rows} == {"année scolaire 2025–2026"}

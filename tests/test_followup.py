@@ -29,8 +29,12 @@ from app.attendance.models import (
 )
 from app.booking.models import Registration, RegistrationStatus
 from app.extensions import db
+<<<<<<< HEAD
 from app.formatting import PARIS
 from app.mail.delivery import deliver_pending
+=======
+from app.formatting import PARIS, Period, school_year_of
+>>>>>>> one-vocabulary
 from app.mail.models import OutboxMail
 from app.tokens import TokenPurpose
 from tests.conftest import login, require
@@ -558,7 +562,8 @@ def test_no_certificate_no_link_and_a_404_for_the_pdf(client, make_workshop):
     ],
 )
 def test_the_school_year_runs_from_september_to_august_in_paris(moment, start_year):
-    start, end = certificates.school_year_bounds(moment)
+    school_year = Period.of_school_year(school_year_of(moment))
+    start, end = school_year.starts_at, school_year.ends_at
     assert (start, end) == (paris(start_year, 9, 1), paris(start_year + 1, 9, 1))
 
 

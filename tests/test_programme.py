@@ -12,10 +12,11 @@ from html.parser import HTMLParser
 import pytest
 import sqlalchemy as sa
 
-from app.admin import programme as service
+from app.admin import programme_content, programme_mail, programme_poster, programme_request
 from app.booking import services as booking
 from app.catalog.models import Level, WorkshopStatus
 from app.extensions import db
+from app.formatting import Period
 from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
 from app.staff.models import AuditEntry
@@ -24,7 +25,7 @@ from tests.conftest import login, require
 LISTS = ["ecoles-amiens@ac-amiens.fr", "ecoles-peronne@ac-amiens.fr"]
 BASE = "http://ateliers.test"
 # The clock says Monday 2 March 2026, 9:00 UTC; the period runs from the day before.
-PERIOD = service.Period(date(2026, 3, 1), date(2026, 4, 30))
+PERIOD = Period(date(2026, 3, 1), date(2026, 4, 30))
 FORM = {
     "du": "2026-03-01",
     "au": "2026-04-30",
@@ -76,7 +77,7 @@ def programme_mails():
     return list(
         db.session.scalars(
             sa.select(OutboxMail)
-            .where(OutboxMail.template == service.MAIL_TEMPLATE)
+            .where(OutboxMail.template == programme_mail.MAIL_TEMPLATE)
             .order_by(OutboxMail.id)
         )
     )
@@ -121,7 +122,7 @@ class MailReader(HTMLParser):
 def test_programme_lists_the_period_by_site_then_date(scene, sites):
     listed, _ = scene
 
-    result = service.programme(PERIOD, chosen(sites, "peronne", "amiens"))
+    result = programme_content.programme(PERIOD, chosen(sites, "peronne", "amiens"))
 
     assert [part.site.slug for part in result.sites] == ["amiens", "peronne"]
     amiens = result.sites[0]
@@ -141,15 +142,16 @@ def test_links_carry_the_source_marker(scene):
     workshop = listed["ent"]
 
     assert (
-        service.programme_link(workshop, "liste") == f"{BASE}/ateliers/{workshop.id}?source=liste"
+        programme_content.programme_link(workshop, "liste")
+        == f"{BASE}/ateliers/{workshop.id}?source=liste"
     )
     assert (
-        service.programme_link(workshop, "affiche")
+        programme_content.programme_link(workshop, "affiche")
         == f"{BASE}/ateliers/{workshop.id}?source=affiche"
     )
-    assert service.catalogue_link("liste") == f"{BASE}/ateliers?source=liste"
+    assert programme_content.catalogue_link("liste") == f"{BASE}/ateliers?source=liste"
     assert (
-        service.catalogue_link("affiche", workshop.site)
+        programme_content.catalogue_link("affiche", workshop.site)
         == f"{BASE}/ateliers?site=amiens&source=affiche"
     )
 
@@ -157,7 +159,9 @@ def test_links_carry_the_source_marker(scene):
 def test_mail_html_lists_every_workshop_of_the_period_with_its_link(scene, sites):
     listed, unlisted = scene
 
-    shown = service.preview(PERIOD, chosen(sites, "amiens", "peronne"), "Programme", "Bonjour.")
+    shown = programme_mail.preview(
+        PERIOD, chosen(sites, "amiens", "peronne"), "Programme", "Bonjour."
+    )
     mail = MailReader(shown.html)
 
     hrefs = [href for href, _ in mail.links]
@@ -190,7 +194,7 @@ def test_mail_html_lists_every_workshop_of_the_period_with_its_link(scene, sites
 def test_mail_text_twin_lists_the_same_workshops(scene, sites):
     listed, unlisted = scene
 
-    shown = service.preview(PERIOD, chosen(sites, "amiens", "peronne"), "Programme", "")
+    shown = programme_mail.preview(PERIOD, chosen(sites, "amiens", "peronne"), "Programme", "")
 
     for workshop in listed.values():
         assert f"S'inscrire : {BASE}/ateliers/{workshop.id}?source=liste" in shown.text
@@ -205,7 +209,7 @@ def test_mail_text_twin_lists_the_same_workshops(scene, sites):
 def test_intro_is_shown_as_text_never_as_html(scene, sites):
     intro = "Premier paragraphe <script>alert(1)</script>\nsuite.\n\nSecond paragraphe."
 
-    shown = service.preview(PERIOD, chosen(sites, "amiens"), "Programme", intro)
+    shown = programme_mail.preview(PERIOD, chosen(sites, "amiens"), "Programme", intro)
 
     assert (
         "<script>" not in shown.html
@@ -225,7 +229,7 @@ def test_sending_queues_one_mail_per_list_and_logs_it(scene, sites, make_staff, 
     coordinator = make_staff("coordinator")
     subject = "Programme des ateliers TICE – du 1er mars au 30 avril 2026"
 
-    mails = service.send_programme(
+    mails = programme_mail.send_programme(
         coordinator, PERIOD, chosen(sites, "amiens", "peronne"), subject, ""
     )
 
@@ -260,25 +264,27 @@ def test_sending_queues_one_mail_per_list_and_logs_it(scene, sites, make_staff, 
 def test_the_same_programme_is_not_sent_twice_in_a_row(scene, sites, make_staff, clock):
     """A double click on "Envoyer", or a reloaded page, must not mail the lists twice."""
     coordinator, where = make_staff("coordinator"), chosen(sites, "amiens")
-    service.send_programme(coordinator, PERIOD, where, "Programme", "")
+    programme_mail.send_programme(coordinator, PERIOD, where, "Programme", "")
 
     with pytest.raises(
-        service.ProgrammeError, match="déjà été mis dans la boîte d'envoi à 10 h par"
+        programme_request.ProgrammeError, match="déjà été mis dans la boîte d'envoi à 10 h par"
     ):
-        service.send_programme(coordinator, PERIOD, where, "Programme", "Autre introduction")
+        programme_mail.send_programme(coordinator, PERIOD, where, "Programme", "Autre introduction")
     assert len(programme_mails()) == 2 and len(audit_entries()) == 1
 
-    service.send_programme(coordinator, PERIOD, where, "Programme corrigé", "")  # another subject
+    programme_mail.send_programme(
+        coordinator, PERIOD, where, "Programme corrigé", ""
+    )  # another subject
     clock.advance(minutes=11)
-    service.send_programme(coordinator, PERIOD, where, "Programme", "")  # later on
+    programme_mail.send_programme(coordinator, PERIOD, where, "Programme", "")  # later on
     assert len(programme_mails()) == 6 and len(audit_entries()) == 3
 
 
 def test_sending_without_list_addresses_is_refused(app, scene, sites, make_staff):
     app.config["PROGRAMME_LIST_ADDRESSES"] = []
 
-    with pytest.raises(service.ProgrammeError, match="PROGRAMME_LIST_ADDRESSES"):
-        service.send_programme(
+    with pytest.raises(programme_request.ProgrammeError, match="PROGRAMME_LIST_ADDRESSES"):
+        programme_mail.send_programme(
             make_staff("coordinator"), PERIOD, chosen(sites, "amiens"), "Programme", ""
         )
 
@@ -286,10 +292,10 @@ def test_sending_without_list_addresses_is_refused(app, scene, sites, make_staff
 
 
 def test_sending_an_empty_programme_is_refused(scene, sites, make_staff):
-    empty = service.Period(date(2026, 7, 1), date(2026, 7, 31))
+    empty = Period(date(2026, 7, 1), date(2026, 7, 31))
 
-    with pytest.raises(service.ProgrammeError, match="Aucun atelier"):
-        service.send_programme(
+    with pytest.raises(programme_request.ProgrammeError, match="Aucun atelier"):
+        programme_mail.send_programme(
             make_staff("coordinator"), empty, chosen(sites, "amiens"), "Programme", ""
         )
 
@@ -297,8 +303,8 @@ def test_sending_an_empty_programme_is_refused(scene, sites, make_staff):
 
 
 def test_a_subject_with_a_line_break_is_refused_by_the_service_too(scene, sites, make_staff):
-    with pytest.raises(service.ProgrammeError, match="une ligne"):
-        service.send_programme(
+    with pytest.raises(programme_request.ProgrammeError, match="une ligne"):
+        programme_mail.send_programme(
             make_staff("coordinator"),
             PERIOD,
             chosen(sites, "amiens"),
@@ -358,7 +364,7 @@ def test_poster_qr_codes_decode_to_each_workshop_and_the_catalogue(
     ]
     amiens = [listed["ent"], listed["tbi"], listed["full"], *extra]
 
-    data = service.poster_pdf(sites["amiens"], PERIOD)
+    data = programme_poster.poster_pdf(sites["amiens"], PERIOD)
 
     expected = sorted(
         [f"{BASE}/ateliers/{w.id}?source=affiche" for w in amiens]
@@ -377,22 +383,26 @@ def test_poster_qr_codes_decode_to_each_workshop_and_the_catalogue(
 
 
 def test_poster_qr_codes_are_printed_big_enough(scene, sites):
-    html = service.poster_html(sites["amiens"], PERIOD)
+    html = programme_poster.poster_html(sites["amiens"], PERIOD)
 
     boxes = re.findall(
         r'width: ([0-9.]+)mm;[^"]*" class="qr-box qr-(\w+)">\s*<svg viewBox="0 0 (\d+) \d+"', html
     )
     assert sorted(kind for _, kind, _ in boxes) == ["catalogue"] + ["workshop"] * 3
     for width, kind, modules in boxes:
-        symbol_mm = float(width) * (int(modules) - 2 * service.QR_QUIET_ZONE) / int(modules)
+        symbol_mm = (
+            float(width) * (int(modules) - 2 * programme_poster.QR_QUIET_ZONE) / int(modules)
+        )
         assert symbol_mm >= (40 if kind == "catalogue" else 20)
-    code = service.qr_code(f"{BASE}/ateliers/1?source=affiche", service.WORKSHOP_QR_MM)
-    assert code.symbol_mm == service.WORKSHOP_QR_MM
+    code = programme_poster.qr_code(
+        f"{BASE}/ateliers/1?source=affiche", programme_poster.WORKSHOP_QR_MM
+    )
+    assert code.symbol_mm == programme_poster.WORKSHOP_QR_MM
 
 
 def test_an_empty_poster_is_refused(scene, sites):
-    with pytest.raises(service.ProgrammeError, match="pas d'affiche"):
-        service.poster_pdf(sites["abbeville"], service.Period(date(2026, 4, 1), date(2026, 4, 30)))
+    with pytest.raises(programme_request.ProgrammeError, match="pas d'affiche"):
+        programme_poster.poster_pdf(sites["abbeville"], Period(date(2026, 4, 1), date(2026, 4, 30)))
 
 
 # --- the pages ----------------------------------------------------------------------------------

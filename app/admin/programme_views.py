@@ -1,11 +1,22 @@
 """The programme for the mailing lists, at /admin/programme/ (coordinators only): the form, the
-preview, the sending, and the posters. The rules live in `app.admin.programme`; CSRF is checked
-on every POST by the app-wide CSRFProtect."""
+preview, the sending, and the posters. The rules live in `app.admin.programme_request` (what is
+asked), `programme_mail` and `programme_poster`; CSRF is checked on every POST by the app-wide
+CSRFProtect."""
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.admin import programme as service
+from app.admin import programme_mail
+from app.admin.programme_poster import poster_filename, poster_pdf
+from app.admin.programme_request import (
+    ProgrammeError,
+    ProgrammeInputError,
+    ProgrammeRequest,
+    default_period,
+    default_subject,
+    read_programme_period,
+    read_request,
+)
 from app.catalog.services import sites as all_sites
 from app.security import CONTENT_SECURITY_POLICY_MAIL_PREVIEW
 from app.staff.access import coordinator_required
@@ -26,8 +37,8 @@ def _values(source) -> dict:
     }
 
 
-def _read(values: dict) -> service.ProgrammeRequest:
-    return service.read_request(
+def _read(values: dict) -> ProgrammeRequest:
+    return read_request(
         values["du"], values["au"], values["sites"], values["objet"], values["introduction"]
     )
 
@@ -44,13 +55,13 @@ def form():
     """GET: a fresh form; POST (the preview's "Modifier" button): the fields sent back."""
     if request.method == "POST":
         return _form(_values(request.form))
-    period = service.default_period()
+    period = default_period()
     return _form(
         {
-            "du": period.start.isoformat(),
-            "au": period.end.isoformat(),
+            "du": period.first_day.isoformat(),
+            "au": period.last_day.isoformat(),
             "sites": [site.slug for site in all_sites()],
-            "objet": service.default_subject(period),
+            "objet": default_subject(period),
             "introduction": "",
         }
     )
@@ -62,14 +73,14 @@ def preview():
     values = _values(request.form)
     try:
         asked = _read(values)
-        shown = service.preview(asked.period, asked.sites, asked.subject, asked.intro)
-    except service.ProgrammeInputError as error:
+        shown = programme_mail.preview(asked.period, asked.sites, asked.subject, asked.intro)
+    except ProgrammeInputError as error:
         return _form(values, error.messages, 400)
-    except service.ProgrammeError as error:
+    except ProgrammeError as error:
         return _form(values, [str(error)], 400)
     try:
-        recipients, recipients_error = service.list_addresses(), None
-    except service.ProgrammeError as error:
+        recipients, recipients_error = programme_mail.list_addresses(), None
+    except ProgrammeError as error:
         recipients, recipients_error = [], str(error)
     values["objet"] = asked.subject
     page = render_template(
@@ -89,12 +100,12 @@ def send():
     values = _values(request.form)
     try:
         asked = _read(values)
-        mails = service.send_programme(
+        mails = programme_mail.send_programme(
             current_user, asked.period, asked.sites, asked.subject, asked.intro
         )
-    except service.ProgrammeInputError as error:
+    except ProgrammeInputError as error:
         return _form(values, error.messages, 400)
-    except service.ProgrammeError as error:
+    except ProgrammeError as error:
         return _form(values, [str(error)], 400)
     count = len(mails)
     flash(f"Programme mis dans la boîte d'envoi pour {count} liste{'s' if count > 1 else ''}.")
@@ -127,12 +138,12 @@ def poster(slug: str):
         abort(404)
     values = {**_values(request.args), "sites": [slug]}
     try:
-        period = service.read_period(values["du"], values["au"])
-        pdf = service.poster_pdf(site, period)
-    except service.ProgrammeError as error:
+        period = read_programme_period(values["du"], values["au"])
+        pdf = poster_pdf(site, period)
+    except ProgrammeError as error:
         return _form(values, [str(error)], 400)
     response = Response(pdf, content_type="application/pdf")
-    filename = service.poster_filename(site, period)
+    filename = poster_filename(site, period)
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from babel.dates import format_date
 from flask import current_app, render_template
 from sqlalchemy.orm import joinedload
 
 from app.attendance.models import Certificate
 from app.booking.models import Registration
 from app.catalog.models import Workshop
-from app.clock import now
 from app.extensions import db
-from app.formatting import LOCALE, PARIS, date_fr, time_fr
+from app.formatting import PARIS, Period, current_school_year, date_fr, day_fr, time_fr
 from app.pdf import render_pdf
 
 #: No 0/O, 1/I/L: a code read over the phone or retyped from paper is not misread.
@@ -107,19 +105,12 @@ def render_certificate(
         day=date_fr(workshop.starts_at),
         times=f"de {time_fr(workshop.starts_at)} à {time_fr(workshop.ends_at)}",
         duration=duration_fr(minutes),
-        issued_on=_formal_date(issued_at),
+        issued_on=day_fr(issued_at),  # the date under a signature: no weekday
         issuer=ISSUER,
         code=code,
         verification_url=verification_url(code),
     )
     return render_pdf(html)
-
-
-def _formal_date(moment: datetime) -> str:
-    """'11 mars 2026', '1er avril 2026': the date under a signature, without the weekday."""
-    day = moment.astimezone(PARIS).date()
-    number = "1er" if day.day == 1 else str(day.day)
-    return format_date(day, f"'{number}' MMMM y", locale=LOCALE)
 
 
 def certificate_pdf(certificate: Certificate) -> bytes:
@@ -134,13 +125,6 @@ def certificate_pdf(certificate: Certificate) -> bytes:
 # --- hours of the school year --------------------------------------------------------------------
 
 
-def school_year_bounds(moment: datetime) -> tuple[datetime, datetime]:
-    """[1 September, next 1 September) at midnight in Paris: the school year `moment` is in."""
-    local = moment.astimezone(PARIS)
-    year = local.year if local.month >= 9 else local.year - 1
-    return datetime(year, 9, 1, tzinfo=PARIS), datetime(year + 1, 9, 1, tzinfo=PARIS)
-
-
 def minutes_this_school_year(email: str) -> int:
     """Minutes attested by certificates, for this address, of sessions held this school year.
 
@@ -149,7 +133,8 @@ def minutes_this_school_year(email: str) -> int:
     """
     if not email:
         return 0
-    start, end = school_year_bounds(now())
+    school_year = Period.of_school_year(current_school_year())
+    start, end = school_year.starts_at, school_year.ends_at
     per_session = (
         sa.select(sa.func.max(Certificate.minutes).label("minutes"))
         .join(Registration, Registration.id == Certificate.registration_id)

@@ -1,7 +1,7 @@
 """Check-in forms: a tap (present or absent, with the time it was made) and a walk-in.
 
-The walk-in is validated by the same rules as the public registration form (booking's
-validators); only the wording speaks to the trainer instead of the teacher.
+The walk-in is validated by the same rules as the public registration form (the shared fields of
+`app.forms`); only the wording speaks to the trainer instead of the teacher.
 """
 
 from flask_wtf import FlaskForm
@@ -9,7 +9,7 @@ from wtforms import StringField
 from wtforms.validators import AnyOf, DataRequired, ValidationError
 
 from app.attendance.models import Presence
-from app.booking.forms import (
+from app.forms import (
     email_field,
     first_name_field,
     last_name_field,

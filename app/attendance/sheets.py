@@ -2,12 +2,11 @@
 
 `sheet(workshop)` decides who is on it and in which order; the print view and the PDF are the
 same template (WeasyPrint reads its print styles); the CSV writes the same people for a French
-spreadsheet. Names are what teachers typed: the template escapes them, and the CSV neutralises
-what a spreadsheet would run as a formula (DESIGN rule 9).
+spreadsheet. Names are what teachers typed: the template escapes them, and the CSV
+(`app.spreadsheet`) neutralises what a spreadsheet would run as a formula — no formula injection
+in CSV exports.
 """
 
-import csv
-import io
 from dataclasses import dataclass
 
 from flask import render_template
@@ -18,11 +17,10 @@ from app.booking.models import Registration
 from app.catalog.models import Workshop
 from app.formatting import to_paris
 from app.pdf import render_pdf
+from app.spreadsheet import spreadsheet_csv
 
 #: Empty rows after the names, for people who come without a registration.
 BLANK_LINES = 4
-#: What a spreadsheet may take for the start of a formula (or of a cell it re-reads as one).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass
@@ -102,19 +100,3 @@ def csv_bytes(sheet: Sheet) -> bytes:
             row.append(presence.title if presence else "")
         rows.append(row)
     return spreadsheet_csv(header, rows)
-
-
-def spreadsheet_csv(header: list[str], rows: list[list[str]]) -> bytes:
-    """A CSV a French spreadsheet opens right with a double click: UTF-8 with a BOM (or Excel
-    reads it as Windows-1252), semicolons (the comma is the decimal separator), CRLF, and no
-    cell it would run as a formula."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow([neutralise(cell) for cell in header])
-    writer.writerows([neutralise(cell) for cell in row] for row in rows)
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
-def neutralise(cell: str) -> str:
-    """A cell a spreadsheet would read as a formula gets a leading apostrophe: shown as text."""
-    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell

@@ -21,18 +21,19 @@ from app.clock import now
 from app.database import begin_write
 from app.extensions import db
 from app.mail import services as mail
+from app.sweeps import SweepReport, local_moment
 
 log = logging.getLogger(__name__)
 
 TRAINER_LIST = "liste-formateur"
 
 
-def send_trainer_lists() -> reminders.SweepReport:
+def send_trainer_lists() -> SweepReport:
     """Queue, for each session starting tomorrow, its trainer's list of who is coming."""
-    report = reminders.SweepReport()
+    report = SweepReport()
     hour = current_app.config["TRAINER_LIST_LOCAL_HOUR"]
     for workshop in reminders.workshops_starting_within(timedelta(days=2)):
-        due = reminders.local_moment(workshop.starts_at, days_before=1, hour=hour)
+        due = local_moment(workshop.starts_at, days_before=1, hour=hour)
         if due <= now():
             _send_trainer_list(workshop.id, due, report)
     return report
@@ -43,7 +44,7 @@ def _session_url(workshop_id: int) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/formateur/seances/{workshop_id}"
 
 
-def _send_trainer_list(workshop_id: int, due: datetime, report: reminders.SweepReport) -> None:
+def _send_trainer_list(workshop_id: int, due: datetime, report: SweepReport) -> None:
     key = f"{TRAINER_LIST}:workshop:{workshop_id}"
     begin_write()
     if db.session.scalar(sa.select(Notice.id).where(Notice.key == key)) is not None:

@@ -1,7 +1,7 @@
 """Notices sent at most once, by scheduler sweeps: reminders to confirmed teachers before their
 workshop here, and the trainer's list the evening before in `app.attendance.trainer_list` (it
 carries the attendance sheet, and booking does not import attendance), on the same rules and
-helpers: `local_moment`, `workshops_starting_within`, `too_late`, `commit_once`.
+helpers: `workshops_starting_within`, `too_late`, `commit_once`, and `app.sweeps`' `local_moment`.
 
 Each notice's moment is computed from the workshop's current start, in Paris time, so a moved
 workshop gets its notices at the new time. A notice is sent once (unique key, written in the
@@ -12,8 +12,7 @@ after that it is dropped and logged.
 """
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -25,27 +24,9 @@ from app.catalog.models import Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
-from app.formatting import PARIS
+from app.sweeps import SweepReport, local_moment
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SweepReport:
-    sent: int = 0
-    dropped: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.sent} sent, {self.dropped} dropped"
-
-    def __bool__(self) -> bool:
-        return bool(self.sent or self.dropped)
-
-
-def local_moment(start: datetime, *, days_before: int, hour: int) -> datetime:
-    """`hour` o'clock, Paris time, `days_before` days before the day of `start` (in Paris)."""
-    day = start.astimezone(PARIS).date() - timedelta(days=days_before)
-    return datetime.combine(day, time(hour), PARIS)
 
 
 def send_due_reminders() -> SweepReport:

@@ -43,10 +43,11 @@ Last, without the solver: within each part of each room, the contributions are p
 with the fewest topic switches that keeps every rule and costs no more (the objective counts
 (topic, room) pairs, not whether a room alternates between two topics).
 
-Deterministic (TRAPS.md, "Solver"): inputs sorted by id before modelling, one worker, a fixed
-seed and a deterministic-time budget (`time_limit`, shared by the phases: phase 1 at most
-`PLACE_SHARE` of it, phase 2 the rest), never a wall clock: the same input, in any order, gives
-the same agenda on any machine running the same OR-Tools.
+Deterministic, as CP-SAT is only with one worker, a fixed seed and a deterministic-time limit:
+inputs sorted by id before modelling, one worker, a fixed seed and a deterministic-time budget
+(`time_limit`, shared by the phases: phase 1 at most `PLACE_SHARE` of it, phase 2 the rest),
+never a wall clock: the same input, in any order, gives the same agenda on any machine running
+the same OR-Tools.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ from math import gcd
 from typing import Literal
 
 from ortools.sat.python import cp_model
+
+from app.formatting import clock_fr
 
 GRID = 5  #: minutes: every start and end lies on this grid, counted from the half-day start
 DURATIONS = (15, 30, 45, 60)  #: testimony, demonstration, workshop, round table
@@ -179,11 +182,6 @@ def _clock(minutes: int) -> time:
     return time(minutes // 60, minutes % 60)
 
 
-def _clock_fr(moment: time) -> str:
-    """Times as app.formatting writes them: "14 h", "14 h 30"."""
-    return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
-
-
 @dataclass(frozen=True)
 class _Frame:
     """The half-day in grid units from its start: where contributions and the break may go."""
@@ -281,19 +279,19 @@ def _equipment_problem(contribution: Contribution, rooms: list[Room]) -> str | N
 def _availability_problem(contribution: Contribution, frame: _Frame) -> str | None:
     start, stop = frame.availability(contribution)
     if stop <= frame.first:
-        until = _clock_fr(contribution.available_until)
+        until = clock_fr(contribution.available_until)
         return (
             f"intervenant·e disponible seulement avant le début de la demi-journée "
-            f"(jusqu'à {until}, interventions à partir de {_clock_fr(frame.clock(frame.first))})"
+            f"(jusqu'à {until}, interventions à partir de {clock_fr(frame.clock(frame.first))})"
         )
     if start >= frame.last:
-        since = _clock_fr(contribution.available_from)
+        since = clock_fr(contribution.available_from)
         return (
             f"intervenant·e disponible seulement après la fin de la demi-journée "
-            f"(à partir de {since}, interventions jusqu'à {_clock_fr(frame.clock(frame.last))})"
+            f"(à partir de {since}, interventions jusqu'à {clock_fr(frame.clock(frame.last))})"
         )
     if (stop - start) * GRID < contribution.duration_minutes:
-        window = f"{_clock_fr(frame.clock(start))} – {_clock_fr(frame.clock(stop))}"
+        window = f"{clock_fr(frame.clock(start))} – {clock_fr(frame.clock(stop))}"
         return (
             f"durée ({contribution.duration_minutes} min) plus longue que la disponibilité "
             f"de l'intervenant·e pendant la demi-journée ({window})"

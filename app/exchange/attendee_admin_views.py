@@ -3,6 +3,7 @@
 from flask import Blueprint, Response, abort, render_template, request
 
 from app.exchange import attendees, services
+from app.formatting import school_year_label
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint(
@@ -33,7 +34,7 @@ def participants(year: int):
         people=attendees.sorted_attendees(attendees.attendees(half_day), order),
         counts=attendees.counts(half_day),
         order=order,
-        year_label=services.school_year_label(year),
+        year_label=school_year_label(year),
     )
 
 

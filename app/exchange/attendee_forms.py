@@ -1,10 +1,13 @@
 """The forms of people attending the exchange half-day: registering (in person or remotely) and
-switching mode from the management page. The person's fields are booking's, with their rules."""
+switching mode from the management page. The person's fields are the shared ones of `app.forms`,
+with their rules."""
 
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length
 
-from app.booking.forms import (
+from app.exchange.models import AttendanceMode
+from app.forms import (
+    Form,
     collapse_spaces,
     email_field,
     first_name_field,
@@ -12,8 +15,6 @@ from app.booking.forms import (
     last_name_field,
     plain_text,
 )
-from app.exchange.models import AttendanceMode
-from app.forms import Form
 
 #: The form's values (French, as the URL-visible field names are) and the modes they mean.
 MODES = {"sur_place": AttendanceMode.in_person, "a_distance": AttendanceMode.remote}

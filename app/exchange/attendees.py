@@ -23,8 +23,6 @@ from flask import current_app, render_template
 from sqlalchemy.exc import IntegrityError
 
 from app import tokens
-from app.attendance.sheets import spreadsheet_csv
-from app.booking.reminders import SweepReport, local_moment
 from app.booking.services import DOUBLE_SUBMIT_WINDOW, SeatCount, normalise_email, race_pause
 from app.calendars.services import RenderedFeed, cached_feed
 from app.clock import now
@@ -41,9 +39,11 @@ from app.exchange.models import (
 )
 from app.exchange.services import lock_half_day
 from app.extensions import db
-from app.formatting import by_name, datetime_fr
+from app.formatting import by_name, datetime_fr, school_year_slug
 from app.mail import services as mail
 from app.pdf import render_pdf
+from app.spreadsheet import spreadsheet_csv
+from app.sweeps import SweepReport, local_moment
 from app.tokens import TokenPurpose
 
 log = logging.getLogger(__name__)
@@ -671,7 +671,7 @@ _pdf_lock = threading.Lock()
 
 
 def pdf_filename(half_day: HalfDay) -> str:
-    return f"rencontres-{services.school_year_label(half_day.school_year)}-programme.pdf"
+    return f"rencontres-{school_year_slug(half_day.school_year)}-programme.pdf"
 
 
 # --- the coordinators' list ----------------------------------------------------------------------
@@ -722,4 +722,4 @@ def attendees_csv(people: list[Attendee]) -> bytes:
 
 
 def csv_filename(half_day: HalfDay) -> str:
-    return f"rencontres-{services.school_year_label(half_day.school_year)}-participants.csv"
+    return f"rencontres-{school_year_slug(half_day.school_year)}-participants.csv"

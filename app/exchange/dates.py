@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 from app.catalog.holidays import day_off
 from app.clock import now
-from app.formatting import PARIS
+from app.formatting import PARIS, Period
 
 WEDNESDAY = 2
 #: The school year runs from the start of September to early July (summer holidays begin in
@@ -42,12 +42,6 @@ class SuggestedDate:
     note: str | None = None
 
 
-def school_year_bounds(school_year: int) -> tuple[date, date]:
-    """The first and last days a half-day may be held in school year `school_year` (2025 is
-    2025-2026): 1 September to 31 August. Suggestions stop earlier, in early July."""
-    return date(school_year, 9, 1), date(school_year + 1, 8, 31)
-
-
 def spring_term_start(school_year: int) -> date:
     """The first day after zone B's winter holidays of that school year (1 March if unknown)."""
     day, end = date(school_year + 1, 2, 1), date(school_year + 1, 3, 20)
@@ -68,7 +62,7 @@ def suggest_dates(
     """Wednesdays of `school_year` still to come that are neither a public holiday nor in zone-B
     school holidays, the preferred ones (spring term) first, then the others; by date within
     each group, certain dates before uncertain ones. At most `count` of them when given."""
-    first, _ = school_year_bounds(school_year)
+    first = Period.of_school_year(school_year).first_day
     last = date(school_year + 1, *LAST_DAY)
     today = now().astimezone(PARIS).date()
     spring = (spring_term_start(school_year), date(school_year + 1, *PREFERRED_UNTIL))

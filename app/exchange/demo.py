@@ -18,9 +18,8 @@ from app.exchange.models import (
     HalfDayRoom,
     HalfDayState,
 )
-from app.exchange.services import school_year_label, school_year_of
 from app.extensions import db
-from app.formatting import PARIS
+from app.formatting import PARIS, school_year_label, school_year_of
 
 #: (name, seats created with when missing, equipment that day, is the auditorium)
 ROOMS = [

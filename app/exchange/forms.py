@@ -15,11 +15,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.booking.forms import collapse_spaces, email_field, honeypot_empty
 from app.catalog.models import Level
 from app.exchange import proposals
 from app.exchange.models import ContributionFormat, Equipment
-from app.forms import Form
+from app.formatting import clock_fr
+from app.forms import Form, collapse_spaces, email_field, honeypot_empty
 
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
 #: Invisible characters and line breaks no one-line field may hold (they would break a mail's
@@ -94,10 +94,6 @@ def summary_length(form, field):
         raise ValidationError(
             f"Le résumé ne peut dépasser 2\u00a0000 caractères : il en compte {length}."
         )
-
-
-def _clock_label(moment: time) -> str:
-    return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
 
 
 def parse_clock(value: str | None) -> time | None:
@@ -218,11 +214,11 @@ class ProposalEditForm(Form):
             SelectChoice(str(t.id), t.name) for t in proposals.topics()
         ]
         self.arrivee.choices = [SelectChoice("", "Dès le début")] + [
-            SelectChoice(t.strftime("%H:%M"), _clock_label(t))
+            SelectChoice(t.strftime("%H:%M"), clock_fr(t))
             for t in proposals.arrival_choices(half_day)
         ]
         self.depart.choices = [SelectChoice("", "Jusqu'à la fin")] + [
-            SelectChoice(t.strftime("%H:%M"), _clock_label(t))
+            SelectChoice(t.strftime("%H:%M"), clock_fr(t))
             for t in proposals.departure_choices(half_day)
         ]
 

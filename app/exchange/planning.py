@@ -17,7 +17,6 @@ publication, or two schedulers never interleave, and a refused change writes not
 """
 
 import logging
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -50,7 +49,7 @@ from app.exchange.services import (
     slots_of,
 )
 from app.extensions import db
-from app.formatting import date_fr, datetime_fr, time_fr, timespan_fr
+from app.formatting import date_fr, datetime_fr, folded, time_fr, timespan_fr
 from app.mail import services as mail
 from app.staff import audit
 from app.staff.models import StaffUser
@@ -85,9 +84,7 @@ class PlanningRefused(Exception):
 
 def presenter_key(name: str) -> str:
     """A name as compared: case, accents, apostrophes and spaces do not matter."""
-    decomposed = unicodedata.normalize("NFKD", name.replace("’", "'"))
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.casefold().split())
+    return " ".join(folded(name.replace("’", "'")).split())
 
 
 class Presenters:

@@ -3,9 +3,8 @@
 from wtforms import BooleanField, SelectField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.booking.forms import collapse_spaces, plain_text
 from app.exchange.models import HalfDay
-from app.forms import Form
+from app.forms import Form, collapse_spaces, plain_text
 
 
 class BuildForm(Form):

@@ -140,5 +140,4 @@ def _page(half_day: HalfDay, *, error: str | None = None, status: int = 200, pub
         error=error,
         publish_form=publish_form or PublishForm(formdata=None),
         hhmm=lambda moment: local_time(moment).strftime("%H:%M"),
-        wall_clock=lambda t: f"{t.hour} h" if t.minute == 0 else f"{t.hour} h {t.minute:02d}",
     ), status

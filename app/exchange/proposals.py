@@ -34,7 +34,7 @@ from app.exchange.models import (
 )
 from app.exchange.services import HalfDayNotFound, call_is_open, local_time, lock_half_day
 from app.extensions import db
-from app.formatting import date_fr, datetime_fr
+from app.formatting import clock_fr, date_fr, datetime_fr
 from app.mail import services as mail
 from app.staff import audit
 from app.staff.models import AuditEntry, StaffUser
@@ -302,26 +302,26 @@ def check_availability(
     start, end = local_time(half_day.starts_at), local_time(half_day.ends_at)
     if arrival is not None and arrival not in arrival_choices(half_day):
         raise Refused(
-            f"L'heure d'arrivée doit être pendant la demi-journée, entre {_clock(start)} et "
-            f"{_clock(_minus(end))}, par pas de {GRID_MINUTES} minutes.",
+            f"L'heure d'arrivée doit être pendant la demi-journée, entre {clock_fr(start)} et "
+            f"{clock_fr(_minus(end))}, par pas de {GRID_MINUTES} minutes.",
             "arrivee",
         )
     if departure is not None and departure not in departure_choices(half_day):
         raise Refused(
-            f"L'heure de départ doit être pendant la demi-journée, entre {_clock(_plus(start))} et "
-            f"{_clock(end)}, par pas de {GRID_MINUTES} minutes.",
+            f"L'heure de départ doit être pendant la demi-journée, entre {clock_fr(_plus(start))} et "
+            f"{clock_fr(end)}, par pas de {GRID_MINUTES} minutes.",
             "depart",
         )
     window_start, window_end = arrival or start, departure or end
     if window_end <= window_start:
         raise Refused(
-            f"Vous partez ({_clock(window_end)}) avant d'arriver ({_clock(window_start)}) : "
+            f"Vous partez ({clock_fr(window_end)}) avant d'arriver ({clock_fr(window_start)}) : "
             "l'heure de départ doit être après l'heure d'arrivée.",
             "depart",
         )
     if _minutes(window_end) - _minutes(window_start) < form.minutes:
         raise Refused(
-            f"De {_clock(window_start)} à {_clock(window_end)}, vous n'êtes pas disponible assez "
+            f"De {clock_fr(window_start)} à {clock_fr(window_end)}, vous n'êtes pas disponible assez "
             f"longtemps pour une intervention de {form.minutes} minutes "
             f"({form.short_title.lower()}) : élargissez vos disponibilités ou choisissez un "
             "format plus court.",
@@ -341,10 +341,6 @@ def _plus(moment: time) -> time:
 def _minus(moment: time) -> time:
     total = _minutes(moment) - GRID_MINUTES
     return time(total // 60, total % 60)
-
-
-def _clock(moment: time) -> str:
-    return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
 
 
 def _count(number: int) -> str:

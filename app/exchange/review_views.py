@@ -8,7 +8,8 @@ from app.database import valid_id
 from app.exchange import proposals
 from app.exchange.forms import DecisionForm
 from app.exchange.models import ContributionFormat, ContributionStatus, Equipment, HalfDay
-from app.exchange.services import HalfDayNotFound, half_day_of_year, school_year_label
+from app.exchange.services import HalfDayNotFound, half_day_of_year
+from app.formatting import school_year_label
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint(

@@ -28,16 +28,6 @@ class HalfDayNotFound(LookupError):
     pass
 
 
-def school_year_of(day: date) -> int:
-    """The school year a day belongs to, by its first calendar year (September to August)."""
-    return day.year if day.month >= 9 else day.year - 1
-
-
-def school_year_label(year: int) -> str:
-    """2025 → "2025-2026"."""
-    return f"{year}-{year + 1}"
-
-
 def half_day_of_year(year: int) -> HalfDay:
     """The half-day of school year `year`, with its rooms, or HalfDayNotFound."""
     if not FIRST_YEAR <= year <= LAST_YEAR:

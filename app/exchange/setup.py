@@ -23,7 +23,6 @@ from app.clock import now
 from app.database import begin_write
 from app.exchange import attendees
 from app.exchange.agenda import GRID
-from app.exchange.dates import school_year_bounds
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -43,16 +42,18 @@ from app.exchange.services import (
     HalfDayNotFound,
     latest_version,
     lock_half_day,
-    school_year_label,
 )
 from app.extensions import db
 from app.formatting import (
     PARIS,
     NonexistentLocalTime,
+    Period,
+    clock_fr,
     date_fr,
     datetime_fr,
     from_paris,
     of_place,
+    school_year_label,
     time_fr,
     timespan_fr,
 )
@@ -186,7 +187,8 @@ def _check(settings: Settings, half_day: HalfDay | None) -> tuple[_Moments | Non
     problems += _room_problems(settings, half_day)
     problems += _capacity_problems(settings, half_day)
     problems += _link_problems(settings.videoconference_url)
-    first, last = school_year_bounds(year)
+    school_year = Period.of_school_year(year)
+    first, last = school_year.first_day, school_year.last_day
     if not first <= settings.day <= last:
         problems.append(
             Problem(
@@ -250,7 +252,7 @@ def _hour_problems(settings: Settings) -> list[Problem]:
                 Problem(
                     name,
                     (
-                        f"La demi-journée se tient entre {_clock(EARLIEST)} et {_clock(LATEST)} : "
+                        f"La demi-journée se tient entre {clock_fr(EARLIEST)} et {clock_fr(LATEST)} : "
                         f"choisissez une heure {what} dans cet intervalle."
                     ),
                 )
@@ -281,7 +283,7 @@ def _hour_problems(settings: Settings) -> list[Problem]:
             Problem(
                 "end",
                 (
-                    f"De {_clock(settings.start)} à {_clock(settings.end)}, la demi-journée est trop courte : "
+                    f"De {clock_fr(settings.start)} à {clock_fr(settings.end)}, la demi-journée est trop courte : "
                     f"il faut au moins {needed} minutes (ouverture {settings.opening_minutes} min, pause "
                     f"{settings.break_minutes} min, clôture {settings.closing_minutes} min et "
                     f"{MIN_CONTENT_MINUTES} min d'interventions)."
@@ -989,10 +991,6 @@ def _count(number: int, what: str) -> str:
     """ "1 acceptée", "3 acceptées", "2 en attente"."""
     plural = "" if number <= 1 or what.startswith("en ") else "s"
     return f"{number} proposition{'s' if number > 1 else ''} {what}{plural}"
-
-
-def _clock(moment: time) -> str:
-    return f"{moment.hour} h" if moment.minute == 0 else f"{moment.hour} h {moment.minute:02d}"
 
 
 def _minutes(moment: time) -> int:

@@ -18,13 +18,12 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from app.booking.forms import collapse_spaces, plain_text, strip_spaces
 from app.catalog.models import Room, Site
 from app.exchange import setup
 from app.exchange.models import Equipment, HalfDay
-from app.exchange.services import local_day, local_time, school_year_label
-from app.formatting import to_paris
-from app.forms import Form
+from app.exchange.services import local_day, local_time
+from app.formatting import school_year_label, to_paris
+from app.forms import Form, collapse_spaces, plain_text, strip_spaces
 
 #: The service's names of the settings → this form's fields.
 FIELDS = {

@@ -25,12 +25,10 @@ from app.exchange.services import (
     HalfDayNotFound,
     half_day_of_year,
     latest_version,
-    school_year_label,
-    school_year_of,
 )
 from app.exchange.setup_forms import ActionForm, HalfDayForm, ReopenForm, equipment_key
 from app.extensions import db
-from app.formatting import PARIS, datetime_fr
+from app.formatting import current_school_year, datetime_fr, school_year_label
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint(
@@ -233,7 +231,7 @@ def _default_site(sites: list[Site]) -> Site | None:
 
 def _years() -> list[tuple[int, bool]]:
     """The school years offered at creation, each with whether it already has its half-day."""
-    first = school_year_of(now().astimezone(PARIS).date())
+    first = current_school_year()
     years = range(first, first + YEARS_AHEAD + 1)
     taken = set(
         db.session.scalars(sa.select(HalfDay.school_year).where(HalfDay.school_year.in_(years)))

@@ -20,6 +20,7 @@ from app.calendars.services import subscription_links
 from app.exchange import attendees, calendar, services
 from app.exchange.attendee_forms import MODE_VALUES, AttendeeForm, ModeForm
 from app.extensions import limiter
+from app.formatting import school_year_label
 
 blueprint = Blueprint("exchange", __name__, template_folder="templates")
 
@@ -55,7 +56,7 @@ def _landing_page(half_day, form: AttendeeForm, *, error: str | None = None, sta
             counts=attendees.counts(half_day),
             closed_reason=attendees.closed_reason(half_day),
             feed=subscription_links(calendar.feed_path(half_day), half_day.title),
-            year_label=services.school_year_label(half_day.school_year),
+            year_label=school_year_label(half_day.school_year),
             form=form,
             error=error,
         ),

@@ -1,0 +1,78 @@
+"""The A4 poster of one site's programme, to pin up in schools: every workshop with a QR code to
+its page, and one to the site's catalogue, each link marked `?source=affiche`."""
+
+from dataclasses import dataclass
+
+import segno
+from flask import render_template
+
+from app.admin.programme_content import programme, public_url
+from app.admin.programme_request import ProgrammeError
+from app.booking.models import Source
+from app.catalog.models import Site
+from app.formatting import Period, of_place
+from app.pdf import render_pdf
+
+#: The printed width of a QR code's symbol, its quiet zone (in modules) added around it: big
+#: enough for a phone held at arm's length in front of a poster.
+WORKSHOP_QR_MM = 22
+CATALOGUE_QR_MM = 45
+QR_QUIET_ZONE = 4
+
+
+@dataclass(frozen=True)
+class QrCode:
+    """A QR code to print: inline SVG whose width includes the quiet zone."""
+
+    url: str
+    svg: str
+    #: Printed width of the whole image, and of the symbol inside its quiet zone.
+    width_mm: float
+    symbol_mm: float
+
+
+def qr_code(url: str, symbol_mm: float) -> QrCode:
+    """Error correction M at least (segno raises it when that costs no size), a full quiet zone,
+    and a symbol `symbol_mm` wide once printed."""
+    code = segno.make_qr(url, error="m")
+    modules = code.symbol_size(border=0)[0]
+    width = symbol_mm * (modules + 2 * QR_QUIET_ZONE) / modules
+    svg = code.svg_inline(
+        border=QR_QUIET_ZONE,
+        omitsize=True,
+        dark="#000",
+        light="#fff",
+        svgclass="qr",
+        title=url,
+    )
+    return QrCode(url=url, svg=svg, width_mm=round(width, 2), symbol_mm=symbol_mm)
+
+
+def poster_html(site: Site, period: Period) -> str:
+    """The A4 poster of one site, as HTML for WeasyPrint; ProgrammeError when it would be empty."""
+    listed = programme(period, [site], Source.poster)
+    if listed.empty:
+        raise ProgrammeError(
+            f"Aucun atelier publié à venir sur le site {of_place(site.name)} {period.short_label} : "
+            "pas d'affiche à imprimer. Choisissez une autre période."
+        )
+    part = listed.sites[0]
+    return render_template(
+        "admin/programme_poster.html",
+        part=part,
+        period=period,
+        catalogue=qr_code(part.catalogue_link, CATALOGUE_QR_MM),
+        # What a reader without a camera types: no scheme, no source marker.
+        typed_address=public_url("/ateliers", site=site.slug).split("://", 1)[-1],
+        codes={line.workshop.id: qr_code(line.link, WORKSHOP_QR_MM) for line in part.lines},
+    )
+
+
+def poster_pdf(site: Site, period: Period) -> bytes:
+    return render_pdf(poster_html(site, period))
+
+
+def poster_filename(site: Site, period: Period) -> str:
+    """'affiche-amiens-2026-03-02_2026-04-30.pdf' (site slugs are ASCII). The dates are joined by
+    "_", not by the figures' "-au-" (`Period.slug`): posters' file names stay as published."""
+    return f"affiche-{site.slug}-{period.first_day.isoformat()}_{period.last_day.isoformat()}.pdf"
