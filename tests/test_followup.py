@@ -29,12 +29,8 @@ from app.attendance.models import (
 )
 from app.booking.models import Registration, RegistrationStatus
 from app.extensions import db
-<<<<<<< HEAD
-from app.formatting import PARIS
-from app.mail.delivery import deliver_pending
-=======
 from app.formatting import PARIS, Period, school_year_of
->>>>>>> one-vocabulary
+from app.mail.delivery import deliver_pending
 from app.mail.models import OutboxMail
 from app.tokens import TokenPurpose
 from tests.conftest import login, require
