@@ -19,6 +19,7 @@ _MESSAGES = {
     403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
     404: ("Page introuvable", "Cette page n'existe pas, ou plus. Le lien est peut-être incomplet."),
     405: ("Action impossible", "Cette adresse ne s'utilise pas ainsi."),
+    409: ("Action impossible", "Cette action n'est pas possible."),
     413: (
         "Envoi trop volumineux",
         "Les données envoyées dépassent la taille permise pour un formulaire. Rien n'a été "
@@ -38,6 +39,27 @@ _MESSAGES = {
         "Une erreur inattendue s'est produite. Rien n'a été enregistré ; réessayez dans un instant.",
     ),
 }
+
+
+class Refused(Exception):
+    """What the rules refuse, with the French reason shown to the person (`str()`; several
+    reasons in `reasons`). Nothing is written: raised before any write, or inside a unit of work
+    (`app.database.write_transaction`), which then rolls back.
+
+    A view that shows the reason beside its form catches it; one that does not lets it reach
+    the handler registered here, a French page with the reason (409).
+    """
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__(*reasons)
+        self.reasons = [str(reason) for reason in reasons]
+
+    def __str__(self) -> str:
+        return " ".join(self.reasons)
+
+
+class NotFound(LookupError):
+    """What a link or a form names does not exist (or is not public): a 404 wherever it lands."""
 
 
 def page(code: int, message: str | None = None):
@@ -63,6 +85,16 @@ def register(app) -> None:
         current_app.logger.error("database unavailable: %s", reason)
         body, code = page(503)
         return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+
+    @app.errorhandler(Refused)
+    def refused(error):
+        with contextlib.suppress(exc.SQLAlchemyError):
+            db.session.rollback()
+        return page(409, str(error))
+
+    @app.errorhandler(NotFound)
+    def not_found(error):
+        return page(404)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
