@@ -8,6 +8,8 @@ deferred `BEGIN` otherwise. WAL and a busy timeout let the web app and the sched
 file; `synchronous = NORMAL` (the setting SQLite recommends with WAL) makes commits cheap.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 
 import sqlalchemy as sa
@@ -119,3 +121,50 @@ def begin_write(*, immediate: bool = True, sqlite_wait_ms: int | None = None) ->
     if sqlite_wait_ms is not None:
         options["sqlite_busy_timeout_ms"] = sqlite_wait_ms
     session.connection(execution_options=options)
+
+
+@contextmanager
+def write_transaction(*, immediate: bool = True) -> Iterator[None]:
+    """One unit of work: a write transaction begun on entry (`begin_write`), committed on exit,
+    rolled back when an exception leaves it.
+
+    Nested, it joins the unit already open and the outermost one commits: a view wraps a service
+    and its audit entry in one unit, and both are written or neither.
+    """
+    session = db.session()
+    if session.info.get("write_unit"):
+        yield
+        return
+    begin_write(immediate=immediate)
+    session.info["write_unit"] = True
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    else:
+        session.commit()
+    finally:
+        session.info.pop("write_unit", None)
+
+
+def lock_row(model, row_id: int | None, *, options=(), shared: bool = False, lock: bool = True):
+    """Inside a write transaction, read the row afresh and lock it (`FOR UPDATE`, or `FOR SHARE`
+    when `shared`, on PostgreSQL; on SQLite the transaction begun IMMEDIATE already holds the
+    database's write lock). None when there is no such row. `lock=False` only for the control
+    runs of the tests that prove the lock is needed.
+
+    Everything decided about a row's dependants (its seats, its agenda) is decided under this
+    lock, read after it: two requests on the same row take turns.
+    """
+    if not valid_id(row_id):
+        return None
+    query = (
+        sa.select(model)
+        .where(model.id == row_id)
+        .options(*options)
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update(of=model, read=shared)
+    return db.session.scalar(query)
