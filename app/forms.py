@@ -66,6 +66,12 @@ def plain_text(what: str):
     return check
 
 
+def normalise_email(email: str | None) -> str:
+    """An address as the service compares it (a person's identity on a workshop, a staff
+    login): trimmed and lower-cased."""
+    return (email or "").strip().lower()
+
+
 def valid_email(*, academic: bool = True):
     """The address, checked and normalised; `academic` also requires one of the
     ALLOWED_EMAIL_DOMAINS when that setting is given (teachers register with their academic

@@ -9,7 +9,7 @@ from flask import current_app
 from app import heartbeat
 from app.attendance import followup, trainer_list
 from app.booking import reminders, retention
-from app.exchange import attendees, planning
+from app.exchange import planning, videoconference
 from app.exchange import retention as exchange_retention
 from app.extensions import db
 from app.mail.delivery import DeliveryReport, deliver_pending
@@ -58,7 +58,7 @@ def send_follow_ups():
 
 def send_exchange_links():
     """Mail the exchange half-day's videoconference link to remote attendees, the day before."""
-    return attendees.send_videoconference_links()
+    return videoconference.send_videoconference_links()
 
 
 def build_exchange_agendas():

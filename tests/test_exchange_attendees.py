@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import tokens
-from app.exchange import attendees
+from app.exchange import attendees, videoconference
 from app.exchange.models import AttendanceMode, Attendee, AttendeeStatus
 from app.extensions import db
 from app.mail.delivery import deliver_pending
@@ -238,9 +238,9 @@ def test_a_larger_capacity_fills_the_seats_through_fill_free_seats(app, client, 
     register(client, 1)
     register(client, 2)
     third, fourth, fifth = (register(client, n) for n in (3, 4, 5))
-    locked = attendees.lock_half_day(half_day.id)
+    locked = attendees.ATTENDEES.lock(half_day.id)
     locked.capacity = 4
-    promoted = attendees.fill_free_seats(locked)
+    promoted = attendees.ATTENDEES.promote(locked)
     db.session.commit()
     assert [a.email for a in promoted] == [third.email, fourth.email]
     assert positions() == {fifth.email: 1}
@@ -585,7 +585,7 @@ def mixed(client, half_day):
 
 def test_no_link_before_noon_the_day_before(mixed, clock):
     clock.set(LINK_DUE - timedelta(minutes=1))
-    report = attendees.send_videoconference_links()
+    report = videoconference.send_videoconference_links()
     assert report.sent == 0 and not report
     assert mails("videoconference") == []
 
@@ -609,9 +609,9 @@ def test_the_link_goes_once_to_each_confirmed_remote_attendee(mixed, clock):
 
     # The next runs, that evening and the next morning: nothing more.
     clock.advance(hours=3)
-    assert attendees.send_videoconference_links().sent == 0
+    assert videoconference.send_videoconference_links().sent == 0
     clock.set(STARTS - timedelta(minutes=1))
-    assert attendees.send_videoconference_links().sent == 0
+    assert videoconference.send_videoconference_links().sent == 0
     assert len(mails("videoconference")) == 2
 
 
@@ -619,13 +619,13 @@ def test_registering_remotely_after_the_sweep_gets_the_link_in_the_confirmation(
     client, mixed, clock
 ):
     clock.set(LINK_DUE + timedelta(hours=2))
-    attendees.send_videoconference_links()
+    videoconference.send_videoconference_links()
     late = register(client, 7, mode="a_distance")
     confirmation = mails("confirmed")[-1]
     assert confirmation.recipient == late.email
     assert f"Le lien de la visioconférence :\n{VISIO}" in confirmation.body_text
     assert late.link_sent_at == clock.now
-    assert attendees.send_videoconference_links().sent == 0
+    assert videoconference.send_videoconference_links().sent == 0
     assert late.email not in [m.recipient for m in mails("videoconference")]
     # The management page shows the link too, now that it is due.
     assert f'href="{VISIO}"' in client.get(f"{URL}/inscription/{secret_of(confirmation)}").get_data(
@@ -635,25 +635,25 @@ def test_registering_remotely_after_the_sweep_gets_the_link_in_the_confirmation(
 
 def test_switching_to_remote_after_the_sweep_gets_the_link_at_once(client, mixed, clock):
     clock.set(LINK_DUE + timedelta(hours=1))
-    attendees.send_videoconference_links()
+    videoconference.send_videoconference_links()
     client.post(
         f"{URL}/inscription/{secret_for(mixed['present'])}/mode", data={"mode": "a_distance"}
     )
     changed = mails("confirmed")[-1]
     assert changed.recipient == mixed["present"].email and VISIO in changed.body_text
-    assert attendees.send_videoconference_links().sent == 0
+    assert videoconference.send_videoconference_links().sent == 0
 
 
 def test_no_link_after_the_start_nor_without_an_address(mixed, clock, half_day):
     clock.set(STARTS)
-    assert attendees.send_videoconference_links().sent == 0
+    assert videoconference.send_videoconference_links().sent == 0
     clock.set(LINK_DUE)
     half_day.videoconference_url = ""
     db.session.commit()
-    assert attendees.send_videoconference_links().sent == 0
+    assert videoconference.send_videoconference_links().sent == 0
     half_day.videoconference_url = VISIO  # set late: the next run sends
     db.session.commit()
-    assert attendees.send_videoconference_links().sent == 2
+    assert videoconference.send_videoconference_links().sent == 2
 
 
 def test_an_already_claimed_link_is_not_sent_again(mixed, clock):
@@ -665,9 +665,9 @@ def test_an_already_claimed_link_is_not_sent_again(mixed, clock):
         .values(link_sent_at=LINK_DUE)
     )
     db.session.commit()
-    assert attendees._claim_link(mixed["remote1"].half_day_id, mixed["remote1"].id) is False
+    assert videoconference._claim_link(mixed["remote1"].half_day_id, mixed["remote1"].id) is False
     db.session.rollback()
-    assert attendees.send_videoconference_links().sent == 1
+    assert videoconference.send_videoconference_links().sent == 1
     assert [m.recipient for m in mails("videoconference")] == [mixed["remote2"].email]
 
 

@@ -3,30 +3,34 @@ workshops, with the checks of `catalog.checks`, and every action in the audit lo
 
 A published workshop's seats and schedule change only through booking's services (they lock the
 workshop row, mail the people concerned and move their calendars); the audit entry is written
-inside those transactions through their `before_commit` hook.
+in the same unit of work (`write_transaction` around the service's call).
 """
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from app.booking import changes, coordination
-from app.booking.services import seat_counts
+from app.booking.services import REGISTRATIONS
 from app.catalog.checks import Problem, check_workshop
 from app.catalog.models import Level, Room, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
-from app.database import begin_write
+from app.database import begin_write, write_transaction
+from app.errors import Refused as RefusedBase
 from app.extensions import db
 from app.formatting import NonexistentLocalTime, date_fr, datetime_fr, from_paris, time_fr
 from app.staff import audit
 from app.staff.models import StaffUser
 
 
-class Refused(Exception):
+class Refused(RefusedBase):
     """The save cannot be made; `problems` says why, in French. Nothing was written."""
 
     def __init__(self, problems: list[str]):
-        super().__init__(" ".join(problems))
-        self.problems = problems
+        super().__init__(*problems)
+
+    @property
+    def problems(self) -> list[str]:
+        return self.reasons
 
 
 @dataclass(frozen=True)
@@ -124,18 +128,19 @@ def cancel(actor: StaffUser, workshop: Workshop, reason: str) -> changes.Outcome
         db.session.commit()
         return changes.Outcome(workshop)
 
-    def log(outcome: changes.Outcome) -> None:
-        audit.record(
-            actor,
-            "workshop.cancel",
-            "workshop",
-            workshop.id,
-            f"Annulation de « {workshop.title} » ({_when(workshop)}) : {outcome.confirmed} "
-            f"inscrit·es et {outcome.waiting} en attente prévenu·es",
-            reason=changes.clean_reason(reason),
-        )
-
-    return changes.cancel_workshop(workshop.id, reason, before_commit=log)
+    with write_transaction():
+        outcome = changes.cancel_workshop(workshop.id, reason)
+        if outcome.changed:
+            audit.record(
+                actor,
+                "workshop.cancel",
+                "workshop",
+                workshop.id,
+                f"Annulation de « {workshop.title} » ({_when(workshop)}) : {outcome.confirmed} "
+                f"inscrit·es et {outcome.waiting} en attente prévenu·es",
+                reason=changes.clean_reason(reason),
+            )
+    return outcome
 
 
 def duplicate(workshop: Workshop) -> dict:
@@ -267,7 +272,7 @@ def _precheck_published(workshop: Workshop, draft: WorkshopDraft, starts_at, end
         )
     if moved and starts_at <= now():
         raise Refused(["La nouvelle date est déjà passée : choisissez un moment à venir."])
-    confirmed = seat_counts([workshop])[workshop.id].confirmed
+    confirmed = REGISTRATIONS.count(workshop).confirmed
     if draft.capacity < confirmed:
         raise Refused(
             [
@@ -305,21 +310,21 @@ def _move(actor, workshop: Workshop, starts_at, ends_at, room: Room, saved: Save
     if (starts_at, ends_at, room.id) == (workshop.starts_at, workshop.ends_at, workshop.room_id):
         return
 
-    def log(outcome: changes.Outcome) -> None:
-        audit.record(
-            actor,
-            "workshop.move",
-            "workshop",
-            workshop.id,
-            f"Changement de « {workshop.title} » : "
-            + "; ".join(f"{c.label} {c.old} → {c.new}" for c in outcome.changes),
-            changes=[(c.label, c.old, c.new) for c in outcome.changes],
-        )
-
     try:
-        outcome = changes.reschedule(
-            workshop.id, starts_at=starts_at, ends_at=ends_at, room_id=room.id, before_commit=log
-        )
+        with write_transaction():
+            outcome = changes.reschedule(
+                workshop.id, starts_at=starts_at, ends_at=ends_at, room_id=room.id
+            )
+            if outcome.changed:
+                audit.record(
+                    actor,
+                    "workshop.move",
+                    "workshop",
+                    workshop.id,
+                    f"Changement de « {workshop.title} » : "
+                    + "; ".join(f"{c.label} {c.old} → {c.new}" for c in outcome.changes),
+                    changes=[(c.label, c.old, c.new) for c in outcome.changes],
+                )
     except changes.ChangeRefused as refusal:
         raise Refused([str(refusal)]) from None
     if outcome.changed:
@@ -332,20 +337,20 @@ def _move(actor, workshop: Workshop, starts_at, ends_at, room: Room, saved: Save
 def _capacity(actor, workshop: Workshop, capacity: int, saved: Saved) -> None:
     before = workshop.capacity
 
-    def log(result: coordination.SeatChange) -> None:
-        promoted = f", {len(result.promoted)} personnes promues" if result.promoted else ""
-        audit.record(
-            actor,
-            "workshop.capacity",
-            "workshop",
-            workshop.id,
-            f"Capacité de « {workshop.title} » : {before} → {capacity}{promoted}",
-            capacity=(before, capacity),
-            promoted=[r.id for r in result.promoted],
-        )
-
     try:
-        result = coordination.change_capacity(workshop.id, capacity, before_commit=log)
+        with write_transaction():
+            result = coordination.change_capacity(workshop.id, capacity)
+            if result.changed:
+                promoted = f", {len(result.promoted)} personnes promues" if result.promoted else ""
+                audit.record(
+                    actor,
+                    "workshop.capacity",
+                    "workshop",
+                    workshop.id,
+                    f"Capacité de « {workshop.title} » : {before} → {capacity}{promoted}",
+                    capacity=(before, capacity),
+                    promoted=[r.id for r in result.promoted],
+                )
     except coordination.ActionRefused as refusal:
         raise Refused([str(refusal)]) from None
     if result.promoted:

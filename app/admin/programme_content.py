@@ -17,11 +17,12 @@ from sqlalchemy.orm import joinedload
 
 from app.admin.programme_request import ProgrammeError
 from app.booking.models import Source
-from app.booking.services import SeatCount, seat_counts
+from app.booking.services import REGISTRATIONS
 from app.catalog.models import Room, Site, Workshop, WorkshopStatus
 from app.clock import now
 from app.extensions import db
 from app.formatting import Period, of_place, to_paris
+from app.seats.ledger import SeatCount
 
 
 def programme_link(workshop: Workshop, source: Source | str) -> str:
@@ -127,7 +128,7 @@ def programme(
 ) -> Programme:
     """The workshops of the period at these sites, grouped by site then day, links for `source`."""
     workshops = workshops_in(period, sites)
-    seats = seat_counts(workshops)
+    seats = REGISTRATIONS.counts(workshops)
     by_site: dict[int, dict[date, list[Line]]] = {site.id: {} for site in sites}
     for workshop in workshops:
         line = Line(workshop, seats[workshop.id], programme_link(workshop, source))

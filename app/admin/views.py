@@ -22,7 +22,7 @@ from app.booking import services as booking
 from app.booking.changes import ChangeRefused
 from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
-from app.database import get_by_id, valid_id
+from app.database import get_by_id, valid_id, write_transaction
 from app.extensions import db
 from app.formatting import to_paris
 from app.mail.models import MailStatus, OutboxMail
@@ -64,7 +64,7 @@ def workshops():
     return render_template(
         "admin/workshops.html",
         workshops=items,
-        seats=booking.seat_counts(items),
+        seats=booking.REGISTRATIONS.counts(items),
         show_past=show_past,
     )
 
@@ -131,7 +131,7 @@ def cancel_workshop(workshop_id: int):
                 else "Rien n'a changé."
             )
             return redirect(url_for("admin.workshops"))
-    counts = booking.seat_counts([workshop])[workshop.id]
+    counts = booking.REGISTRATIONS.count(workshop)
     status = 422 if request.method == "POST" else 200
     return render_template(
         "admin/cancel.html", workshop=workshop, form=form, error=error, counts=counts
@@ -156,19 +156,10 @@ def registrations(workshop_id: int):
             uai=form.uai.data or None,
         )
 
-        def log(registration) -> None:
-            db.session.flush()
-            audit.record(
-                current_user,
-                "registration.add",
-                "registration",
-                registration.id,
-                f"Inscription ajoutée à la main : {registration.full_name} "
-                f"({registration.status.title.lower()}) à « {workshop.title} »",
-            )
-
         try:
-            result = booking.register(workshop.id, applicant, before_commit=log)
+            with write_transaction():
+                result = booking.register(workshop.id, applicant)
+                _record_added(result)
         except booking.RegistrationClosed as closed:
             error = str(closed)
         except booking.WorkshopNotFound:
@@ -190,26 +181,42 @@ def registrations(workshop_id: int):
         roster=roster(workshop),
         form=form,
         error=error,
-        counts=booking.seat_counts([workshop])[workshop.id],
+        counts=booking.REGISTRATIONS.count(workshop),
     ), status
+
+
+def _record_added(result: booking.RegistrationResult) -> None:
+    """The audit entry of a registration added by hand, in its transaction."""
+    if result.already_registered:
+        return
+    registration = result.registration
+    db.session.flush()
+    audit.record(
+        current_user,
+        "registration.add",
+        "registration",
+        registration.id,
+        f"Inscription ajoutée à la main : {registration.full_name} "
+        f"({registration.status.title.lower()}) à « {registration.workshop.title} »",
+    )
 
 
 @blueprint.post("/inscriptions/<int:registration_id>/annuler")
 @coordinator_required
 def cancel_registration(registration_id: int):
-    def log(result: coordination.SeatChange) -> None:
-        r = result.registration
-        promoted = f" ; {result.promoted[0].full_name} promu·e" if result.promoted else ""
-        audit.record(
-            current_user,
-            "registration.cancel",
-            "registration",
-            r.id,
-            f"Inscription annulée : {r.full_name} à « {result.workshop.title} »{promoted}",
-        )
-
     try:
-        result = coordination.cancel_registration(registration_id, before_commit=log)
+        with write_transaction():
+            result = coordination.cancel_registration(registration_id)
+            if result.changed:
+                r = result.registration
+                promoted = f" ; {result.promoted[0].full_name} promu·e" if result.promoted else ""
+                audit.record(
+                    current_user,
+                    "registration.cancel",
+                    "registration",
+                    r.id,
+                    f"Inscription annulée : {r.full_name} à « {result.workshop.title} »{promoted}",
+                )
     except (coordination.ActionRefused, booking.WorkshopNotFound):
         abort(404)
     flash(
@@ -223,19 +230,19 @@ def cancel_registration(registration_id: int):
 @blueprint.post("/inscriptions/<int:registration_id>/admettre")
 @coordinator_required
 def admit(registration_id: int):
-    def log(result: coordination.SeatChange) -> None:
-        r = result.registration
-        audit.record(
-            current_user,
-            "registration.admit",
-            "registration",
-            r.id,
-            f"{r.full_name} passe de la liste d'attente à une place confirmée à « {result.workshop.title} »",
-        )
-
     workshop_id = None
     try:
-        result = coordination.admit(registration_id, before_commit=log)
+        with write_transaction():
+            result = coordination.admit(registration_id)
+            r = result.registration
+            audit.record(
+                current_user,
+                "registration.admit",
+                "registration",
+                r.id,
+                f"{r.full_name} passe de la liste d'attente à une place confirmée à "
+                f"« {result.workshop.title} »",
+            )
         workshop_id = result.workshop.id
         flash(
             f"{result.registration.full_name} a maintenant une place. Un courriel lui est envoyé."

@@ -23,9 +23,11 @@ from app.booking import services as booking
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Workshop, WorkshopStatus
 from app.clock import now
-from app.database import begin_write, valid_id
+from app.database import lock_row, valid_id, write_transaction
+from app.errors import Refused
 from app.extensions import db
 from app.formatting import datetime_fr
+from app.forms import normalise_email
 from app.staff.models import StaffUser
 
 #: People can be added on the spot, and the session closed, from this long before the start.
@@ -43,7 +45,7 @@ MARKABLE = (RegistrationStatus.confirmed, RegistrationStatus.waiting, Registrati
 EXPECTED = (RegistrationStatus.confirmed, RegistrationStatus.walk_in)
 
 
-class CheckInRefused(Exception):
+class CheckInRefused(Refused):
     """The check-in cannot do this; `str()` is the French explanation."""
 
 
@@ -162,18 +164,13 @@ def mark(
     if not valid_id(registration_id):
         raise NotOnThisSession(_NOT_ON_THIS_SESSION)
     workshop_id = workshop.id
-    status = _lock(workshop_id, shared=True)
-    try:
+    with write_transaction():
+        status = _locked_status(workshop_id, shared=True)
         _refuse_if_frozen(workshop_id, status)
         registration = _markable(workshop_id, registration_id)
         applied = _upsert_mark(registration, presence, tapped_at_ms, by_id)
         stored = _stored_mark(registration_id)
-        result = Mark(registration_id, stored.presence, stored.tapped_at_ms, applied)
-    except CheckInRefused:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return result
+    return Mark(registration_id, stored.presence, stored.tapped_at_ms, applied)
 
 
 def add_walk_in(
@@ -196,28 +193,24 @@ def add_walk_in(
     applicant = booking.Applicant(
         last_name=last_name,
         first_name=first_name,
-        email=booking.normalise_email(email),
+        email=normalise_email(email),
         school=school,
         uai=uai or None,
     )
     try:
-        result = booking.add_walk_in(workshop.id, applicant)  # locks the workshop row
+        with write_transaction():
+            result = booking.add_walk_in(workshop.id, applicant)  # locks the workshop row
+            registration = result.registration
+            _refuse_if_frozen(workshop.id, registration.workshop.status)
+            _refuse_if_early(workshop, "ajouter une personne sur place")
+            _mark_present_now(registration, by_id)
+            walk_in = WalkIn(
+                registration_id=registration.id,
+                full_name=registration.full_name,
+                existing_status=registration.status if result.already_registered else None,
+            )
     except booking.WorkshopNotFound:
         raise NotOnThisSession("Cette séance n'existe pas.") from None
-    registration = result.registration
-    try:
-        _refuse_if_frozen(workshop.id, registration.workshop.status)
-        _refuse_if_early(workshop, "ajouter une personne sur place")
-        _mark_present_now(registration, by_id)
-        walk_in = WalkIn(
-            registration_id=registration.id,
-            full_name=registration.full_name,
-            existing_status=registration.status if result.already_registered else None,
-        )
-    except CheckInRefused:
-        db.session.rollback()
-        raise
-    db.session.commit()
     return walk_in
 
 
@@ -230,19 +223,18 @@ def close(workshop: Workshop, by: StaffUser | None = None) -> Closing:
     """
     by_id = _staff_id(by)
     workshop_id = workshop.id
-    status = _lock(workshop_id, shared=False)
-    closure = _closure(workshop_id)
-    if closure is not None:
-        closed_at = closure.closed_at
-        db.session.rollback()
-        return Closing(closed_at=closed_at, already_closed=True)
-    try:
+    with write_transaction():
+        status = _locked_status(workshop_id, shared=False)
+        closure = _closure(workshop_id)
+        if closure is not None:
+            return Closing(closed_at=closure.closed_at, already_closed=True)
         if status is WorkshopStatus.cancelled:
             raise NotNow(_CANCELLED)
         _refuse_if_early(workshop, "clore la séance")
-    except CheckInRefused:
-        db.session.rollback()
-        raise
+        return _close(workshop_id, by_id)
+
+
+def _close(workshop_id: int, by_id: int | None) -> Closing:
     tap = now_ms()
     unmarked = _unmarked_expected(workshop_id)
     for registration_id in unmarked:
@@ -258,9 +250,7 @@ def close(workshop: Workshop, by: StaffUser | None = None) -> Closing:
     closure = SessionClosure(workshop_id=workshop_id, closed_by_id=by_id)
     db.session.add(closure)
     db.session.flush()
-    closed_at = closure.closed_at
-    db.session.commit()
-    return Closing(closed_at=closed_at, already_closed=False, marked_absent=len(unmarked))
+    return Closing(closed_at=closure.closed_at, already_closed=False, marked_absent=len(unmarked))
 
 
 # --- rules -------------------------------------------------------------------------------------
@@ -330,13 +320,11 @@ def _staff_id(by: StaffUser | None) -> int | None:
     return by.id if by is not None else None
 
 
-def _lock(workshop_id: int, *, shared: bool) -> WorkshopStatus | None:
-    """Begin a write transaction and lock the workshop row (FOR SHARE / FOR UPDATE on PostgreSQL;
-    on SQLite the transaction, begun IMMEDIATE, holds the database's write lock)."""
-    begin_write()
-    return db.session.scalar(
-        sa.select(Workshop.status).where(Workshop.id == workshop_id).with_for_update(read=shared)
-    )
+def _locked_status(workshop_id: int, *, shared: bool) -> WorkshopStatus | None:
+    """The workshop's status, its row locked (FOR SHARE: taps on two tablets go side by side;
+    FOR UPDATE to close)."""
+    workshop = lock_row(Workshop, workshop_id, shared=shared)
+    return workshop.status if workshop is not None else None
 
 
 def _closure(workshop_id: int) -> SessionClosure | None:

@@ -1,9 +1,10 @@
 """Changes that reach people: a workshop moved (date, time, site or room) or cancelled.
 
-The coordinators' back office will call these services (no request in them); until it exists,
-`flask ateliers deplacer|annuler` does. Each is one seat transaction, as booking's own: the
-workshop row is locked first, the change applied, every active registration's calendar
-SEQUENCE raised, and the mails written to the outbox, all committed together or not at all.
+The back office and `flask ateliers deplacer|annuler` call these services (no request in them).
+Each is one seat transaction, as booking's own: the workshop row is locked first, the change
+applied, every active registration's calendar SEQUENCE raised, and the mails written to the
+outbox, all committed together or not at all (with the back office's audit entry, when it wraps
+the call in its `write_transaction`).
 
 A cancelled workshop keeps its registrations as they were (confirmed or waiting): the workshop's
 status says it all. So the teacher's personal feed still lists it, marked cancelled, until its
@@ -14,18 +15,19 @@ and the feed's event both supersede the last invitation.
 """
 
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.booking import services as booking
+from app.booking.mails import queue_mail
 from app.booking.models import ACTIVE, Registration, RegistrationStatus
+from app.booking.services import REGISTRATIONS
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.catalog.services import apply_move
 from app.clock import now
 from app.database import get_by_id
+from app.errors import Refused
 from app.extensions import db
 from app.formatting import site_place, timespan_fr
 
@@ -33,7 +35,7 @@ from app.formatting import site_place, timespan_fr
 MAX_REASON_LENGTH = 500
 
 
-class ChangeRefused(Exception):
+class ChangeRefused(Refused):
     """The change cannot be made; `str()` is the French explanation. Nothing was written."""
 
 
@@ -70,7 +72,6 @@ def reschedule(
     starts_at: datetime | None = None,
     ends_at: datetime | None = None,
     room_id: int | None = None,
-    before_commit: Callable[[Outcome], None] | None = None,
 ) -> Outcome:
     """Move a published workshop to another time or room, and tell the people registered.
 
@@ -78,71 +79,55 @@ def reschedule(
     workshop's capacity (so its confirmed seats). When the date, time, site or room really
     changed, each confirmed teacher gets an update mail with the new invitation (same UID,
     higher SEQUENCE) and each person waiting an information mail; no change sends nothing.
-    `before_commit(outcome)` runs in the transaction when something changed (the back office
-    writes its audit entry there, so both commit together).
     Raises WorkshopNotFound or ChangeRefused (nothing written).
     """
     if any(moment is not None and moment.tzinfo is None for moment in (starts_at, ends_at)):
         raise ValueError("reschedule() takes aware datetimes (see app.formatting.from_paris)")
-    workshop = booking._lock_workshop(workshop_id)
-    try:
+    with REGISTRATIONS.holding(workshop_id) as workshop:
         room = _room(room_id) if room_id is not None else None
         if starts_at is not None and ends_at is None:
             ends_at = starts_at + (workshop.ends_at - workshop.starts_at)
         _check_move(workshop, starts_at or workshop.starts_at, ends_at or workshop.ends_at, room)
-    except ChangeRefused:
-        db.session.rollback()
-        raise
-    before = _description(workshop)
-    previous = apply_move(workshop, starts_at=starts_at, ends_at=ends_at, room=room)
-    outcome = Outcome(workshop, _changes(before, _description(workshop)))
-    if not previous:
-        db.session.rollback()
-        return outcome
-    _tell_everyone(outcome, "changed", method="REQUEST", changes=outcome.changes)
-    # Moved away from its start, a workshop may promote people the cutoff held back (rule 2).
-    outcome.promoted = len(booking._promote_waiting(workshop))
-    if before_commit is not None:
-        before_commit(outcome)
-    db.session.commit()
+        before = _description(workshop)
+        previous = apply_move(workshop, starts_at=starts_at, ends_at=ends_at, room=room)
+        outcome = Outcome(workshop, _changes(before, _description(workshop)))
+        if previous:
+            _tell_everyone(outcome, "changed", method="REQUEST", changes=outcome.changes)
+            # Moved away from its start, a workshop may promote people the last hours' cutoff
+            # held back.
+            outcome.promoted = len(REGISTRATIONS.promote(workshop))
     return outcome
 
 
-def cancel_workshop(
-    workshop_id: int, reason: str, before_commit: Callable[[Outcome], None] | None = None
-) -> Outcome:
+def cancel_workshop(workshop_id: int, reason: str) -> Outcome:
     """Cancel a published workshop and tell everyone registered or waiting, with the reason.
 
     Confirmed teachers get METHOD:CANCEL (same UID, higher SEQUENCE), people waiting the same
     mail without invitation; registrations stay as they are (see the module's docstring).
     Cancelling a cancelled workshop changes nothing and sends nothing (`changed` is False).
-    `before_commit(outcome)` as for `reschedule`.
     Raises WorkshopNotFound or ChangeRefused (nothing written).
     """
     reason = clean_reason(reason)
-    workshop = booking._lock_workshop(workshop_id)
-    outcome = Outcome(workshop)
-    if workshop.status is WorkshopStatus.cancelled:  # read under the lock: cancelled once only
-        db.session.rollback()
-        return outcome
-    if workshop.starts_at <= now():
-        db.session.rollback()
-        raise ChangeRefused("Cet atelier a déjà commencé ou eu lieu : il ne peut plus être annulé.")
-    workshop.status = WorkshopStatus.cancelled
-    workshop.sequence += 1
-    outcome.changes.append(
-        Change("Statut", WorkshopStatus.published.title, WorkshopStatus.cancelled.title)
-    )
-    _tell_everyone(
-        outcome,
-        "workshop_cancelled",
-        method="CANCEL",
-        notice=f"Atelier annulé : {reason}",
-        reason=reason,
-    )
-    if before_commit is not None:
-        before_commit(outcome)
-    db.session.commit()
+    with REGISTRATIONS.holding(workshop_id) as workshop:
+        outcome = Outcome(workshop)
+        if workshop.status is WorkshopStatus.cancelled:  # read under the lock: cancelled once
+            return outcome
+        if workshop.starts_at <= now():
+            raise ChangeRefused(
+                "Cet atelier a déjà commencé ou eu lieu : il ne peut plus être annulé."
+            )
+        workshop.status = WorkshopStatus.cancelled
+        workshop.sequence += 1
+        outcome.changes.append(
+            Change("Statut", WorkshopStatus.published.title, WorkshopStatus.cancelled.title)
+        )
+        _tell_everyone(
+            outcome,
+            "workshop_cancelled",
+            method="CANCEL",
+            notice=f"Atelier annulé : {reason}",
+            reason=reason,
+        )
     return outcome
 
 
@@ -186,7 +171,7 @@ def _check_move(
         raise ChangeRefused("La nouvelle date est déjà passée : choisissez un moment à venir.")
     if room is None or room.id == workshop.room_id:
         return
-    confirmed = booking.seat_counts([workshop])[workshop.id].confirmed
+    confirmed = REGISTRATIONS.count(workshop).confirmed
     if room.capacity < confirmed:
         raise ChangeRefused(
             f"La salle « {room.name} » n'a {_only(room.capacity)} pour {confirmed} inscriptions "
@@ -239,7 +224,7 @@ def _tell_everyone(
     db.session.flush()  # the new `updated_at`s date the invitations (DTSTAMP)
     for registration in registrations:
         confirmed = registration.status is RegistrationStatus.confirmed
-        booking.queue_mail(
+        queue_mail(
             registration,
             template,
             invitation=method if confirmed else None,

@@ -125,7 +125,7 @@ def live_feed_since(registration: Registration):
     """When this person's live personal feed link was made, or None.
 
     Only digests are stored, so a link cannot be shown again: the management page says one
-    exists and offers a new one (the POST below). Nothing is written on a GET (rule 7)."""
+    exists and offers a new one (the POST below). Nothing is written on a GET (nothing a mail scanner opens may change anything)."""
     return db.session.scalar(
         sa.select(sa.func.max(Token.created_at)).where(
             Token.purpose == TokenPurpose.personal_feed,

@@ -8,6 +8,7 @@ from app.clock import now
 from app.database import UTCDateTime
 from app.enums import TitledEnum, enum_column
 from app.extensions import db
+from app.seats.models import SeatRow, seat_table_args
 
 
 class RegistrationStatus(TitledEnum):
@@ -29,56 +30,22 @@ class Source(TitledEnum):
 ACTIVE = (RegistrationStatus.confirmed, RegistrationStatus.waiting)
 
 
-class Registration(db.Model):
-    """One person on one workshop. Seats and positions change only under the workshop's lock."""
+class Registration(SeatRow, db.Model):
+    """One person on one workshop. Seats and positions change only through the seat ledger,
+    under the workshop's lock (`app.booking.services.REGISTRATIONS`)."""
 
     __tablename__ = "registrations"
-    __table_args__ = (
-        # One active registration per person and workshop (DESIGN rule 3).
-        sa.Index(
-            "uq_registrations_workshop_id_email_active",
-            "workshop_id",
-            "email",
-            unique=True,
-            sqlite_where=sa.text("status != 'cancelled'"),
-            postgresql_where=sa.text("status != 'cancelled'"),
-        ),
-        sa.Index("ix_registrations_workshop_id_status", "workshop_id", "status"),
-        sa.CheckConstraint(
-            "(status = 'waiting') = (waiting_position IS NOT NULL)", name="position_iff_waiting"
-        ),
-    )
+    __table_args__ = seat_table_args("registrations", "workshop_id")
+    Status = RegistrationStatus
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshops.id"))
-    last_name: Mapped[str] = mapped_column(sa.String(100))
-    first_name: Mapped[str] = mapped_column(sa.String(100))
-    #: Lower-cased and trimmed: the person's identity for rule 3 and the personal calendar.
-    email: Mapped[str] = mapped_column(sa.String(254), index=True)
     school: Mapped[str] = mapped_column(sa.String(200))
     #: The school's UAI code (7 digits and a check letter), when given.
     uai: Mapped[str | None] = mapped_column(sa.String(8))
-    status: Mapped[RegistrationStatus] = enum_column(RegistrationStatus)
-    #: 1 for the first person waiting; gap-free among the workshop's waiting registrations.
-    waiting_position: Mapped[int | None]
     source: Mapped[Source | None] = enum_column(Source, nullable=True)
-    #: Raised on each change the teacher's calendar must follow (calendar SEQUENCE).
-    sequence: Mapped[int] = mapped_column(default=0)
-    created_at = mapped_column(UTCDateTime, nullable=False, default=now)
-    updated_at = mapped_column(UTCDateTime, nullable=False, default=now, onupdate=now)
-    #: When the seat was given (at once, or on promotion from the waiting list).
-    confirmed_at = mapped_column(UTCDateTime, nullable=True)
-    cancelled_at = mapped_column(UTCDateTime, nullable=True)
 
     workshop: Mapped[Workshop] = relationship()
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE
 
     def __repr__(self) -> str:
         return f"<Registration {self.id} {self.status.value} workshop {self.workshop_id}>"

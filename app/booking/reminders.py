@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from app.booking import services as booking
+from app.booking.mails import queue_mail
 from app.booking.models import Notice, Registration, RegistrationStatus
 from app.catalog.models import Workshop, WorkshopStatus
 from app.clock import now
@@ -100,7 +100,7 @@ def _remind(workshop_id: int, kind: str, due: datetime, report: SweepReport) -> 
             )
             report.dropped += 1
         else:
-            booking.queue_mail(registration, "reminder")
+            queue_mail(registration, "reminder")
             report.sent += 1
     commit_once(report)
 

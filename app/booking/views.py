@@ -19,14 +19,14 @@ from app.booking import feeds, services
 from app.booking.forms import CorrectionForm, RegistrationForm
 from app.booking.models import Source
 from app.calendars.http import ics_response
-from app.catalog.views import render_workshop_page
 from app.extensions import limiter
+from app.forms import normalise_email
 
 blueprint = Blueprint("booking", __name__, template_folder="templates")
 
 
 def _email_key() -> str:
-    return "courriel:" + services.normalise_email(request.form.get("courriel", ""))[:254]
+    return "courriel:" + normalise_email(request.form.get("courriel", ""))[:254]
 
 
 @blueprint.before_app_request
@@ -35,6 +35,28 @@ def remember_source():
     source = Source.from_value(request.args.get("source"))
     if source is not None:
         session["source"] = source.value
+
+
+@blueprint.get("/ateliers/<int:workshop_id>")
+def workshop(workshop_id: int):
+    return render_workshop_page(workshop_id, RegistrationForm())
+
+
+def render_workshop_page(workshop_id: int, form, *, error: str | None = None, status: int = 200):
+    """The workshop page with its registration form (again with its errors after a POST)."""
+    try:
+        workshop = services.public_workshop(workshop_id)
+    except services.WorkshopNotFound:
+        abort(404)
+    page = render_template(
+        "booking/workshop.html",
+        workshop=workshop,
+        seats=services.REGISTRATIONS.count(workshop),
+        closed_reason=services.closed_reason(workshop),
+        form=form,
+        error=error,
+    )
+    return page, status
 
 
 @blueprint.post("/ateliers/<int:workshop_id>/inscription")
@@ -73,7 +95,7 @@ def registration_form(workshop_id: int):
         services.public_workshop(workshop_id)
     except services.WorkshopNotFound:
         abort(404)
-    return redirect(url_for("catalog.workshop", workshop_id=workshop_id, _anchor="inscription"))
+    return redirect(url_for("booking.workshop", workshop_id=workshop_id, _anchor="inscription"))
 
 
 @blueprint.get("/ateliers/<int:workshop_id>/inscription/merci")
@@ -82,7 +104,7 @@ def registered(workshop_id: int):
     last = session.get("last_registration")
     registration = last and services.registration_by_id(last["id"])
     if registration is None or registration.workshop_id != workshop_id:
-        return redirect(url_for("catalog.workshop", workshop_id=workshop_id))
+        return redirect(url_for("booking.workshop", workshop_id=workshop_id))
     return render_template(
         "booking/registered.html",
         registration=registration,
@@ -145,7 +167,7 @@ def _correction_form(registration) -> CorrectionForm:
 @blueprint.post("/inscription/<token>/informations")
 @limiter.limit("30 per minute")
 def correct(token: str):
-    """The owner corrects their name, school or UAI code (rule 11)."""
+    """The owner corrects their name, school or UAI code, until the session is closed."""
     registration = _registration_or_404(token)
     form = CorrectionForm()
     if not form.validate():

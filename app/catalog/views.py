@@ -1,13 +1,13 @@
-"""The public catalogue: the home page, the filtered list, and one workshop's page."""
+"""The public catalogue: the home page and the filtered list. One workshop's page, with its
+registration form, is booking's (`app.booking.views`)."""
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template, request
 
-from app.booking import services as booking
-from app.booking.forms import RegistrationForm
 from app.catalog import services
-from app.catalog.models import Level
+from app.catalog.models import Level, Workshop
 from app.clock import now
 from app.formatting import month_fr, to_paris
+from app.seats.ledger import ledger_for
 
 blueprint = Blueprint("catalog", __name__, template_folder="templates")
 
@@ -31,7 +31,7 @@ def _catalogue(template: str):
         filters=filters,
         workshops=workshops,
         by_month=_by_month(workshops),
-        seats=booking.seat_counts(workshops),
+        seats=ledger_for(Workshop).counts(workshops),
         sites=sites,
         topics=topics,
         levels=list(Level),
@@ -58,27 +58,3 @@ def _month_choices(filters) -> list[tuple[str, str]]:
     if filters.month and filters.month not in months:
         months.append(filters.month)
     return [(f"{y}-{m:02d}", month_fr(y, m)) for y, m in months]
-
-
-@blueprint.get("/ateliers/<int:workshop_id>")
-def workshop(workshop_id: int):
-    return render_workshop_page(workshop_id, RegistrationForm())
-
-
-def render_workshop_page(workshop_id: int, form, *, error: str | None = None, status: int = 200):
-    """The workshop page with its form; the booking views re-render it with errors."""
-    try:
-        workshop = booking.public_workshop(workshop_id)
-    except booking.WorkshopNotFound:
-        abort(404)
-    return (
-        render_template(
-            "catalog/workshop.html",
-            workshop=workshop,
-            seats=booking.seat_counts([workshop])[workshop.id],
-            closed_reason=booking.closed_reason(workshop),
-            form=form,
-            error=error,
-        ),
-        status,
-    )

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from app.exchange import attendees, services
+from app.exchange import attendee_list, attendees, services
 from app.formatting import school_year_label
 from app.staff.access import coordinator_required
 
@@ -20,7 +20,7 @@ def _half_day_or_404(year: int):
 
 def _order() -> str:
     order = request.args.get("tri", "nom")
-    return order if order in attendees.ORDERS else "nom"
+    return order if order in attendee_list.ORDERS else "nom"
 
 
 @blueprint.get("/<int:year>/participants")
@@ -31,7 +31,7 @@ def participants(year: int):
     return render_template(
         "exchange/attendee_list.html",
         half_day=half_day,
-        people=attendees.sorted_attendees(attendees.attendees(half_day), order),
+        people=attendee_list.sorted_attendees(attendees.attendees(half_day), order),
         counts=attendees.counts(half_day),
         order=order,
         year_label=school_year_label(year),
@@ -42,10 +42,10 @@ def participants(year: int):
 @coordinator_required
 def participants_csv(year: int):
     half_day = _half_day_or_404(year)
-    people = attendees.sorted_attendees(attendees.attendees(half_day), _order())
-    response = Response(attendees.attendees_csv(people), content_type="text/csv; charset=utf-8")
+    people = attendee_list.sorted_attendees(attendees.attendees(half_day), _order())
+    response = Response(attendee_list.attendees_csv(people), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="{attendees.csv_filename(half_day)}"'
+        f'attachment; filename="{attendee_list.csv_filename(half_day)}"'
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -15,6 +15,7 @@ from app.clock import now
 from app.database import UTCDateTime
 from app.enums import TitledEnum, enum_column
 from app.extensions import db
+from app.seats.models import SeatRow, seat_table_args
 
 
 class HalfDayState(TitledEnum):
@@ -306,45 +307,31 @@ class AgendaSlot(db.Model):
 ACTIVE_ATTENDEE = (AttendeeStatus.confirmed, AttendeeStatus.waiting)
 
 
-class Attendee(db.Model):
-    """Someone who registered to attend, in person (a seat) or remotely (the link)."""
+class Attendee(SeatRow, db.Model):
+    """Someone who registered to attend, in person (a seat) or remotely (the link). Seats and
+    positions change only through the seat ledger, under the half-day's lock
+    (`app.exchange.attendees.ATTENDEES`)."""
 
     __tablename__ = "exchange_attendees"
-    __table_args__ = (
-        sa.Index(
-            "uq_exchange_attendees_half_day_id_email_active",
-            "half_day_id",
-            "email",
-            unique=True,
-            sqlite_where=sa.text("status != 'cancelled'"),
-            postgresql_where=sa.text("status != 'cancelled'"),
-        ),
-        sa.Index("ix_exchange_attendees_half_day_id_status", "half_day_id", "status"),
-        sa.CheckConstraint(
-            "(status = 'waiting') = (waiting_position IS NOT NULL)", name="position_iff_waiting"
-        ),
-    )
+    __table_args__ = seat_table_args("exchange_attendees", "half_day_id")
+    Status = AttendeeStatus
 
     id: Mapped[int] = mapped_column(primary_key=True)
     half_day_id: Mapped[int] = mapped_column(sa.ForeignKey("exchange_half_days.id"))
-    last_name: Mapped[str] = mapped_column(sa.String(100))
-    first_name: Mapped[str] = mapped_column(sa.String(100))
-    email: Mapped[str] = mapped_column(sa.String(254))
     organisation: Mapped[str] = mapped_column(sa.String(200))
     mode: Mapped[AttendanceMode] = enum_column(AttendanceMode)
-    status: Mapped[AttendeeStatus] = enum_column(AttendeeStatus)
-    waiting_position: Mapped[int | None]
     #: When the videoconference link was mailed (the day before), at most once.
     link_sent_at = mapped_column(UTCDateTime, nullable=True)
-    created_at = mapped_column(UTCDateTime, nullable=False, default=now)
-    updated_at = mapped_column(UTCDateTime, nullable=False, default=now, onupdate=now)
-    cancelled_at = mapped_column(UTCDateTime, nullable=True)
 
     half_day: Mapped[HalfDay] = relationship()
 
     @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
+    def takes_seat(self) -> bool:
+        return self.mode is AttendanceMode.in_person
+
+    @classmethod
+    def holds_seat_clause(cls) -> sa.ColumnElement[bool]:
+        return sa.and_(cls.status == AttendeeStatus.confirmed, cls.mode == AttendanceMode.in_person)
 
     def __repr__(self) -> str:
         return f"<Attendee {self.id} {self.mode.value} {self.status.value}>"

@@ -17,12 +17,12 @@ from flask import (
     url_for,
 )
 
-from app.booking.services import normalise_email
 from app.exchange import proposals
 from app.exchange.forms import ProposalEditForm, ProposalForm
 from app.exchange.models import ContributionStatus, HalfDay, HalfDayState
 from app.exchange.services import HalfDayNotFound, call_is_open, half_day_of_year, latest_version
 from app.extensions import limiter
+from app.forms import normalise_email
 
 blueprint = Blueprint("exchange_proposals", __name__, template_folder="templates")
 

@@ -581,7 +581,7 @@ def _edit(actor: StaffUser, half_day: HalfDay, settings: Settings, moments: _Mom
         saved.notes.append(f"{told} personne(s) inscrite(s) sont prévenues par courriel.")
     if "capacity" in changed:
         # More seats go to the first people waiting, in this transaction, under this lock.
-        promoted = attendees.fill_free_seats(half_day)
+        promoted = attendees.ATTENDEES.promote(half_day)
         if promoted:
             saved.notes.append(
                 f"{len(promoted)} personne(s) de la liste d'attente ont maintenant une place : "

@@ -14,13 +14,13 @@ from flask import (
     url_for,
 )
 
-from app.booking.services import normalise_email
 from app.calendars.http import ics_response
 from app.calendars.services import subscription_links
-from app.exchange import attendees, calendar, services
+from app.exchange import attendee_mails, attendees, calendar, published, services
 from app.exchange.attendee_forms import MODE_VALUES, AttendeeForm, ModeForm
 from app.extensions import limiter
 from app.formatting import school_year_label
+from app.forms import normalise_email
 
 blueprint = Blueprint("exchange", __name__, template_folder="templates")
 
@@ -49,7 +49,7 @@ def _landing_page(half_day, form: AttendeeForm, *, error: str | None = None, sta
         render_template(
             "exchange/public_half_day.html",
             half_day=half_day,
-            agenda=attendees.published_agenda(half_day),
+            agenda=published.published_agenda(half_day),
             plenary_titles=calendar.PLENARY_TITLES,
             call_open=services.call_is_open(half_day),
             proposal_url=f"{calendar.agenda_path(half_day)}/proposer",
@@ -67,19 +67,19 @@ def _landing_page(half_day, form: AttendeeForm, *, error: str | None = None, sta
 @blueprint.get("/rencontres/<int:year>/programme.pdf")
 def agenda_pdf(year: int):
     half_day = _half_day_or_404(year)
-    agenda = attendees.published_agenda(half_day)
+    agenda = published.published_agenda(half_day)
     if agenda is None:
         abort(404)
-    response = Response(attendees.agenda_pdf(agenda), mimetype="application/pdf")
+    response = Response(published.agenda_pdf(agenda), mimetype="application/pdf")
     response.headers["Content-Disposition"] = (
-        f'inline; filename="{attendees.pdf_filename(half_day)}"'
+        f'inline; filename="{published.pdf_filename(half_day)}"'
     )
     return response
 
 
 @blueprint.get("/rencontres/<int:year>.ics")
 def agenda_feed(year: int):
-    return ics_response(attendees.agenda_feed(_half_day_or_404(year)))
+    return ics_response(published.agenda_feed(_half_day_or_404(year)))
 
 
 # --- registering to attend --------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def registered(year: int):
         half_day=attendee.half_day,
         already=last.get("already"),
         resent=last.get("resent"),
-        link_due_at=attendees.link_due_at(attendee.half_day),
+        link_due_at=attendee_mails.link_due_at(attendee.half_day),
     )
 
 
@@ -167,8 +167,8 @@ def _manage_page(attendee, token: str, *, error: str | None = None, status: int 
             error=error,
             started=attendees.closed_reason(half_day) is not None,
             counts=attendees.counts(half_day),
-            link_shown=attendees.link_is_due(half_day),
-            link_due_at=attendees.link_due_at(half_day),
+            link_shown=attendee_mails.link_is_due(half_day),
+            link_due_at=attendee_mails.link_due_at(half_day),
         ),
         status,
     )

@@ -6,6 +6,7 @@ from flask.cli import AppGroup
 
 from app.catalog.models import Trainer
 from app.extensions import db
+from app.forms import normalise_email
 from app.staff import services
 from app.staff.models import Role, StaffUser
 
@@ -30,9 +31,7 @@ def create_command(email, full_name, role, password):
     trainer = None
     if role is Role.trainer:
         trainer = db.session.scalar(
-            sa.select(Trainer).where(
-                sa.func.lower(Trainer.email) == services.normalise_email(email)
-            )
+            sa.select(Trainer).where(sa.func.lower(Trainer.email) == normalise_email(email))
         )
         if trainer is None:
             raise click.ClickException(f"Aucun formateur du catalogue n'a l'adresse {email}.")
@@ -56,9 +55,7 @@ def create_command(email, full_name, role, password):
 )
 def password_command(email, password):
     """Change le mot de passe d'un compte (ses sessions ouvertes se ferment)."""
-    user = db.session.scalar(
-        sa.select(StaffUser).where(StaffUser.email == services.normalise_email(email))
-    )
+    user = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == normalise_email(email)))
     if user is None:
         raise click.ClickException(f"Aucun compte pour {email}.")
     try:

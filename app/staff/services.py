@@ -12,6 +12,7 @@ from app.catalog.models import Trainer
 from app.clock import now
 from app.database import begin_write
 from app.extensions import db
+from app.forms import normalise_email
 from app.mail import services as mail
 from app.staff.models import Role, StaffUser
 from app.tokens import TokenPurpose
@@ -27,10 +28,6 @@ _DUMMY_HASH = generate_password_hash("pas un vrai mot de passe")
 
 class AccountError(ValueError):
     """A refusal to show as is, in French."""
-
-
-def normalise_email(email: str) -> str:
-    return (email or "").strip().lower()
 
 
 def password_problem(password: str, *, email: str = "") -> str | None:
