@@ -86,10 +86,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.mail.views import blueprint as mail_templates
     from app.pages import blueprint as pages
     from app.staff.views import blueprint as staff
+    from app.teachers.views import blueprint as teachers
 
     app.register_blueprint(pages)
     app.register_blueprint(catalog)
     app.register_blueprint(booking)
+    app.register_blueprint(teachers)
     app.register_blueprint(calendars)
     app.register_blueprint(mail_templates)
     app.register_blueprint(staff)

@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.booking.commands import workshops_cli
+from app.booking.demo import register_demo_teachers
 from app.calendars.commands import calendars_cli
 from app.catalog.demo import seed_demo
 from app.exchange.demo import seed_demo_half_day
@@ -21,7 +22,8 @@ mail_cli = AppGroup("mail", help="La boîte d'envoi.")
 @click.command("seed-demo")
 def seed_demo_command():
     """Crée les données de démonstration si la base est vide."""
-    if seed_demo():
+    if (today := seed_demo()) is not None:
+        register_demo_teachers(today)
         click.echo(
             "Données de démonstration créées : 3 sites, leurs salles, un trimestre d'ateliers."
         )

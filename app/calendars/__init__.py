@@ -1,5 +1,6 @@
 """iCalendar: building calendars from workshops and plain values, the public feeds and their views.
 
 A bottom-layer package: it knows workshops (catalog) and plain attendee values, never
-registrations; a teacher's personal feed is a `booking` view that hands its workshops here.
+registrations; a teacher's personal feed (`booking.feeds`, served by `teachers`) hands its
+workshops here.
 """

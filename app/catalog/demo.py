@@ -11,7 +11,7 @@ from app.catalog.holidays import is_school_day_off
 from app.catalog.models import Level, Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
 from app.extensions import db
-from app.formatting import PARIS, folded
+from app.formatting import PARIS
 
 # The demo's tables stay aligned as tables.
 # fmt: off
@@ -68,36 +68,24 @@ SLOTS = [(2, time(9, 0), time(12, 0)), (2, time(14, 0), time(17, 0)),
 TERM_WEEKS = 14
 
 
-def seed_demo() -> bool:
-    """Create the demo data unless the catalogue already has sites; True when it created it."""
+def seed_demo() -> Workshop | None:
+    """Create the demo data unless the catalogue already has sites; when it created it, the
+    session held today (for booking's demo to register teachers on)."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(Site)):
-        return False
+        return None
     sites = _create_sites()
     topics = {slug: Topic(slug=slug, name=name, description=d) for slug, name, d in TOPICS}
     trainers = [Trainer(first_name=f, last_name=n, email=e) for f, n, e in TRAINERS]
     db.session.add_all([*topics.values(), *trainers])
     _create_term(sites, topics, trainers)
-    _create_session_today(sites[0], topics, trainers[0])
+    today = _create_session_today(sites[0], topics, trainers[0])
     db.session.commit()
-    return True
+    return today
 
 
-#: Teachers of the session held today, for trying the check-in with the demo trainer's login.
-# fmt: off
-TODAY_TEACHERS = [
-    ("Léa", "Martin", "École Jules Ferry, Amiens"),
-    ("Zoé", "L'Hôte-Dupré", "École maternelle Saint-Leu, Amiens"),
-    ("Émile", "Bernard", "École Voltaire, Amiens"),
-    ("Inès", "Caron", "École Jean Moulin, Amiens"),
-]
-# fmt: on
-
-
-def _create_session_today(site: Site, topics, trainer: Trainer) -> None:
-    """A session of the first trainer starting at the current hour, with four teachers
-    registered: what the trainer's space and the tablet check-in are for, on the day."""
-    from app.booking.models import Registration, RegistrationStatus  # booking builds on catalog
-
+def _create_session_today(site: Site, topics, trainer: Trainer) -> Workshop:
+    """A session of the first trainer starting at the current hour: what the trainer's space
+    and the tablet check-in are for, on the day (booking's demo registers teachers on it)."""
     local = now().astimezone(PARIS)
     starts_at = local.replace(minute=0, second=0, microsecond=0)
     room = next(r for r in site.rooms if r.name != "Auditorium")
@@ -115,19 +103,7 @@ def _create_session_today(site: Site, topics, trainer: Trainer) -> None:
         status=WorkshopStatus.published,
     )
     db.session.add(workshop)
-    for first, last, school in TODAY_TEACHERS:
-        email = f"{folded(first)}.{folded(last)}".replace("'", "") + "@ac-amiens.fr"
-        db.session.add(
-            Registration(
-                workshop=workshop,
-                first_name=first,
-                last_name=last,
-                school=school,
-                email=email,
-                status=RegistrationStatus.confirmed,
-                confirmed_at=now(),
-            )
-        )
+    return workshop
 
 
 def _create_sites() -> list[Site]:

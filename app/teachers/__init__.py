@@ -1,0 +1,1 @@
+"""A teacher's own pages, opened from the link in their mails (see `views`)."""
