@@ -71,7 +71,7 @@ class Config:
     MAIL_CLAIM_TIMEOUT_SECONDS = float(os.environ.get("MAIL_CLAIM_TIMEOUT_SECONDS", "60"))
     MAIL_SMTP_TIMEOUT = 30
 
-    #: Names and addresses are anonymised this long after the workshop ended (rule 11): the
+    #: Names and addresses are anonymised this long after the workshop ended: the
     #: current and the previous school year stay whole for certificates and the committee.
     PERSONAL_DATA_RETENTION_DAYS = int(os.environ.get("PERSONAL_DATA_RETENTION_DAYS", "730"))
 

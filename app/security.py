@@ -1,4 +1,5 @@
-"""Security headers on every response, and refusal of file parts (rule 8, rule 9).
+"""Security headers on every response, and refusal of file parts (no
+form of the service takes a file, so one sent anyway is refused before any view reads it).
 
 One `after_request`, registered before the blueprints so that it runs after theirs (Flask runs
 the app's `after_request` functions in reverse order of registration): a header a view or a

@@ -72,8 +72,8 @@ def purge_mail_bodies():
 
 
 def purge_personal_data():
-    """Anonymise the registrations, attendees and contributions whose retention period is over
-    (rule 11); the audit log forgets the names it wrote about them in the same transaction."""
+    """Anonymise the registrations, attendees and contributions whose retention period is
+    over; the audit log forgets the names it wrote about them in the same transaction."""
     report = retention.anonymise_due(before_commit=lambda ids: audit.forget("registration", ids))
     report.add(exchange_retention.anonymise_due(before_commit=audit.forget))
     return report

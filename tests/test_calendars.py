@@ -1,4 +1,4 @@
-"""Calendars (issue 3; DESIGN "Calendars"): every feed parses with two independent parsers (`ical`,
+"""Calendars (issue 3): every feed parses with two independent parsers (`ical`,
 strict, and `vobject`) and passes the project's lint; UIDs, SEQUENCE, STATUS and the window; times
 right across the daylight-saving changes; conditional GET; one cheap query per warm poll; the
 personal and trainer feeds behind their read-only tokens.
@@ -775,7 +775,7 @@ def test_a_cancelled_workshop_shows_cancelled_in_the_personal_feed(client, clock
 def test_opening_the_management_page_writes_nothing_the_feed_link_comes_from_a_post(
     client, make_workshop
 ):
-    """Mail scanners open management links: 50 openings mint no feed token (rule 7). The link
+    """Mail scanners open management links: 50 openings mint no feed token. The link
     is made by a POST, shown in its answer only, and kept nowhere readable (not in the cookie)."""
     workshop = make_workshop()
     register(workshop)

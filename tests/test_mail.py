@@ -263,7 +263,7 @@ class TestTwoDeliveryRuns:
 def test_an_unknown_address_frees_its_seat_for_the_next_person_waiting(
     smtp, make_workshop, applicant
 ):
-    """Rule 10: a confirmation the server refuses for good cancels that registration."""
+    """A confirmation the server refuses for good cancels that registration."""
     from app.booking.models import Registration, RegistrationStatus
 
     smtp.reject["lea.martni@ac-amiens.fr"] = (550, "5.1.1 <lea.martni@ac-amiens.fr>: user unknown")
@@ -509,7 +509,7 @@ def test_queue_refuses_a_bad_content_type(app, document_template, content_type):
         )
 
 
-# --- purge of delivered bodies (rule 7) ----------------------------------------------------------
+# --- purge of delivered bodies ------------------------------------------------------------------
 
 
 def test_delivered_bodies_are_purged_after_30_days_the_rows_stay(

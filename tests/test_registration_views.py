@@ -1,7 +1,6 @@
 """Registering and managing a registration through HTTP: bad input gets a clear French message
-(or a 404) and writes nothing; the happy path, double clicks, CSRF, closed workshops, rate limits.
-
-DESIGN rules 3, 7 and 9; the public contract's URLs.
+(or a 404) and writes nothing; the happy path, double clicks, CSRF, closed workshops, rate limits,
+and the public URLs that mails and posters carry.
 """
 
 import html
@@ -410,7 +409,7 @@ def test_forged_tokens_cannot_cancel(client, registered):
 
 
 def test_a_token_of_another_purpose_opens_nothing(client, registered):
-    """The calendar feed's read-only token cannot manage or cancel (DESIGN rule 7)."""
+    """The calendar feed's read-only token cannot manage or cancel."""
     workshop, registration, secret = registered
     feed_secret = tokens.mint(TokenPurpose.personal_feed, registration.id)
     db.session.commit()
@@ -775,7 +774,7 @@ def test_management_page_cancel_confirmation_and_cancel(client, registered):
     assert len(outbox()) == 2
 
 
-# --- the owner corrects their data (rule 11) ------------------------------------------------------
+# --- the owner corrects their data ----------------------------------------------------------------
 
 
 def correct(client, secret, **fields):

@@ -1,4 +1,4 @@
-"""The relay's own refusals (issue 13, item 1; DESIGN rules 4 and 10), against a real aiosmtpd
+"""The relay's own refusals (issue 13, item 1), against a real aiosmtpd
 server: only a 5xx to `RCPT TO` says the address is bad and frees the seat. A 5xx to `MAIL FROM`,
 to `AUTH` or after `DATA` is the relay's fault: the mail waits (pending, retried with backoff), the
 seat stays, nobody is cancelled or promoted, `/sante` and `/admin/courriels` say so; after a few
@@ -142,7 +142,7 @@ def test_only_a_refused_recipient_loses_a_seat(
 
     people = registrations()
     cancelled = [r.email for r in people.values() if r.status is RegistrationStatus.cancelled]
-    if kind == "RCPT TO":  # rule 10, as before: the typo frees its seat for the first waiting
+    if kind == "RCPT TO":  # as before: the typo frees its seat for the first waiting
         assert cancelled == ["lea.martin1@ac-amiens.fr"]
         assert people["lea.martin3@ac-amiens.fr"].status is RegistrationStatus.confirmed
         assert client.get("/sante").get_json()["mail_relay"] == "ok"  # not the relay's fault

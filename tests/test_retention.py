@@ -1,4 +1,4 @@
-"""Rule 11: personal data is kept for a set period after the workshop, then anonymised by the
+"""Personal data is kept for a set period after the workshop, then anonymised by the
 scheduler's daily sweep; hours, figures and certificates survive, names and addresses do not."""
 
 from datetime import timedelta

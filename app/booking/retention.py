@@ -1,4 +1,4 @@
-"""Rule 11: personal data is kept for a set period (`PERSONAL_DATA_RETENTION_DAYS` after the
+"""Personal data is kept for a set period (`PERSONAL_DATA_RETENTION_DAYS` after the
 workshop ended), then anonymised by the scheduler's daily sweep.
 
 What goes: names (the registration then reads "Personne anonymisée"), the e-mail address (kept

@@ -1,4 +1,5 @@
-"""The mail package's blueprint: no routes yet, it makes the shared mail layout findable."""
+"""The mail package's blueprint. It has no routes: it puts the mail layout shared by every
+feature's mails (`mail/…` templates) on the template path."""
 
 from flask import Blueprint
 

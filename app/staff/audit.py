@@ -88,7 +88,7 @@ def entries(
 
 
 def forget(target_kind: str, target_ids: list[int]) -> None:
-    """Drop the names the entries about these rows hold (rule 11: their retention is over); the
+    """Drop the names the entries about these rows hold (their retention period is over); the
     action, who did it and when stay. Joins the caller's transaction."""
     db.session.execute(
         sa.update(AuditEntry)
