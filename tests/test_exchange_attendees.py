@@ -233,15 +233,15 @@ def test_no_promotion_in_the_last_two_hours(client, half_day, clock):
     assert mails("promoted") == []
 
 
-def test_a_larger_capacity_fills_the_seats_through_fill_free_seats(app, client, half_day):
-    """What the setup page calls after raising the capacity, under the half-day's lock."""
+def test_a_larger_capacity_gives_seats_to_the_first_waiting(app, client, half_day):
+    """What the setup page calls after raising the capacity (`ATTENDEES.promote`), under the
+    half-day's lock."""
     register(client, 1)
     register(client, 2)
     third, fourth, fifth = (register(client, n) for n in (3, 4, 5))
-    locked = attendees.ATTENDEES.lock(half_day.id)
-    locked.capacity = 4
-    promoted = attendees.ATTENDEES.promote(locked)
-    db.session.commit()
+    with attendees.ATTENDEES.holding(half_day.id) as locked:
+        locked.capacity = 4
+        promoted = attendees.ATTENDEES.promote(locked)
     assert [a.email for a in promoted] == [third.email, fourth.email]
     assert positions() == {fifth.email: 1}
     assert [m.recipient for m in mails("promoted")] == [third.email, fourth.email]
