@@ -1,13 +1,15 @@
 """The seat guarantee under real concurrency (DESIGN rules 1 and 2), through a live HTTP server.
 
 Each client runs in its own thread with its own HTTP session: it fetches its own form (and CSRF
-token) first, then every client waits on one barrier and all POST at once. The workshop's data
+token) first, then every client waits on one barrier and all POST at once. The holder's data
 really commits (the `live_app` fixture), so the server's threads race on the database exactly as
 gunicorn workers would. `SEAT_RACE_PAUSE` widens the window between counting the seats and
-inserting the registration: with the lock, the window changes nothing; without it (the control
-run), the race is certain to show.
+inserting the row: with the lock, the window changes nothing; without it (the control run), the
+race is certain to show.
 
-Every test runs on SQLite (a file, WAL) and on PostgreSQL (when TEST_DATABASE_URL is set).
+Every proof runs over both holders of the seat ledger (`app.seats`): a workshop (its
+registrations) and the exchange half-day (its in-person attendees), each through its own public
+pages; and on SQLite (a file, WAL) and on PostgreSQL (when TEST_DATABASE_URL is set).
 """
 
 import re
@@ -15,6 +17,7 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import httpx
@@ -22,9 +25,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.booking import services
-from app.booking.models import Registration, RegistrationStatus
+from app.booking.models import Registration
+from app.exchange import attendees
+from app.exchange.models import AttendanceMode, Attendee
 from app.extensions import db
 from app.mail.models import OutboxMail
+from app.seats.models import SeatRow
 from tests.conftest import form_data, manage_secret
 
 pytestmark = pytest.mark.live
@@ -124,12 +130,126 @@ def run_together(base_url: str, jobs: list[Job]) -> list[Job]:
     return jobs
 
 
+@dataclass(frozen=True)
+class Holder:
+    """One holder of seats as the public reaches it (its pages) and as its table stores it.
+
+    Its rows are read back with plain SQL and the ORM, not through the seat ledger: the proofs
+    check the ledger, they must not take its word for it."""
+
+    id: int
+    #: The public page with the registration form.
+    page: str
+    #: Where the form posts; "/merci" after it is where a registration lands.
+    register_path: str
+    #: A management link's path, before its secret.
+    manage_prefix: str
+    row: type[SeatRow]
+    #: The row's column naming its holder.
+    key: str
+    #: The count of the holder's rows that hold a seat, in plain SQL (`:holder_id`).
+    seat_sql: str
+    #: The outbox templates of the rows' mails, before the mail's name ("booking/").
+    mail_prefix: str
+    #: The form a person fills in: form(n, **fields).
+    form: Callable[..., dict]
+    #: Registers numbers n one at a time, through the service, before the race.
+    register_directly: Callable[[Iterable[int]], None]
+
+    @property
+    def thanks_path(self) -> str:
+        return f"{self.register_path}/merci"
+
+    def manage_path(self, secret: str) -> str:
+        return f"{self.manage_prefix}{secret}"
+
+
+def a_workshop(make_workshop, capacity: int) -> Holder:
+    workshop_id = make_workshop(capacity=capacity).id
+
+    def register_directly(numbers: Iterable[int]) -> None:
+        for n in numbers:
+            services.register(
+                workshop_id,
+                services.Applicant(
+                    last_name="Avant", first_name="Paul", email=email(n), school="École Curie"
+                ),
+            )
+
+    return Holder(
+        id=workshop_id,
+        page=f"/ateliers/{workshop_id}",
+        register_path=f"/ateliers/{workshop_id}/inscription",
+        manage_prefix="/inscription/",
+        row=Registration,
+        key="workshop_id",
+        seat_sql="SELECT count(*) FROM registrations WHERE workshop_id = :holder_id "
+        "AND status = 'confirmed'",
+        mail_prefix="booking/",
+        form=form_data,
+        register_directly=register_directly,
+    )
+
+
+def the_half_day(make_half_day, capacity: int) -> Holder:
+    half_day = make_half_day(capacity=capacity)
+    half_day_id, url = half_day.id, f"/rencontres/{half_day.school_year}"
+
+    def register_directly(numbers: Iterable[int]) -> None:
+        for n in numbers:
+            attendees.register(
+                half_day_id,
+                attendees.AttendeeDetails(
+                    "Avant", "Paul", email(n), "École Curie", AttendanceMode.in_person
+                ),
+            )
+
+    return Holder(
+        id=half_day_id,
+        page=url,
+        register_path=f"{url}/inscription",
+        manage_prefix=f"{url}/inscription/",
+        row=Attendee,
+        key="half_day_id",
+        # Remote attendees are confirmed without a seat: only those in person count.
+        seat_sql="SELECT count(*) FROM exchange_attendees WHERE half_day_id = :holder_id "
+        "AND status = 'confirmed' AND mode = 'in_person'",
+        mail_prefix="exchange/attendee_",
+        form=attendee_form,
+        register_directly=register_directly,
+    )
+
+
+def attendee_form(n: int = 1, **fields) -> dict:
+    """The half-day's form, for the person of `form_data(n)`, in person."""
+    person = form_data(n)
+    data = {
+        "nom": person["nom"],
+        "prenom": person["prenom"],
+        "courriel": person["courriel"],
+        "organisation": person["ecole"],
+        "mode": "sur_place",
+    }
+    return data | fields
+
+
+HOLDERS = {"workshop": ("make_workshop", a_workshop), "half-day": ("make_half_day", the_half_day)}
+
+
+@pytest.fixture(params=HOLDERS)
+def make_holder(request) -> Callable[[int], Holder]:
+    """Makes the holder of this run, with `capacity` seats: each proof runs over both."""
+    factory_name, make = HOLDERS[request.param]
+    factory = request.getfixturevalue(factory_name)
+    return lambda capacity: make(factory, capacity)
+
+
 @dataclass
 class SeatMonitor:
-    """Counts the confirmed seats with plain SQL, over and over, while the race runs."""
+    """Counts the seats held with plain SQL, over and over, while the race runs."""
 
     engine: sa.Engine
-    workshop_id: int
+    holder: Holder
     samples: list[int] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
@@ -147,56 +267,52 @@ class SeatMonitor:
     def _run(self):
         try:
             while not self.stop.is_set():
-                self.samples.append(confirmed_by_sql(self.engine, self.workshop_id))
+                self.samples.append(seated_by_sql(self.engine, self.holder))
                 self.stop.wait(0.02)
         except BaseException as error:
             self.error = error
 
 
-def confirmed_by_sql(engine: sa.Engine, workshop_id: int) -> int:
-    """The confirmed count straight from the table, outside the ORM and its session."""
+def seated_by_sql(engine: sa.Engine, holder: Holder) -> int:
+    """The seats held, straight from the table, outside the ORM and its session."""
     with engine.connect() as connection:
-        return connection.execute(
-            sa.text(
-                "SELECT count(*) FROM registrations "
-                "WHERE workshop_id = :workshop_id AND status = 'confirmed'"
-            ),
-            {"workshop_id": workshop_id},
-        ).scalar_one()
+        return connection.execute(sa.text(holder.seat_sql), {"holder_id": holder.id}).scalar_one()
 
 
-def registration_job(workshop_id: int, n: int) -> Job:
+def registration_job(holder: Holder, n: int) -> Job:
     def prepare(client: httpx.Client):
-        token = csrf_token(client.get(f"/ateliers/{workshop_id}"))
-        return f"/ateliers/{workshop_id}/inscription", form_data(n, csrf_token=token)
+        token = csrf_token(client.get(holder.page))
+        return holder.register_path, holder.form(n, csrf_token=token)
 
     return Job(f"register-{n}", prepare)
 
 
-def cancel_job(secret: str, label: str) -> Job:
+def cancel_job(holder: Holder, secret: str, label: str) -> Job:
+    """Cancels from the management link; the form's page is the one its address leads to."""
+    cancel_path = f"{holder.manage_path(secret)}/annuler"
+
     def prepare(client: httpx.Client):
-        token = csrf_token(client.get(f"/inscription/{secret}/annuler"))
-        return f"/inscription/{secret}/annuler", {"csrf_token": token}
+        token = csrf_token(client.get(cancel_path, follow_redirects=True))
+        return cancel_path, {"csrf_token": token}
 
     return Job(label, prepare)
 
 
-def registrations(workshop_id: int) -> list[Registration]:
+def seat_rows(holder: Holder) -> list[SeatRow]:
     db.session.remove()  # a fresh session: everything the server's threads committed
+    row = holder.row
     return list(
         db.session.scalars(
-            sa.select(Registration)
-            .where(Registration.workshop_id == workshop_id)
-            .order_by(Registration.id)
+            sa.select(row).where(getattr(row, holder.key) == holder.id).order_by(row.id)
         )
     )
 
 
-def mails(template: str) -> list[OutboxMail]:
+def mails(holder: Holder, template: str) -> list[OutboxMail]:
     return list(
         db.session.scalars(
             sa.select(OutboxMail)
-            .where(OutboxMail.template == f"booking/{template}")
+            .where(OutboxMail.template == f"{holder.mail_prefix}{template}")
             .order_by(OutboxMail.id)
         )
     )
@@ -206,24 +322,20 @@ def email(n: int) -> str:
     return form_data(n)["courriel"]
 
 
-def assert_waiting_list_gap_free(rows: list[Registration]) -> list[Registration]:
-    waiting = sorted(
-        (r for r in rows if r.status is RegistrationStatus.waiting),
-        key=lambda r: r.waiting_position,
-    )
+def with_status(rows: list[SeatRow], status: str) -> list[SeatRow]:
+    """The rows of this status ("confirmed"), whichever holder's rows they are."""
+    return [r for r in rows if r.status is r.Status[status]]
+
+
+def assert_waiting_list_gap_free(rows: list[SeatRow]) -> list[SeatRow]:
+    waiting = sorted(with_status(rows, "waiting"), key=lambda r: r.waiting_position)
     assert [r.waiting_position for r in waiting] == list(range(1, len(waiting) + 1))
     return waiting
 
 
-def register_directly(workshop_id: int, numbers) -> None:
+def register_directly(holder: Holder, numbers) -> None:
     """Registrations made before the race, through the service (one at a time)."""
-    for n in numbers:
-        services.register(
-            workshop_id,
-            services.Applicant(
-                last_name="Avant", first_name="Paul", email=email(n), school="École Curie"
-            ),
-        )
+    holder.register_directly(numbers)
     db.session.remove()
 
 
@@ -234,29 +346,27 @@ ALREADY_CONFIRMED = 3
 CLIENTS = 60
 
 
-def race_for_the_last_seats(make_workshop, live_server):
-    """60 clients at once on a workshop of 8 seats with 3 taken: (workshop_id, jobs, monitor)."""
-    workshop_id = make_workshop(capacity=CAPACITY).id
-    register_directly(workshop_id, range(1, ALREADY_CONFIRMED + 1))
-    jobs = [registration_job(workshop_id, 1000 + i) for i in range(CLIENTS)]
-    with SeatMonitor(db.engine, workshop_id) as monitor:
+def race_for_the_last_seats(make_holder, live_server):
+    """60 clients at once on a holder of 8 seats with 3 taken: (holder, jobs, monitor)."""
+    holder = make_holder(CAPACITY)
+    register_directly(holder, range(1, ALREADY_CONFIRMED + 1))
+    jobs = [registration_job(holder, 1000 + i) for i in range(CLIENTS)]
+    with SeatMonitor(db.engine, holder) as monitor:
         run_together(live_server.url, jobs)
     assert monitor.error is None, monitor.error
-    return workshop_id, jobs, monitor
+    return holder, jobs, monitor
 
 
-def test_sixty_clients_at_once_never_overbook(make_workshop, live_server):
-    workshop_id, jobs, monitor = race_for_the_last_seats(make_workshop, live_server)
+def test_sixty_clients_at_once_never_overbook(make_holder, live_server):
+    holder, jobs, monitor = race_for_the_last_seats(make_holder, live_server)
 
-    merci = f"/ateliers/{workshop_id}/inscription/merci"
     assert [(job.label, job.status) for job in jobs if job.status != 303] == []
-    assert all(job.location.endswith(merci) for job in jobs)
+    assert all(job.location.endswith(holder.thanks_path) for job in jobs)
 
-    rows = registrations(workshop_id)
+    rows = seat_rows(holder)
     assert len(rows) == ALREADY_CONFIRMED + CLIENTS
-    confirmed = [r for r in rows if r.status is RegistrationStatus.confirmed]
-    assert len(confirmed) == CAPACITY
-    assert confirmed_by_sql(db.engine, workshop_id) == CAPACITY
+    assert len(with_status(rows, "confirmed")) == CAPACITY
+    assert seated_by_sql(db.engine, holder) == CAPACITY
     assert monitor.samples and max(monitor.samples) <= CAPACITY
     waiting = assert_waiting_list_gap_free(rows)
     assert len(waiting) == ALREADY_CONFIRMED + CLIENTS - CAPACITY
@@ -264,20 +374,25 @@ def test_sixty_clients_at_once_never_overbook(make_workshop, live_server):
         email(1000 + i) for i in range(CLIENTS)
     }
 
-    # One mail per registration, saying what it got: a seat or a place on the waiting list.
-    told = Counter((m.subject_id, m.template) for m in mails("confirmed") + mails("waiting"))
-    expected = {(r.id, f"booking/{r.status.value}"): 1 for r in rows}
+    # One mail per row, saying what it got: a seat or a place on the waiting list.
+    told = Counter(
+        (m.subject_id, m.template) for m in mails(holder, "confirmed") + mails(holder, "waiting")
+    )
+    expected = {(r.id, f"{holder.mail_prefix}{r.status.value}"): 1 for r in rows}
     assert told == expected
-    assert mails("promoted") == []
+    assert mails(holder, "promoted") == []
 
 
 @pytest.mark.parametrize("seat_settings", [UNLOCKED], ids=["lock-off"])
-def test_control_without_the_lock_the_race_is_real(make_workshop, live_server, database_url):
+def test_control_without_the_lock_the_race_is_real(make_holder, live_server, database_url):
     """The same race with the lock switched off: proof that the test above can fail.
+
+    The switch is the ledger's (`Ledger.holding` reads SEAT_LOCK_ENABLED), so it takes the lock
+    off both holders alike.
 
     PostgreSQL (read committed): every request counts the seats, sleeps 0.2 s, then inserts; the
     requests that counted before the first insert committed all see 5 seats left and all take
-    one, so the workshop is overbooked, every time.
+    one, so the holder is overbooked, every time.
 
     SQLite cannot overbook even without the lock, and fails requests instead: without
     `BEGIN IMMEDIATE` the transaction begins deferred, as a read transaction on a WAL snapshot.
@@ -289,79 +404,103 @@ def test_control_without_the_lock_the_race_is_real(make_workshop, live_server, d
     lock is what turns those failures into an orderly waiting list, so the SQLite check is
     "overbooked, or some requests failed".
     """
-    workshop_id, jobs, _ = race_for_the_last_seats(make_workshop, live_server)
+    holder, jobs, _ = race_for_the_last_seats(make_holder, live_server)
 
-    confirmed = confirmed_by_sql(db.engine, workshop_id)
+    seated = seated_by_sql(db.engine, holder)
     failed = [job.label for job in jobs if job.status >= 500]
     assert all(job.status in (303, 503) for job in jobs), Counter(job.status for job in jobs)
     if database_url.startswith("postgresql"):
-        assert confirmed > CAPACITY, f"no overbooking without the lock ({confirmed} confirmed)"
+        assert seated > CAPACITY, f"no overbooking without the lock ({seated} seated)"
     else:
-        assert confirmed > CAPACITY or failed, (
-            "without the lock SQLite neither overbooked nor failed"
-        )
+        assert seated > CAPACITY or failed, "without the lock SQLite neither overbooked nor failed"
 
 
-def test_cancellations_racing_with_registrations(make_workshop, live_server):
+def test_cancellations_racing_with_registrations(make_holder, live_server):
     """5 seats all taken and 8 waiting; then at once 5 cancellations and 30 new registrations.
 
     Each cancellation frees a seat and gives it, in the same transaction, to the first person
-    waiting; the 30 newcomers always find the workshop full. So: exactly the first 5 people
+    waiting; the 30 newcomers always find the holder full. So: exactly the first 5 people
     waiting are promoted, once each; the 3 others move up to 1–3, the newcomers follow.
     """
     capacity, first_waiting, newcomers = 5, 8, 30
-    workshop_id = make_workshop(capacity=capacity).id
-    register_directly(workshop_id, range(1, capacity + first_waiting + 1))
-    before = registrations(workshop_id)
-    seated = [r for r in before if r.status is RegistrationStatus.confirmed]
-    queue = sorted(
-        (r for r in before if r.status is RegistrationStatus.waiting),
-        key=lambda r: r.waiting_position,
-    )
+    holder = make_holder(capacity)
+    register_directly(holder, range(1, capacity + first_waiting + 1))
+    before = seat_rows(holder)
+    seated = with_status(before, "confirmed")
+    queue = sorted(with_status(before, "waiting"), key=lambda r: r.waiting_position)
     assert len(seated) == capacity and len(queue) == first_waiting
     seated_ids, queue_ids = [r.id for r in seated], [r.id for r in queue]
-    secrets = {m.subject_id: manage_secret(m) for m in mails("confirmed")}
+    secrets = {m.subject_id: manage_secret(m) for m in mails(holder, "confirmed")}
     db.session.remove()
 
-    cancels = [cancel_job(secrets[rid], f"cancel-{rid}") for rid in seated_ids]
-    joins = [registration_job(workshop_id, 2000 + i) for i in range(newcomers)]
+    cancels = [cancel_job(holder, secrets[rid], f"cancel-{rid}") for rid in seated_ids]
+    joins = [registration_job(holder, 2000 + i) for i in range(newcomers)]
     jobs = joins[:]
     for i, job in enumerate(cancels):  # spread the cancellations among the registrations
         jobs.insert(i * (len(jobs) // len(cancels) + 1), job)
-    with SeatMonitor(db.engine, workshop_id) as monitor:
+    with SeatMonitor(db.engine, holder) as monitor:
         run_together(live_server.url, jobs)
     assert monitor.error is None, monitor.error
 
     assert [(job.label, job.status) for job in jobs if job.status != 303] == []
     for rid, job in zip(seated_ids, cancels, strict=True):
-        assert job.location.endswith(f"/inscription/{secrets[rid]}")
-    assert all(job.location.endswith(f"/ateliers/{workshop_id}/inscription/merci") for job in joins)
+        assert job.location.endswith(holder.manage_path(secrets[rid]))
+    assert all(job.location.endswith(holder.thanks_path) for job in joins)
 
-    rows = registrations(workshop_id)
+    rows = seat_rows(holder)
     by_id = {r.id: r for r in rows}
-    assert all(by_id[rid].status is RegistrationStatus.cancelled for rid in seated_ids)
+    assert all(by_id[rid].status is by_id[rid].Status.cancelled for rid in seated_ids)
     assert all(by_id[rid].waiting_position is None for rid in seated_ids)
-    confirmed = [r for r in rows if r.status is RegistrationStatus.confirmed]
+    confirmed = with_status(rows, "confirmed")
     assert len(confirmed) == capacity
-    assert confirmed_by_sql(db.engine, workshop_id) == capacity
+    assert seated_by_sql(db.engine, holder) == capacity
     assert monitor.samples and max(monitor.samples) <= capacity
 
     # The first five waiting got the seats, each told exactly once.
     promoted_ids = queue_ids[: len(cancels)]
     assert {r.id for r in confirmed} == set(promoted_ids)
-    assert Counter(m.subject_id for m in mails("promoted")) == {rid: 1 for rid in promoted_ids}
+    assert Counter(m.subject_id for m in mails(holder, "promoted")) == {
+        rid: 1 for rid in promoted_ids
+    }
 
     # Gap-free, distinct positions: the three left from before first, in their order, then the
-    # newcomers, all of whom found the workshop full.
+    # newcomers, all of whom found the holder full.
     waiting = assert_waiting_list_gap_free(rows)
     assert [r.id for r in waiting[: first_waiting - len(cancels)]] == queue_ids[len(cancels) :]
     newcomer_emails = {email(2000 + i) for i in range(newcomers)}
     assert {r.email for r in waiting[first_waiting - len(cancels) :]} == newcomer_emails
     assert len(waiting) == first_waiting - len(cancels) + newcomers
 
-    assert Counter(m.subject_id for m in mails("cancelled")) == {rid: 1 for rid in seated_ids}
-    newcomer_ids = {r.id for r in rows if r.email in newcomer_emails}
-    assert Counter(m.subject_id for m in mails("waiting") if m.subject_id in newcomer_ids) == {
-        rid: 1 for rid in newcomer_ids
+    assert Counter(m.subject_id for m in mails(holder, "cancelled")) == {
+        rid: 1 for rid in seated_ids
     }
-    assert not any(m.subject_id in newcomer_ids for m in mails("confirmed"))
+    newcomer_ids = {r.id for r in rows if r.email in newcomer_emails}
+    assert Counter(
+        m.subject_id for m in mails(holder, "waiting") if m.subject_id in newcomer_ids
+    ) == {rid: 1 for rid in newcomer_ids}
+    assert not any(m.subject_id in newcomer_ids for m in mails(holder, "confirmed"))
+
+
+CLICKS = 8  # within the per-address limit (RATELIMIT_REGISTRATION_PER_EMAIL)
+
+
+@pytest.mark.parametrize("seat_settings", [LOCKED, UNLOCKED], ids=["lock-on", "lock-off"])
+def test_one_person_posting_many_times_at_once_registers_once(
+    make_holder, live_server, seat_settings
+):
+    """A double click, many times over: the same form posted 8 times at once gives one row and
+    one mail; every other post lands on the same thanks page (the mail is on its way, no link is
+    resent). Without the lock too: the unique index on the active address decides then (on
+    SQLite some posts fail instead, as in the control run above)."""
+    holder = make_holder(CAPACITY)
+    jobs = run_together(live_server.url, [registration_job(holder, 7) for _ in range(CLICKS)])
+
+    served = [job for job in jobs if job.status == 303]
+    assert all(job.status == 503 for job in jobs if job not in served) and served
+    if seat_settings is LOCKED:
+        assert len(served) == CLICKS
+    assert all(job.location.endswith(holder.thanks_path) for job in served)
+    (row,) = seat_rows(holder)
+    assert (row.email, row.status) == (email(7), row.Status.confirmed)
+    told = db.session.execute(sa.select(OutboxMail.template, OutboxMail.subject_id)).all()
+    assert [tuple(mail) for mail in told] == [(f"{holder.mail_prefix}confirmed", row.id)]

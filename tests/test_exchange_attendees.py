@@ -3,7 +3,8 @@ seat rules (DESIGN rules 1–3: a seat, else the waiting list, gap-free; a cance
 remote promotes the first person waiting, with a mail, except in the last two hours), remotely
 always confirmed; the management link; bad input refused in French with nothing written; the
 videoconference link sent once, the day before, by a scheduler sweep; the coordinators' list and
-its CSV; and the last seat under real concurrency.
+its CSV. The last seats under real concurrency are tests/test_concurrency.py's, proven there for
+the half-day as for a workshop.
 """
 
 import html
@@ -233,15 +234,15 @@ def test_no_promotion_in_the_last_two_hours(client, half_day, clock):
     assert mails("promoted") == []
 
 
-def test_a_larger_capacity_fills_the_seats_through_fill_free_seats(app, client, half_day):
-    """What the setup page calls after raising the capacity, under the half-day's lock."""
+def test_a_larger_capacity_gives_seats_to_the_first_waiting(app, client, half_day):
+    """What the setup page calls after raising the capacity (`ATTENDEES.promote`), under the
+    half-day's lock."""
     register(client, 1)
     register(client, 2)
     third, fourth, fifth = (register(client, n) for n in (3, 4, 5))
-    locked = attendees.ATTENDEES.lock(half_day.id)
-    locked.capacity = 4
-    promoted = attendees.ATTENDEES.promote(locked)
-    db.session.commit()
+    with attendees.ATTENDEES.holding(half_day.id) as locked:
+        locked.capacity = 4
+        promoted = attendees.ATTENDEES.promote(locked)
     assert [a.email for a in promoted] == [third.email, fourth.email]
     assert positions() == {fifth.email: 1}
     assert [m.recipient for m in mails("promoted")] == [third.email, fourth.email]
@@ -761,91 +762,3 @@ def test_the_csv_opens_in_a_french_spreadsheet(client, half_day, make_staff):
         '\'=HYPERLINK("http://x";"clic")',
     ]
     assert table[2][7] == "lundi 2 mars 2026, 10 h"
-
-
-# --- the last seat, for real -----------------------------------------------------------------------
-
-
-LOCKED = {"SEAT_LOCK_ENABLED": True, "SEAT_RACE_PAUSE": 0.05}
-UNLOCKED = {"SEAT_LOCK_ENABLED": False, "SEAT_RACE_PAUSE": 0.2}
-CAPACITY, ALREADY, CLIENTS = 5, 3, 20
-
-
-@pytest.mark.live
-class TestTheLastSeats:
-    """Twenty people at once for the last two seats, through a live server (each client fetches
-    its own page and CSRF token first): exactly the capacity confirmed, the rest waiting,
-    gap-free — on SQLite (a file) and PostgreSQL; and the control run without the half-day's
-    lock, which shows the race is real (tests/test_concurrency.py's approach and helpers)."""
-
-    @pytest.fixture
-    def seat_settings(self):
-        return LOCKED
-
-    @pytest.fixture
-    def config_overrides(self, seat_settings):
-        return {
-            "WTF_CSRF_ENABLED": True,
-            "RATELIMIT_REGISTRATION_PER_IP": "10000 per minute",
-            **seat_settings,
-        }
-
-    @pytest.fixture
-    def app(self, live_app):
-        return live_app
-
-    def race(self, live_server, make_half_day):
-        from tests.test_concurrency import Job, csrf_token, run_together
-
-        half_day = make_half_day(capacity=CAPACITY)
-        for n in range(ALREADY):
-            details = attendees.AttendeeDetails(
-                "Avant", "Paul", f"avant{n}@ac-amiens.fr", "École Curie", AttendanceMode.in_person
-            )
-            attendees.register(half_day.id, details)
-        db.session.remove()
-
-        def job(n: int) -> Job:
-            def prepare(http):
-                token = csrf_token(http.get(URL))
-                return REGISTER, form(n, csrf_token=token)
-
-            return Job(f"register-{n}", prepare)
-
-        done = run_together(live_server.url, [job(100 + n) for n in range(CLIENTS)])
-        db.session.remove()
-        return done, everyone()
-
-    def test_twenty_clients_for_the_last_two_seats(self, live_server, make_half_day):
-        done, people = self.race(live_server, make_half_day)
-        assert [j.status for j in done] == [303] * CLIENTS
-        confirmed = [a for a in people if a.status is AttendeeStatus.confirmed]
-        waiting = sorted(
-            (a for a in people if a.status is AttendeeStatus.waiting),
-            key=lambda a: a.waiting_position,
-        )
-        assert len(confirmed) == CAPACITY
-        assert [a.waiting_position for a in waiting] == list(
-            range(1, ALREADY + CLIENTS - CAPACITY + 1)
-        )
-        assert len(people) == ALREADY + CLIENTS
-        told = sorted(m.template for m in outbox())
-        assert told == ["exchange/attendee_confirmed"] * CAPACITY + [
-            "exchange/attendee_waiting"
-        ] * (ALREADY + CLIENTS - CAPACITY)
-
-    @pytest.mark.parametrize("seat_settings", [UNLOCKED], ids=["lock-off"])
-    def test_control_without_the_lock_the_race_is_real(
-        self, live_server, make_half_day, database_url
-    ):
-        """PostgreSQL overbooks every time; SQLite, without BEGIN IMMEDIATE, fails requests
-        instead (see tests/test_concurrency.py for why)."""
-        done, people = self.race(live_server, make_half_day)
-        confirmed = sum(a.status is AttendeeStatus.confirmed for a in people)
-        failed = [j for j in done if j.status >= 500]
-        if database_url.startswith("postgresql"):
-            assert confirmed > CAPACITY, f"no overbooking without the lock ({confirmed} confirmed)"
-        else:
-            assert confirmed > CAPACITY or failed, (
-                "without the lock SQLite neither overbooked nor failed"
-            )

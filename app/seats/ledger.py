@@ -23,7 +23,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
-from app.database import begin_write, lock_row, write_transaction
+from app.database import lock_row, write_transaction
 from app.extensions import db
 from app.mail import services as mail
 from app.seats.models import SeatRow
@@ -88,32 +88,23 @@ class Ledger:
     load: tuple = ()
 
     def __post_init__(self) -> None:
-        _LEDGERS[self.kind] = self
-        _BY_HOLDER[self.holder] = self
+        _LEDGERS[self.holder] = self
 
     # --- the transaction ----------------------------------------------------------------------
 
-    def lock(self, holder_id: int):
-        """Begin the write transaction if none is open and lock the holder's row before anything
-        is counted; the caller commits. Raises `not_found`, after rolling back."""
-        lock = current_app.config["SEAT_LOCK_ENABLED"]  # off only in the tests' control runs
-        if not db.session.info.get("write_unit"):
-            begin_write(immediate=lock)
-        holder = lock_row(self.holder, holder_id, options=self.load, lock=lock)
-        if holder is None or not self.accepts(holder):
-            if not db.session.info.get("write_unit"):
-                db.session.rollback()
-            raise self.not_found(holder_id)
-        return holder
-
     @contextmanager
     def holding(self, holder_id: int) -> Iterator:
-        """The holder, locked, for the `with` block: committed at its end, rolled back if an
-        exception leaves it. Inside an open `write_transaction` it joins it (the outermost
-        commits): a view writes its audit entry with the change."""
-        lock = current_app.config["SEAT_LOCK_ENABLED"]
+        """The holder, locked before anything is counted, for the `with` block: committed at its
+        end, rolled back if an exception leaves it. Inside an open `write_transaction` it joins
+        it (the outermost commits): a view writes its audit entry with the change. Raises
+        `not_found`. It is the only way to lock a holder, so that every lock ends with the
+        commit or the rollback of the decision it protects."""
+        lock = current_app.config["SEAT_LOCK_ENABLED"]  # off only in the tests' control runs
         with write_transaction(immediate=lock):
-            yield self.lock(holder_id)
+            holder = lock_row(self.holder, holder_id, options=self.load, lock=lock)
+            if holder is None or not self.accepts(holder):
+                raise self.not_found(holder_id)
+            yield holder
 
     # --- counting -------------------------------------------------------------------------------
 
@@ -212,14 +203,20 @@ class Ledger:
         """Confirm the row, leaving the waiting list if it was on it (its gap closes). The caller
         checked a seat is free when the row takes one."""
         position = row.waiting_position
+        self._seat(row)
+        if position is not None:
+            db.session.flush()
+            self.shift(getattr(row, self.holder_key), after=position)
+
+    def _seat(self, row: SeatRow) -> None:
+        """Confirm the row and take it off the waiting list; the calendar sequence rises only when
+        the status changes (a confirmed person switching to remote keeps their invitation). The
+        caller closes the gap left in the waiting list."""
         if row.status is not self.row.Status.confirmed:
             row.status = self.row.Status.confirmed
             row.confirmed_at = now()
             row.sequence += 1
         row.waiting_position = None
-        if position is not None:
-            db.session.flush()
-            self.shift(getattr(row, self.holder_key), after=position)
 
     def admit(self, row: SeatRow) -> None:
         """A coordinator gives this person waiting a free seat, whatever their place."""
@@ -247,10 +244,7 @@ class Ledger:
             )
         )
         for row in promoted:
-            row.status = self.row.Status.confirmed
-            row.waiting_position = None
-            row.confirmed_at = now()
-            row.sequence += 1
+            self._seat(row)
         db.session.flush()
         self.shift(holder.id, after=0, by=len(promoted))
         for row in promoted:
@@ -292,19 +286,20 @@ class Ledger:
         return row
 
 
-_LEDGERS: dict[str, Ledger] = {}
-_BY_HOLDER: dict[type, Ledger] = {}
+#: Each kind of holder's ledger, registered when it is made; the refused-mail receiver finds
+#: one by its `kind` among these few.
+_LEDGERS: dict[type, Ledger] = {}
 
 
 def ledger_for(holder: type) -> Ledger:
     """The ledger of a kind of holder, for the pages that only show its counts (the public
     catalogue): they need the seats without the part of the app that owns the rows. Every
     ledger is made when the app is created (`app.models` imports all the models' packages)."""
-    return _BY_HOLDER[holder]
+    return _LEDGERS[holder]
 
 
 @mail.mail_refused.connect
 def _on_mail_refused(sender, *, template, subject_kind, subject_id, **details) -> None:
-    ledger = _LEDGERS.get(subject_kind)
-    if ledger is not None and template in ledger.proving_mails:
-        ledger.release_undeliverable(subject_id)
+    for ledger in _LEDGERS.values():
+        if ledger.kind == subject_kind and template in ledger.proving_mails:
+            ledger.release_undeliverable(subject_id)
