@@ -3,7 +3,6 @@ What a teacher does afterwards from the link in their mail is `app.teachers`."""
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     redirect,
     render_template,
@@ -40,10 +39,7 @@ def workshop(workshop_id: int):
 
 def render_workshop_page(workshop_id: int, form, *, error: str | None = None, status: int = 200):
     """The workshop page with its registration form (again with its errors after a POST)."""
-    try:
-        workshop = services.public_workshop(workshop_id)
-    except services.WorkshopNotFound:
-        abort(404)
+    workshop = services.public_workshop(workshop_id)
     page = render_template(
         "booking/workshop.html",
         workshop=workshop,
@@ -72,8 +68,6 @@ def register(workshop_id: int):
     )
     try:
         result = services.register(workshop_id, applicant)
-    except services.WorkshopNotFound:
-        abort(404)
     except services.RegistrationClosed as closed:
         return render_workshop_page(workshop_id, form, error=str(closed), status=409)
     session["last_registration"] = {
@@ -87,10 +81,7 @@ def register(workshop_id: int):
 @blueprint.get("/ateliers/<int:workshop_id>/inscription")
 def registration_form(workshop_id: int):
     """A reloaded or pasted address of the form's target leads back to the form."""
-    try:
-        services.public_workshop(workshop_id)
-    except services.WorkshopNotFound:
-        abort(404)
+    services.public_workshop(workshop_id)
     return redirect(url_for("booking.workshop", workshop_id=workshop_id, _anchor="inscription"))
 
 

@@ -17,16 +17,9 @@ from app.extensions import limiter
 blueprint = Blueprint("teachers", __name__, template_folder="templates")
 
 
-def _registration_or_404(token: str):
-    try:
-        return services.registration_for_token(token)
-    except services.RegistrationNotFound:
-        abort(404)
-
-
 @blueprint.get("/inscription/<token>")
 def manage(token: str):
-    registration = _registration_or_404(token)
+    registration = services.registration_for_token(token)
     return _manage_page(registration, token)
 
 
@@ -71,7 +64,7 @@ def _correction_form(registration) -> CorrectionForm:
 @limiter.limit("30 per minute")
 def correct(token: str):
     """The owner corrects their name, school or UAI code, until the session is closed."""
-    registration = _registration_or_404(token)
+    registration = services.registration_for_token(token)
     form = CorrectionForm()
     if not form.validate():
         return _manage_page(registration, token, form, 422)
@@ -85,8 +78,6 @@ def correct(token: str):
         changed = services.correct(
             token, values, session_closed=session_closed(registration.workshop_id)
         )
-    except services.RegistrationNotFound:
-        abort(404)
     except services.RegistrationCancelled:
         flash(CANCELLED_CHANGES_NOTHING)
         return redirect(url_for(".manage", token=token), code=303)
@@ -112,12 +103,10 @@ def renew_feed(token: str):
     working. (A page, not a redirect: the secret is stored nowhere it could be read again.)"""
     try:
         _, secret = feeds.renew_feed_secret(token)
-    except services.RegistrationNotFound:
-        abort(404)
     except services.RegistrationCancelled:
         flash(CANCELLED_CHANGES_NOTHING)
         return redirect(url_for(".manage", token=token), code=303)
-    return _manage_page(_registration_or_404(token), token, feed_secret=secret)
+    return _manage_page(services.registration_for_token(token), token, feed_secret=secret)
 
 
 @blueprint.get("/calendriers/perso/<token>.ics")
@@ -131,7 +120,7 @@ def personal_feed(token: str):
 @blueprint.get("/inscription/<token>/annuler")
 def confirm_cancel(token: str):
     """Asks for confirmation; following a link never cancels anything (mail scanners do)."""
-    registration = _registration_or_404(token)
+    registration = services.registration_for_token(token)
     if not registration.is_active:
         return redirect(url_for(".manage", token=token))
     return render_template(
@@ -144,10 +133,7 @@ def confirm_cancel(token: str):
 
 @blueprint.post("/inscription/<token>/annuler")
 def cancel(token: str):
-    try:
-        services.cancel(token)
-    except (services.RegistrationNotFound, services.WorkshopNotFound):
-        abort(404)
+    services.cancel(token)
     flash("Votre inscription est annulée. Un courriel de confirmation vous a été envoyé.")
     return redirect(url_for(".manage", token=token), code=303)
 
@@ -155,7 +141,7 @@ def cancel(token: str):
 @blueprint.get("/inscription/<token>/donnees")
 def export_data(token: str):
     """Everything the service keeps about this registration, for its owner (JSON)."""
-    registration = _registration_or_404(token)
+    registration = services.registration_for_token(token)
     response = jsonify(services.personal_data(registration))
     response.headers["Content-Disposition"] = 'attachment; filename="mes-donnees-inscription.json"'
     return response
