@@ -13,7 +13,6 @@ from icalendar import Calendar
 
 from app.calendars import lint
 from app.exchange import planning
-from app.exchange.agenda import NO_SLOT
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -26,6 +25,7 @@ from app.exchange.models import (
     SlotKind,
 )
 from app.exchange.services import at_local, local_time
+from app.exchange.solver_text import NO_SLOT
 from app.extensions import db
 from app.formatting import PARIS
 from app.mail.delivery import deliver_pending

@@ -1,7 +1,7 @@
 """The agenda of the exchange half-day, from the database to published versions.
 
 - `build_draft` hands the half-day and its accepted contributions to the solver
-  (`app.exchange.agenda`, pure) and writes what it returns as the draft: the slots without a
+  (`app.exchange.solver`, pure) and writes what it returns as the draft: the slots without a
   version, each left-out contribution with the solver's reason. The scheduler's sweep
   `build_due_agendas` does the same once the proposals deadline has passed.
 - Coordinators adjust the draft by hand: `move_slot`, `place_contribution`, `remove_from_draft`.
@@ -28,8 +28,8 @@ from app import tokens
 from app.calendars.builder import Person
 from app.clock import now
 from app.database import get_by_id
-from app.exchange import agenda
 from app.exchange import calendar as exchange_calendar
+from app.exchange import solver
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -48,6 +48,7 @@ from app.exchange.services import (
     lock_half_day,
     slots_of,
 )
+from app.exchange.solver_text import reason_text, settings_text
 from app.extensions import db
 from app.formatting import date_fr, datetime_fr, folded, time_fr, timespan_fr
 from app.mail import services as mail
@@ -58,7 +59,7 @@ from app.tokens import TokenPurpose
 log = logging.getLogger(__name__)
 
 #: Minutes: every contribution starts on this grid, counted from the start of the half-day.
-GRID = agenda.GRID
+GRID = solver.GRID
 #: Why a contribution a coordinator took out of the draft is not on it.
 REMOVED_BY_HAND = "retirée à la main"
 #: The left-out reason column's size.
@@ -150,9 +151,9 @@ def accepted_contributions(half_day: HalfDay) -> list[Contribution]:
     )
 
 
-def solver_half_day(half_day: HalfDay) -> agenda.HalfDay:
+def solver_half_day(half_day: HalfDay) -> solver.HalfDay:
     rooms = tuple(
-        agenda.Room(
+        solver.Room(
             id=room.id,
             name=room.name,
             capacity=room.room.capacity,
@@ -161,7 +162,7 @@ def solver_half_day(half_day: HalfDay) -> agenda.HalfDay:
         )
         for room in half_day.rooms
     )
-    return agenda.HalfDay(
+    return solver.HalfDay(
         starts=local_time(half_day.starts_at),
         ends=local_time(half_day.ends_at),
         rooms=rooms,
@@ -171,8 +172,8 @@ def solver_half_day(half_day: HalfDay) -> agenda.HalfDay:
     )
 
 
-def solver_contribution(contribution: Contribution, presenters: Presenters) -> agenda.Contribution:
-    return agenda.Contribution(
+def solver_contribution(contribution: Contribution, presenters: Presenters) -> solver.Contribution:
+    return solver.Contribution(
         id=contribution.id,
         title=contribution.title,
         duration_minutes=contribution.duration_minutes,
@@ -232,25 +233,26 @@ def build_draft(
         )
     try:
         report = _build(half_day, actor)
-    except ValueError as problem:
+    except solver.SettingsError as problem:
         _refuse(_settings_message(problem))
     db.session.commit()
     return report
 
 
-def _settings_message(problem: ValueError) -> str:
+def _settings_message(problem: solver.SettingsError) -> str:
     return (
-        f"Les réglages de la demi-journée ne permettent pas de construire l'agenda : {problem}. "
+        "Les réglages de la demi-journée ne permettent pas de construire l'agenda : "
+        f"{settings_text(problem.problem)}. "
         "Corrigez les horaires, les durées des plénières et de la pause ou les salles."
     )
 
 
 def _build(half_day: HalfDay, actor: StaffUser | None) -> BuildReport:
-    """Solve and write the draft; the caller holds the lock and commits. ValueError (from the
+    """Solve and write the draft; the caller holds the lock and commits. SettingsError (from the
     solver) when the half-day cannot hold its plenaries and break: nothing is written then."""
     contributions = accepted_contributions(half_day)
     presenters = Presenters(contributions)
-    result = agenda.build_agenda(
+    result = solver.build_agenda(
         solver_half_day(half_day), [solver_contribution(c, presenters) for c in contributions]
     )
     db.session.execute(
@@ -272,7 +274,7 @@ def _build(half_day: HalfDay, actor: StaffUser | None) -> BuildReport:
                 ends_at=at_local(half_day, slot.ends),
             )
         )
-    reasons = dict(result.left_out)
+    reasons = {c_id: reason_text(reason) for c_id, reason in result.left_out}
     for contribution in contributions:
         reason = reasons.get(contribution.id)
         contribution.left_out_reason = reason[:REASON_LENGTH] if reason else None
@@ -351,8 +353,10 @@ def build_due_agendas() -> AgendaSweepReport:
         )
         try:
             _build(half_day, None)  # the solver refuses the settings before anything is written
-        except ValueError as problem:
-            log.warning("agenda of half-day %s not built: %s", half_day_id, problem)
+        except solver.SettingsError as problem:
+            log.warning(
+                "agenda of half-day %s not built: %s", half_day_id, settings_text(problem.problem)
+            )
             audit.record(
                 None,
                 "exchange.agenda.build_failed",
