@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # also runnable as `python bench/agenda.py`
     sys.path.insert(0, str(ROOT))
 
-from app.exchange.agenda import (  # noqa: E402
+from app.exchange.solver import (  # noqa: E402
     TIME_LIMIT,
     Contribution,
     HalfDay,

@@ -9,8 +9,9 @@ from flask import current_app
 from app import heartbeat
 from app.attendance import followup, trainer_list
 from app.booking import reminders, retention
-from app.exchange import planning, videoconference
 from app.exchange import retention as exchange_retention
+from app.exchange import videoconference
+from app.exchange.planning.build import build_due_agendas
 from app.extensions import db
 from app.mail.delivery import DeliveryReport, deliver_pending
 from app.mail.recorder import BEATS_PER_CLAIM_TIMEOUT, beat_claims
@@ -63,7 +64,7 @@ def send_exchange_links():
 
 def build_exchange_agendas():
     """Close the exchange half-day's call at its deadline and build the first agenda draft."""
-    return planning.build_due_agendas()
+    return build_due_agendas()
 
 
 def purge_mail_bodies():

@@ -10,7 +10,9 @@ from datetime import time
 
 import pytest
 
-from app.exchange.agenda import DURATIONS, Agenda, Contribution, HalfDay, Room, Slot, build_agenda
+from app.exchange.solver import DURATIONS, Agenda, Contribution, HalfDay, Room, Slot, build_agenda
+from app.exchange.solver.reasons import AvailableOnlyBefore, MissingEquipment, NoSlot
+from app.exchange.solver_text import reason_text
 
 AMPHI = Room("amphi", "Amphithéâtre", 120, frozenset({"visio"}), True)
 SALLE_1 = Room("salle-1", "Salle 1", 30, frozenset({"tablettes"}))
@@ -38,6 +40,11 @@ def talk(
         since,
         until,
     )
+
+
+def left_out_text(agenda):
+    """The left-out reasons as the coordinators' page shows them."""
+    return [(c_id, reason_text(reason)) for c_id, reason in agenda.left_out]
 
 
 def check_agenda(half_day, contributions, agenda):
@@ -130,7 +137,8 @@ def test_presenter_available_only_before_the_half_day_is_left_out_with_the_reaso
     half_day, contributions = hand_case()
     early = talk(5, 15, until=time(13, 30))
     agenda = build_agenda(half_day, [*contributions, early])
-    assert agenda.left_out == [
+    assert agenda.left_out == [(5, AvailableOnlyBefore(time(13, 30), time(14, 15)))]
+    assert left_out_text(agenda) == [
         (
             5,
             "intervenant·e disponible seulement avant le début de la "
@@ -147,7 +155,8 @@ def test_a_need_no_room_has_and_a_too_short_window_are_explained():
         talk(7, 45, since=time(15, 30), until=time(16)),
     ]
     agenda = build_agenda(half_day, [*contributions, *extra])
-    assert agenda.left_out == [
+    assert agenda.left_out[0] == (6, MissingEquipment(("imprimante 3D",)))
+    assert left_out_text(agenda) == [
         (6, "aucune salle n'a l'équipement demandé : « imprimante 3D »"),
         (
             7,
@@ -167,7 +176,8 @@ def test_more_content_than_time_places_the_most_minutes_and_explains_the_rest():
     placed = check_agenda(half_day, contributions, agenda)
     assert agenda.quality["room_load"] == {"amphi": 90}
     assert {4, 5} < placed and len(placed & {1, 2}) == 1
-    assert agenda.left_out == [
+    assert agenda.left_out == [(c_id, NoSlot()) for c_id in sorted({1, 2, 3} - placed)]
+    assert left_out_text(agenda) == [
         (c_id, "pas de créneau libre compatible (durée, salle équipée, disponibilités)")
         for c_id in sorted({1, 2, 3} - placed)
     ]

@@ -12,8 +12,6 @@ import sqlalchemy as sa
 from icalendar import Calendar
 
 from app.calendars import lint
-from app.exchange import planning
-from app.exchange.agenda import NO_SLOT
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -25,7 +23,12 @@ from app.exchange.models import (
     HalfDayState,
     SlotKind,
 )
+from app.exchange.planning.build import build_draft, build_due_agendas
+from app.exchange.planning.draft import draft_of, draft_problems
+from app.exchange.planning.edits import REMOVED_BY_HAND
+from app.exchange.planning.presenters import presenter_key
 from app.exchange.services import at_local, local_time
+from app.exchange.solver_text import NO_SLOT
 from app.extensions import db
 from app.formatting import PARIS
 from app.mail.delivery import deliver_pending
@@ -153,7 +156,7 @@ def test_the_build_places_accepted_contributions_only_and_stores_the_reasons(
         )
     ]
 
-    report = planning.build_draft(half_day, coordinator)
+    report = build_draft(half_day, coordinator)
 
     assert (report.placed, report.left_out) == (1, 1)
     assert placed_ids(half_day) == {placed.id}
@@ -257,7 +260,7 @@ def test_the_same_presenter_written_differently_is_one_presenter(half_day, accep
         accepted(presenters="Paul Durand", email="paul.durand@ac-amiens.fr", **late),
         accepted(presenters="P. Durand\nJeanne Roy", email="paul.durand@ac-amiens.fr", **late),
     ]
-    planning.build_draft(half_day)
+    build_draft(half_day)
     placed = placed_ids(half_day)
     db.session.expire_all()
     for pair in (same_name, same_email):
@@ -266,15 +269,15 @@ def test_the_same_presenter_written_differently_is_one_presenter(half_day, accep
         assert left.left_out_reason == NO_SLOT
     assert {c.id for c in strangers} <= placed
 
-    assert planning.presenter_key(" Hélène  MARTIN ") == planning.presenter_key("helene martin")
-    assert planning.presenter_key("Ann’Sophie") == planning.presenter_key("ann'sophie")
+    assert presenter_key(" Hélène  MARTIN ") == presenter_key("helene martin")
+    assert presenter_key("Ann’Sophie") == presenter_key("ann'sophie")
 
 
 def test_no_accepted_contribution_gives_a_draft_with_the_plenaries_only(
     half_day, make_contribution, client, coordinator
 ):
     make_contribution(half_day)  # submitted
-    planning.build_draft(half_day)
+    build_draft(half_day)
     assert {s.kind for s in draft_slots(half_day)} == {
         SlotKind.opening,
         SlotKind.break_,
@@ -322,13 +325,13 @@ def test_the_sweep_closes_the_call_even_when_the_settings_cannot_hold_the_agenda
 ):
     half_day = make_half_day(opening_minutes=120, closing_minutes=90)
     clock.set(AFTER_DEADLINE)
-    report = planning.build_due_agendas()
+    report = build_due_agendas()
     assert (report.built, report.failed) == (0, 1)
     db.session.expire_all()
     assert half_day.state is HalfDayState.review and half_day.agenda_built_at is None
     assert draft_slots(half_day) == []
     assert audit_actions() == ["exchange.call.close", "exchange.agenda.build_failed"]
-    assert not planning.build_due_agendas()  # the coordinators take over; no retry loop
+    assert not build_due_agendas()  # the coordinators take over; no retry loop
 
 
 class TestTwoSchedulers:
@@ -394,7 +397,7 @@ def arranged(half_day, accepted):
             title="E", presenters="Emma Blanc", format=testimony, available_until=time(14, 30)
         ),
     }
-    planning.build_draft(half_day)
+    build_draft(half_day)
     assert placed_ids(half_day) == {x.id for x in c.values()}
     common_break = next(s for s in draft_slots(half_day) if s.kind is SlotKind.break_)
     common_break.starts_at = paris("15:15", half_day)
@@ -408,7 +411,7 @@ def arranged(half_day, accepted):
         ("D", "Salle 2", "16:15"),
     ):
         put(half_day, c[name], room, hhmm)
-    assert planning.draft_problems(planning.draft_of(half_day)) == []
+    assert draft_problems(draft_of(half_day)) == []
     return c
 
 
@@ -554,7 +557,7 @@ def test_removing_and_placing_a_contribution_by_hand(half_day, arranged, coordin
     assert response.status_code == 302
     assert slot_of(d) is None
     db.session.expire_all()
-    assert d.left_out_reason == planning.REMOVED_BY_HAND
+    assert d.left_out_reason == REMOVED_BY_HAND
     text = page(client.get(AGENDA))
     assert "retirée à la main" in text and f'id="proposition-{d.id}"' in text
 
@@ -610,7 +613,7 @@ def test_the_first_publication_mails_every_placed_presenter_once(
         accepted(presenters=f"Intervenante {n}", email=f"i{n}@ac-amiens.fr") for n in range(3)
     ]
     left_out = accepted(email="tbi@ac-amiens.fr", needs={Equipment.whiteboard})
-    planning.build_draft(half_day)
+    build_draft(half_day)
 
     response = client.post(f"{AGENDA}/publier", data={"note": "Programme envoyé aux écoles"})
     assert response.status_code == 302
@@ -667,7 +670,7 @@ def test_publishing_again_without_a_change_is_refused_and_sends_nothing(
     half_day, accepted, coordinator, client
 ):
     accepted()
-    planning.build_draft(half_day)
+    build_draft(half_day)
     assert client.post(f"{AGENDA}/publier").status_code == 302
     before = snapshot(half_day)
     response = client.post(f"{AGENDA}/publier")
@@ -848,7 +851,7 @@ def test_a_bad_note_is_refused_and_nothing_is_published(
 
 def test_coordinators_only(half_day, accepted, client, make_staff):
     contribution = accepted()
-    planning.build_draft(half_day)
+    build_draft(half_day)
     slot = slot_of(contribution)
     room = half_day.auditorium.id
     posts = [

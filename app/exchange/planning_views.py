@@ -3,8 +3,12 @@
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.exchange import planning
 from app.exchange.models import HalfDay
+from app.exchange.planning import publishing
+from app.exchange.planning.build import build_draft
+from app.exchange.planning.edits import move_slot, place_contribution, remove_from_draft
+from app.exchange.planning.overview import grid, overview, version_of
+from app.exchange.planning.refusals import PlanningRefused
 from app.exchange.planning_forms import BuildForm, PublishForm, SlotForm
 from app.exchange.services import HalfDayNotFound, half_day_of_year, local_time, slots_of
 from app.staff.access import coordinator_required
@@ -28,8 +32,8 @@ def build(year: int):
     if not form.validate_on_submit():
         return _page(half_day, error="Le formulaire a expiré : rechargez la page.", status=422)
     try:
-        report = planning.build_draft(half_day, current_user, replace=form.confirmer.data)
-    except planning.PlanningRefused as refusal:
+        report = build_draft(half_day, current_user, replace=form.confirmer.data)
+    except PlanningRefused as refusal:
         return _page(half_day, error=str(refusal), status=422)
     flash(
         f"Agenda construit : {report.placed} intervention(s) placée(s), "
@@ -46,8 +50,8 @@ def publish(year: int):
     if not form.validate_on_submit():
         return _page(half_day, error=_first(form), status=422, publish_form=form)
     try:
-        version = planning.publish(half_day, current_user, form.note.data or "")
-    except planning.PlanningRefused as refusal:
+        version = publishing.publish(half_day, current_user, form.note.data or "")
+    except PlanningRefused as refusal:
         return _page(half_day, error=str(refusal), status=422, publish_form=form)
     flash(
         f"Version {version.number} de l'agenda publiée : les intervenant·es concerné·es "
@@ -65,7 +69,7 @@ def adjust(year: int, slot_id: int):
     action = request.form.get("action", "deplacer")
     try:
         if action == "retirer":
-            contribution = planning.remove_from_draft(half_day, slot_id, current_user)
+            contribution = remove_from_draft(half_day, slot_id, current_user)
             flash(f"« {contribution.title} » est retirée de l'agenda en préparation.")
             return _back(year)
         if action != "deplacer":
@@ -73,8 +77,8 @@ def adjust(year: int, slot_id: int):
         form = SlotForm().load_choices(half_day)
         if not form.validate_on_submit():
             return _page(half_day, error=form.first_error(), status=422)
-        slot = planning.move_slot(half_day, slot_id, form.salle.data, form.debut.data, current_user)
-    except planning.PlanningRefused as refusal:
+        slot = move_slot(half_day, slot_id, form.salle.data, form.debut.data, current_user)
+    except PlanningRefused as refusal:
         return _page(half_day, error=str(refusal), status=422)
     flash(f"« {slot.contribution.title} » est déplacée.")
     return _back(year)
@@ -88,10 +92,10 @@ def place(year: int, contribution_id: int):
     if not form.validate_on_submit():
         return _page(half_day, error=form.first_error(), status=422)
     try:
-        slot = planning.place_contribution(
+        slot = place_contribution(
             half_day, contribution_id, form.salle.data, form.debut.data, current_user
         )
-    except planning.PlanningRefused as refusal:
+    except PlanningRefused as refusal:
         return _page(half_day, error=str(refusal), status=422)
     flash(f"« {slot.contribution.title} » est placée dans l'agenda en préparation.")
     return _back(year)
@@ -101,7 +105,7 @@ def place(year: int, contribution_id: int):
 @coordinator_required
 def version(year: int, number: int):
     half_day = _half_day(year)
-    found = planning.version_of(half_day, number)
+    found = version_of(half_day, number)
     if found is None:
         abort(404)
     slots = slots_of(half_day, found)
@@ -109,7 +113,7 @@ def version(year: int, number: int):
         "exchange/planning_version.html",
         half_day=half_day,
         version=found,
-        grid=planning.grid(half_day, slots),
+        grid=grid(half_day, slots),
         slots=slots,
     )
 
@@ -136,7 +140,7 @@ def _page(half_day: HalfDay, *, error: str | None = None, status: int = 200, pub
     return render_template(
         "exchange/planning_agenda.html",
         half_day=half_day,
-        view=planning.overview(half_day),
+        view=overview(half_day),
         error=error,
         publish_form=publish_form or PublishForm(formdata=None),
         hhmm=lambda moment: local_time(moment).strftime("%H:%M"),

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.clock import now
-from app.database import begin_write, valid_id
+from app.database import begin_write, lock_row, valid_id
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -50,15 +50,7 @@ def lock_half_day(half_day_id: int) -> HalfDay:
         raise HalfDayNotFound(half_day_id)
     lock = current_app.config["SEAT_LOCK_ENABLED"]  # off only in the control runs of the tests
     begin_write(immediate=lock)
-    query = (
-        sa.select(HalfDay)
-        .where(HalfDay.id == half_day_id)
-        .options(joinedload(HalfDay.site))
-        .execution_options(populate_existing=True)
-    )
-    if lock:
-        query = query.with_for_update(of=HalfDay)
-    half_day = db.session.scalar(query)
+    half_day = lock_row(HalfDay, half_day_id, options=(joinedload(HalfDay.site),), lock=lock)
     if half_day is None:
         db.session.rollback()
         raise HalfDayNotFound(half_day_id)

@@ -22,7 +22,6 @@ from app.catalog.models import Room, Site, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
 from app.exchange import attendees
-from app.exchange.agenda import GRID
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -43,6 +42,7 @@ from app.exchange.services import (
     latest_version,
     lock_half_day,
 )
+from app.exchange.solver import GRID
 from app.extensions import db
 from app.formatting import (
     PARIS,
