@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.booking.models import Registration, RegistrationStatus
 from app.clock import now
 from app.database import begin_write
+from app.errors import Refused
 from app.extensions import db
 from app.mail.message import UnsendableMail, build_message
 from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
@@ -127,8 +128,8 @@ def masked(mail: OutboxMail) -> OutboxMail:
     return copy
 
 
-class RetryRefused(ValueError):
-    """`str()` says why, in French."""
+class RetryRefused(Refused):
+    """A mail that cannot be offered again; `str()` says why."""
 
 
 def retry(actor: StaffUser, mail_id: int) -> OutboxMail:

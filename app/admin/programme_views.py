@@ -9,8 +9,8 @@ from flask_login import current_user
 from app.admin import programme_mail
 from app.admin.programme_poster import poster_filename, poster_pdf
 from app.admin.programme_request import (
-    ProgrammeError,
-    ProgrammeInputError,
+    ProgrammeInputRefused,
+    ProgrammeRefused,
     ProgrammeRequest,
     default_period,
     default_subject,
@@ -74,13 +74,13 @@ def preview():
     try:
         asked = _read(values)
         shown = programme_mail.preview(asked.period, asked.sites, asked.subject, asked.intro)
-    except ProgrammeInputError as error:
-        return _form(values, error.messages, 400)
-    except ProgrammeError as error:
+    except ProgrammeInputRefused as error:
+        return _form(values, error.reasons, 400)
+    except ProgrammeRefused as error:
         return _form(values, [str(error)], 400)
     try:
         recipients, recipients_error = programme_mail.list_addresses(), None
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         recipients, recipients_error = [], str(error)
     values["objet"] = asked.subject
     page = render_template(
@@ -103,9 +103,9 @@ def send():
         mails = programme_mail.send_programme(
             current_user, asked.period, asked.sites, asked.subject, asked.intro
         )
-    except ProgrammeInputError as error:
-        return _form(values, error.messages, 400)
-    except ProgrammeError as error:
+    except ProgrammeInputRefused as error:
+        return _form(values, error.reasons, 400)
+    except ProgrammeRefused as error:
         return _form(values, [str(error)], 400)
     count = len(mails)
     flash(f"Programme mis dans la boîte d'envoi pour {count} liste{'s' if count > 1 else ''}.")
@@ -140,7 +140,7 @@ def poster(slug: str):
     try:
         period = read_programme_period(values["du"], values["au"])
         pdf = poster_pdf(site, period)
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         return _form(values, [str(error)], 400)
     response = Response(pdf, content_type="application/pdf")
     filename = poster_filename(site, period)

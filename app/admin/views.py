@@ -301,8 +301,8 @@ def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | Non
             saved = catalogue.save_workshop(
                 current_user, draft, workshop=workshop, confirmed=form.confirmer.data
             )
-        except catalogue.Refused as refusal:
-            errors = refusal.problems
+        except catalogue.CatalogueRefused as refusal:
+            errors = refusal.reasons
         else:
             if saved.to_confirm:
                 warnings = [p.message for p in saved.to_confirm]
@@ -441,7 +441,7 @@ def _edit_place(model, row_id, form_class, label, fields: dict, extra=None, pare
             values["slug"] = row.slug  # chosen once: the form's value is ignored
         try:
             saved = places_service.save(current_user, row or model, {**values, **(extra or {})})
-        except places_service.Refused as refusal:
+        except places_service.PlaceRefused as refusal:
             error = str(refusal)
         else:
             flash(f"« {getattr(saved, 'full_name', None) or saved.name} » enregistré.")

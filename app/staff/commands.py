@@ -39,7 +39,7 @@ def create_command(email, full_name, role, password):
     try:
         user = services.create_account(email, full_name or "", role, password, trainer=trainer)
         db.session.commit()
-    except services.AccountError as refusal:
+    except services.AccountRefused as refusal:
         db.session.rollback()
         raise click.ClickException(str(refusal)) from None
     click.echo(f"Compte créé : {user.email} ({user.role.title}).")
@@ -61,7 +61,7 @@ def password_command(email, password):
     try:
         services.set_password(user, password)
         db.session.commit()
-    except services.AccountError as refusal:
+    except services.AccountRefused as refusal:
         db.session.rollback()
         raise click.ClickException(str(refusal)) from None
     click.echo(f"Mot de passe changé pour {user.email}.")
