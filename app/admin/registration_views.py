@@ -93,7 +93,7 @@ def cancel_registration(registration_id: int):
                     r.id,
                     f"Inscription annulée : {r.full_name} à « {result.workshop.title} »{promoted}",
                 )
-    except (coordination.ActionRefused, booking.WorkshopNotFound):
+    except coordination.ActionRefused:  # raised here only for an unknown registration
         abort(404)
     flash(
         f"Inscription de {result.registration.full_name} annulée."
@@ -125,8 +125,6 @@ def admit(registration_id: int):
         )
     except coordination.ActionRefused as refusal:  # told on the roster page, not a page apart
         flash(str(refusal))
-    except booking.WorkshopNotFound:
-        abort(404)
     if workshop_id is None:
         registration = booking.registration_by_id(registration_id)
         if registration is None:
