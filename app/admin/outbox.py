@@ -134,8 +134,8 @@ class RetryRefused(Refused):
 
 def retry(actor: StaffUser, mail_id: int) -> OutboxMail:
     """Offer a failed mail again (the server was fixed, the mailbox was full…): it goes with the
-    next delivery run. A mail about a registration cancelled since (an unknown address frees its
-    seat, rule 10) is not sent again: it would tell of a seat the person no longer has."""
+    next delivery run. A mail about a registration cancelled since (an address the server refuses
+    frees its seat) is not sent again: it would tell of a seat the person no longer has."""
     begin_write()
     mail = db.session.get(OutboxMail, mail_id)
     if mail is None or mail.status is not MailStatus.failed:

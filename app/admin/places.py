@@ -1,6 +1,6 @@
 """Sites, rooms, topics and trainers in the back office: saved with their checks, each change in
 the audit log. Slugs are chosen once: they are in feed addresses and on posters, which must not
-break (DESIGN, "Public contract")."""
+break (a subscribed calendar or a printed poster would lead nowhere)."""
 
 import sqlalchemy as sa
 
