@@ -267,7 +267,7 @@ def test_the_same_programme_is_not_sent_twice_in_a_row(scene, sites, make_staff,
     programme_mail.send_programme(coordinator, PERIOD, where, "Programme", "")
 
     with pytest.raises(
-        programme_request.ProgrammeError, match="déjà été mis dans la boîte d'envoi à 10 h par"
+        programme_request.ProgrammeRefused, match="déjà été mis dans la boîte d'envoi à 10 h par"
     ):
         programme_mail.send_programme(coordinator, PERIOD, where, "Programme", "Autre introduction")
     assert len(programme_mails()) == 2 and len(audit_entries()) == 1
@@ -283,7 +283,7 @@ def test_the_same_programme_is_not_sent_twice_in_a_row(scene, sites, make_staff,
 def test_sending_without_list_addresses_is_refused(app, scene, sites, make_staff):
     app.config["PROGRAMME_LIST_ADDRESSES"] = []
 
-    with pytest.raises(programme_request.ProgrammeError, match="PROGRAMME_LIST_ADDRESSES"):
+    with pytest.raises(programme_request.ProgrammeRefused, match="PROGRAMME_LIST_ADDRESSES"):
         programme_mail.send_programme(
             make_staff("coordinator"), PERIOD, chosen(sites, "amiens"), "Programme", ""
         )
@@ -294,7 +294,7 @@ def test_sending_without_list_addresses_is_refused(app, scene, sites, make_staff
 def test_sending_an_empty_programme_is_refused(scene, sites, make_staff):
     empty = Period(date(2026, 7, 1), date(2026, 7, 31))
 
-    with pytest.raises(programme_request.ProgrammeError, match="Aucun atelier"):
+    with pytest.raises(programme_request.ProgrammeRefused, match="Aucun atelier"):
         programme_mail.send_programme(
             make_staff("coordinator"), empty, chosen(sites, "amiens"), "Programme", ""
         )
@@ -303,7 +303,7 @@ def test_sending_an_empty_programme_is_refused(scene, sites, make_staff):
 
 
 def test_a_subject_with_a_line_break_is_refused_by_the_service_too(scene, sites, make_staff):
-    with pytest.raises(programme_request.ProgrammeError, match="une ligne"):
+    with pytest.raises(programme_request.ProgrammeRefused, match="une ligne"):
         programme_mail.send_programme(
             make_staff("coordinator"),
             PERIOD,
@@ -401,7 +401,7 @@ def test_poster_qr_codes_are_printed_big_enough(scene, sites):
 
 
 def test_an_empty_poster_is_refused(scene, sites):
-    with pytest.raises(programme_request.ProgrammeError, match="pas d'affiche"):
+    with pytest.raises(programme_request.ProgrammeRefused, match="pas d'affiche"):
         programme_poster.poster_pdf(sites["abbeville"], Period(date(2026, 4, 1), date(2026, 4, 30)))
 
 

@@ -365,7 +365,7 @@ def test_demo_passwords_are_refused_outside_development(app, make_staff):
     assert services.authenticate(user.email, "demo-coordination") == user
     app.config["DEMO_ACCOUNTS"] = False
     assert services.authenticate(user.email, "demo-coordination") is None
-    with pytest.raises(services.AccountError, match="démonstration"):
+    with pytest.raises(services.AccountRefused, match="démonstration"):
         services.create_account("x@ac-amiens.fr", "X", Role.coordinator, "demo-coordination")
 
 

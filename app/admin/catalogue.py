@@ -15,22 +15,16 @@ from app.catalog.checks import Problem, check_workshop
 from app.catalog.models import Level, Room, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write, write_transaction
-from app.errors import Refused as RefusedBase
+from app.errors import Refused
 from app.extensions import db
 from app.formatting import NonexistentLocalTime, date_fr, datetime_fr, from_paris, time_fr
 from app.staff import audit
 from app.staff.models import StaffUser
 
 
-class Refused(RefusedBase):
-    """The save cannot be made; `problems` says why, in French. Nothing was written."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__(*problems)
-
-    @property
-    def problems(self) -> list[str]:
-        return self.reasons
+class CatalogueRefused(Refused):
+    """A workshop that cannot be saved as typed; `reasons` lists every problem. Nothing was
+    written."""
 
 
 @dataclass(frozen=True)
@@ -68,8 +62,8 @@ def save_workshop(
     workshop: Workshop | None = None,
     confirmed: bool = False,
 ) -> Saved:
-    """Create (as a draft) or edit a workshop. Blocking problems raise Refused; warnings come
-    back in `to_confirm` until `confirmed`."""
+    """Create (as a draft) or edit a workshop. Blocking problems raise CatalogueRefused;
+    warnings come back in `to_confirm` until `confirmed`."""
     starts_at, ends_at, deadline, time_warnings = _moments(draft)
     problems = check_workshop(
         starts_at=starts_at,
@@ -81,14 +75,14 @@ def save_workshop(
     )
     blocking = [p.message for p in problems if p.blocking]
     if blocking:
-        raise Refused(blocking)
+        raise CatalogueRefused(*blocking)
     warnings = [*time_warnings, *(p for p in problems if not p.blocking)]
     if warnings and not confirmed:
         return Saved(workshop, to_confirm=warnings)
     if workshop is None:
         return Saved(_create(actor, draft, starts_at, ends_at, deadline))
     if workshop.status is WorkshopStatus.cancelled:
-        raise Refused(["Cet atelier est annulé : il ne peut plus être modifié."])
+        raise CatalogueRefused("Cet atelier est annulé : il ne peut plus être modifié.")
     return _edit(actor, workshop, draft, starts_at, ends_at, deadline)
 
 
@@ -193,7 +187,7 @@ def _moments(draft: WorkshopDraft) -> tuple[datetime, datetime, datetime | None,
     if deadline and starts_at and deadline > starts_at:
         problems.append("La date limite d'inscription doit précéder le début de l'atelier.")
     if problems:
-        raise Refused(problems)
+        raise CatalogueRefused(*problems)
     return starts_at, ends_at, deadline, warnings
 
 
@@ -264,21 +258,17 @@ def _precheck_published(workshop: Workshop, draft: WorkshopDraft, starts_at, end
     if not moved and draft.capacity == workshop.capacity:
         return
     if workshop.starts_at <= now():
-        raise Refused(
-            [
-                "Cet atelier a déjà commencé ou eu lieu : sa date, sa salle et sa capacité "
-                "ne changent plus."
-            ]
+        raise CatalogueRefused(
+            "Cet atelier a déjà commencé ou eu lieu : sa date, sa salle et sa capacité "
+            "ne changent plus."
         )
     if moved and starts_at <= now():
-        raise Refused(["La nouvelle date est déjà passée : choisissez un moment à venir."])
+        raise CatalogueRefused("La nouvelle date est déjà passée : choisissez un moment à venir.")
     confirmed = REGISTRATIONS.count(workshop).confirmed
     if draft.capacity < confirmed:
-        raise Refused(
-            [
-                f"{confirmed} personnes ont une place confirmée : la capacité ne peut pas "
-                f"descendre à {draft.capacity}. Annulez d'abord des inscriptions."
-            ]
+        raise CatalogueRefused(
+            f"{confirmed} personnes ont une place confirmée : la capacité ne peut pas "
+            f"descendre à {draft.capacity}. Annulez d'abord des inscriptions."
         )
 
 
@@ -326,7 +316,7 @@ def _move(actor, workshop: Workshop, starts_at, ends_at, room: Room, saved: Save
                     changes=[(c.label, c.old, c.new) for c in outcome.changes],
                 )
     except changes.ChangeRefused as refusal:
-        raise Refused([str(refusal)]) from None
+        raise CatalogueRefused(str(refusal)) from None
     if outcome.changed:
         saved.notes.append(
             f"{outcome.confirmed} inscrit·es ont reçu la nouvelle invitation, "
@@ -352,7 +342,7 @@ def _capacity(actor, workshop: Workshop, capacity: int, saved: Saved) -> None:
                     promoted=[r.id for r in result.promoted],
                 )
     except coordination.ActionRefused as refusal:
-        raise Refused([str(refusal)]) from None
+        raise CatalogueRefused(str(refusal)) from None
     if result.promoted:
         saved.notes.append(f"{len(result.promoted)} personnes en attente ont reçu une place.")
 

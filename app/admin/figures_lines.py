@@ -40,6 +40,28 @@ class WorkshopFacts:
     will_use: Counter = field(default_factory=Counter)
 
 
+def _ratio(part: int, whole: int) -> float | None:
+    """None when there is nothing to divide by: no seat or no closed session is not 0 %."""
+    return part / whole if whole else None
+
+
+def _hours(minutes: int) -> float:
+    return minutes / 60
+
+
+class _Derived:
+    """A figure read like a counter (`Line.value` asks by name) but computed from the line's
+    counters named, so that it always agrees with them."""
+
+    def __init__(self, compute, *counters: str) -> None:
+        self.compute, self.counters = compute, counters
+
+    def __get__(self, line, owner=None):
+        if line is None:
+            return self
+        return self.compute(*(getattr(line, name) for name in self.counters))
+
+
 @dataclass
 class Line:
     """The figures of one line: everything, or one site, level or topic."""
@@ -99,43 +121,16 @@ class Line:
         self.level_fit.update(w.level_fit)
         self.will_use.update(w.will_use)
 
-    # The figures of FIGURES that are not plain counters above.
-
-    @property
-    def hours_held(self) -> float:
-        return self.minutes_held / 60
-
-    @property
-    def hours_delivered(self) -> float:
-        return self.minutes_delivered / 60
-
-    @property
-    def fill_rate(self) -> float | None:
-        return _ratio(self.confirmed, self.seats)
-
-    @property
-    def waiting_pressure(self) -> float | None:
-        return _ratio(self.waiting_at_start, self.seats)
-
-    @property
-    def attendance_rate(self) -> float | None:
-        return _ratio(self.closed_present, self.closed_confirmed)
-
-    @property
-    def no_show_rate(self) -> float | None:
-        return _ratio(self.closed_absent, self.closed_confirmed)
-
-    @property
-    def teachers(self) -> int:
-        return len(self.teacher_emails)
-
-    @property
-    def schools(self) -> int:
-        return len(self.school_keys)
-
-    @property
-    def usefulness_mean(self) -> float | None:
-        return _ratio(self.usefulness_total, self.answers)
+    # The figures of FIGURES that are not plain counters above, each computed from counters.
+    hours_held = _Derived(_hours, "minutes_held")
+    hours_delivered = _Derived(_hours, "minutes_delivered")
+    fill_rate = _Derived(_ratio, "confirmed", "seats")
+    waiting_pressure = _Derived(_ratio, "waiting_at_start", "seats")
+    attendance_rate = _Derived(_ratio, "closed_present", "closed_confirmed")
+    no_show_rate = _Derived(_ratio, "closed_absent", "closed_confirmed")
+    teachers = _Derived(len, "teacher_emails")
+    schools = _Derived(len, "school_keys")
+    usefulness_mean = _Derived(_ratio, "usefulness_total", "answers")
 
     def value(self, key: str):
         """The value of the figure `key`: a number, None when it cannot be computed, or for a
@@ -164,7 +159,3 @@ class Line:
             if share is not None
             else count_text(count)
         )
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return part / whole if whole else None

@@ -95,6 +95,16 @@ def _workshops(period: Period, moment: datetime) -> dict[int, WorkshopFacts]:
     return facts
 
 
+def _count_by(workshop_id, *columns, held: sa.Select) -> sa.Select:
+    """How many rows each held workshop has for each combination of `columns`: (workshop id,
+    *columns, count) rows, one query whatever the number of workshops."""
+    return (
+        sa.select(workshop_id, *columns, sa.func.count())
+        .where(workshop_id.in_(held))
+        .group_by(workshop_id, *columns)
+    )
+
+
 def _add_registrations(workshops: dict[int, WorkshopFacts], held: sa.Select) -> None:
     """Registrations counted by status and source; whether each workshop had a waiting list.
 
@@ -105,21 +115,13 @@ def _add_registrations(workshops: dict[int, WorkshopFacts], held: sa.Select) -> 
     never_confirmed = Registration.confirmed_at.is_(None)
     confirmed_later = Registration.confirmed_at > Registration.created_at
     rows = db.session.execute(
-        sa.select(
+        _count_by(
             Registration.workshop_id,
             Registration.status,
             Registration.source,
             never_confirmed,
             confirmed_later,
-            sa.func.count(),
-        )
-        .where(Registration.workshop_id.in_(held))
-        .group_by(
-            Registration.workshop_id,
-            Registration.status,
-            Registration.source,
-            never_confirmed,
-            confirmed_later,
+            held=held,
         )
     )
     for workshop_id, status, source, unconfirmed, promoted, count in rows:
@@ -134,13 +136,9 @@ def _add_registrations(workshops: dict[int, WorkshopFacts], held: sa.Select) -> 
 
 def _add_confirmed_marks(workshops: dict[int, WorkshopFacts], held: sa.Select) -> None:
     rows = db.session.execute(
-        sa.select(Attendance.workshop_id, Attendance.presence, sa.func.count())
+        _count_by(Attendance.workshop_id, Attendance.presence, held=held)
         .join(Registration, Registration.id == Attendance.registration_id)
-        .where(
-            Attendance.workshop_id.in_(held),
-            Registration.status == RegistrationStatus.confirmed,
-        )
-        .group_by(Attendance.workshop_id, Attendance.presence)
+        .where(Registration.status == RegistrationStatus.confirmed)
     )
     for workshop_id, presence, count in rows:
         workshops[workshop_id].confirmed_marks[presence] += count
@@ -168,19 +166,12 @@ def _add_attendees(workshops: dict[int, WorkshopFacts], held: sa.Select) -> None
 
 def _add_answers(workshops: dict[int, WorkshopFacts], held: sa.Select) -> None:
     rows = db.session.execute(
-        sa.select(
+        _count_by(
             QuestionnaireAnswer.workshop_id,
             QuestionnaireAnswer.usefulness,
             QuestionnaireAnswer.level_fit,
             QuestionnaireAnswer.will_use,
-            sa.func.count(),
-        )
-        .where(QuestionnaireAnswer.workshop_id.in_(held))
-        .group_by(
-            QuestionnaireAnswer.workshop_id,
-            QuestionnaireAnswer.usefulness,
-            QuestionnaireAnswer.level_fit,
-            QuestionnaireAnswer.will_use,
+            held=held,
         )
     )
     for workshop_id, usefulness, level_fit, will_use, count in rows:

@@ -30,6 +30,35 @@ from app.forms import (
 )
 
 
+def _slug_field(label: str) -> StringField:
+    """The identifier of a site or a topic, in public addresses: typed once, never changed."""
+    return StringField(
+        label,
+        filters=[strip_spaces],
+        validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)],
+    )
+
+
+def _name_field() -> StringField:
+    """The name of a site, a room or a topic, one line."""
+    return StringField(
+        "Nom",
+        filters=[collapse_spaces],
+        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
+    )
+
+
+def _seats_field(label: str) -> IntegerField:
+    """A number of places, for a workshop or a room: the same bounds for both."""
+    return IntegerField(
+        label,
+        validators=[
+            InputRequired("Indiquez le nombre de places."),
+            NumberRange(min=1, max=500, message="Entre 1 et 500 places."),
+        ],
+    )
+
+
 class WorkshopForm(Form):
     titre = StringField(
         "Titre",
@@ -51,13 +80,7 @@ class WorkshopForm(Form):
     jour = DateField("Date", validators=[InputRequired("Indiquez la date (jj/mm/aaaa).")])
     debut = TimeField("Début", validators=[InputRequired("Indiquez l'heure de début.")])
     fin = TimeField("Fin", validators=[InputRequired("Indiquez l'heure de fin.")])
-    capacite = IntegerField(
-        "Nombre de places",
-        validators=[
-            InputRequired("Indiquez le nombre de places."),
-            NumberRange(min=1, max=500, message="Entre 1 et 500 places."),
-        ],
-    )
+    capacite = _seats_field("Nombre de places")
     a_apporter = StringField(
         "À apporter",
         filters=[collapse_spaces],
@@ -99,16 +122,8 @@ class AddRegistrationForm(RegistrationForm):
 
 
 class SiteForm(Form):
-    slug = StringField(
-        "Identifiant (dans les adresses : amiens, abbeville…)",
-        filters=[strip_spaces],
-        validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)],
-    )
-    nom = StringField(
-        "Nom",
-        filters=[collapse_spaces],
-        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
-    )
+    slug = _slug_field("Identifiant (dans les adresses : amiens, abbeville…)")
+    nom = _name_field()
     rue = StringField(
         "Adresse",
         filters=[collapse_spaces],
@@ -155,18 +170,8 @@ class SiteForm(Form):
 
 
 class RoomForm(Form):
-    nom = StringField(
-        "Nom",
-        filters=[collapse_spaces],
-        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
-    )
-    capacite = IntegerField(
-        "Places",
-        validators=[
-            InputRequired("Indiquez le nombre de places."),
-            NumberRange(min=1, max=500, message="Entre 1 et 500 places."),
-        ],
-    )
+    nom = _name_field()
+    capacite = _seats_field("Places")
     visio = BooleanField("Équipée pour la visioconférence")
     plain_pied = BooleanField("Accessible sans marche (fauteuil roulant)", default=True)
 
@@ -180,16 +185,8 @@ class RoomForm(Form):
 
 
 class TopicForm(Form):
-    slug = StringField(
-        "Identifiant (dans l'adresse de son calendrier)",
-        filters=[strip_spaces],
-        validators=[DataRequired("Indiquez l'identifiant."), Length(max=40)],
-    )
-    nom = StringField(
-        "Nom",
-        filters=[collapse_spaces],
-        validators=[DataRequired("Indiquez le nom."), Length(max=80), plain_text("Le nom")],
-    )
+    slug = _slug_field("Identifiant (dans l'adresse de son calendrier)")
+    nom = _name_field()
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
 
     def values(self) -> dict:

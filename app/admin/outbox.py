@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.booking.models import Registration, RegistrationStatus
 from app.clock import now
 from app.database import begin_write
+from app.errors import Refused
 from app.extensions import db
 from app.mail.message import UnsendableMail, build_message
 from app.mail.models import MailStatus, OutboxAttachment, OutboxMail
@@ -127,14 +128,14 @@ def masked(mail: OutboxMail) -> OutboxMail:
     return copy
 
 
-class RetryRefused(ValueError):
-    """`str()` says why, in French."""
+class RetryRefused(Refused):
+    """A mail that cannot be offered again; `str()` says why."""
 
 
 def retry(actor: StaffUser, mail_id: int) -> OutboxMail:
     """Offer a failed mail again (the server was fixed, the mailbox was full…): it goes with the
-    next delivery run. A mail about a registration cancelled since (an unknown address frees its
-    seat, rule 10) is not sent again: it would tell of a seat the person no longer has."""
+    next delivery run. A mail about a registration cancelled since (an address the server refuses
+    frees its seat) is not sent again: it would tell of a seat the person no longer has."""
     begin_write()
     mail = db.session.get(OutboxMail, mail_id)
     if mail is None or mail.status is not MailStatus.failed:

@@ -1,20 +1,21 @@
 """Sites, rooms, topics and trainers in the back office: saved with their checks, each change in
 the audit log. Slugs are chosen once: they are in feed addresses and on posters, which must not
-break (DESIGN, "Public contract")."""
+break (a subscribed calendar or a printed poster would lead nowhere)."""
 
 import sqlalchemy as sa
 
 from app.catalog.models import Room, Site, Topic, Trainer, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
+from app.errors import Refused
 from app.extensions import db
 from app.formatting import datetime_fr
 from app.staff import audit
 from app.staff.models import StaffUser
 
 
-class Refused(ValueError):
-    """`str()` is the French explanation; nothing was written."""
+class PlaceRefused(Refused):
+    """A site, room, topic or trainer that cannot be saved as typed; nothing was written."""
 
 
 KINDS = {
@@ -42,9 +43,9 @@ def save(actor: StaffUser, row, values: dict):
         }
         for name, value in values.items():
             setattr(instance, name, value)  # model validators (slugs) raise ValueError
-    except (Refused, ValueError) as refusal:
+    except (PlaceRefused, ValueError) as refusal:
         db.session.rollback()
-        raise Refused(str(refusal)) from None
+        raise PlaceRefused(str(refusal)) from None
     if not changed:
         db.session.rollback()
         return instance
@@ -69,14 +70,14 @@ def save(actor: StaffUser, row, values: dict):
 def _check(model, instance, values: dict, creating: bool) -> None:
     if model in (Site, Topic):
         if not creating and "slug" in values and values["slug"] != instance.slug:
-            raise Refused(
+            raise PlaceRefused(
                 "L'identifiant ne change plus une fois créé : il figure dans les adresses "
                 "des calendriers et sur les affiches."
             )
         if creating and db.session.scalar(
             sa.select(sa.exists().where(model.slug == values["slug"]))
         ):
-            raise Refused(f"L'identifiant « {values['slug']} » est déjà pris.")
+            raise PlaceRefused(f"L'identifiant « {values['slug']} » est déjà pris.")
     if model is Trainer:
         email = values["email"]
         taken = sa.select(
@@ -85,7 +86,7 @@ def _check(model, instance, values: dict, creating: bool) -> None:
             )
         )
         if db.session.scalar(taken):
-            raise Refused(f"Un formateur a déjà l'adresse {email}.")
+            raise PlaceRefused(f"Un formateur a déjà l'adresse {email}.")
     if model is Room:
         site_id = values.get("site_id", instance.site_id)
         same = sa.select(
@@ -94,7 +95,7 @@ def _check(model, instance, values: dict, creating: bool) -> None:
             )
         )
         if db.session.scalar(same):
-            raise Refused(f"Ce site a déjà une salle « {values['name']} ».")
+            raise PlaceRefused(f"Ce site a déjà une salle « {values['name']} ».")
         if not creating and values["capacity"] < instance.capacity:
             bigger = db.session.scalars(
                 sa.select(Workshop)
@@ -112,7 +113,7 @@ def _check(model, instance, values: dict, creating: bool) -> None:
                     f"« {w.title} » le {datetime_fr(w.starts_at)} ({w.capacity} places)"
                     for w in bigger
                 )
-                raise Refused(
+                raise PlaceRefused(
                     f"Des ateliers à venir dans cette salle offrent plus de {values['capacity']} places : "
                     f"{listed}. Réduisez d'abord leur capacité ou changez-les de salle."
                 )

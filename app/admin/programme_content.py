@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import joinedload
 
-from app.admin.programme_request import ProgrammeError
+from app.admin.programme_request import ProgrammeRefused
 from app.booking.models import Source
 from app.booking.services import REGISTRATIONS
 from app.catalog.models import Room, Site, Workshop, WorkshopStatus
@@ -154,7 +154,7 @@ def programme(
 def refuse_empty(listed: Programme) -> None:
     if listed.empty:
         names = ", ".join(site.name for site in listed.empty_sites)
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             f"Aucun atelier publié à venir {listed.period.short_label} ({names}) : "
             "rien à envoyer. Publiez des ateliers ou choisissez une autre période."
         )

@@ -12,7 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
 
 from app.admin.programme_content import Programme, programme, refuse_empty
-from app.admin.programme_request import ProgrammeError, check_intro, check_subject, paragraphs
+from app.admin.programme_request import ProgrammeRefused, check_intro, check_subject, paragraphs
 from app.booking.models import Source
 from app.catalog.models import Site
 from app.clock import now
@@ -35,7 +35,7 @@ def list_addresses() -> list[str]:
     """The mailing lists the programme goes to (PROGRAMME_LIST_ADDRESSES), each checked."""
     addresses = list(dict.fromkeys(current_app.config.get("PROGRAMME_LIST_ADDRESSES") or []))
     if not addresses:
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             "Aucune liste de diffusion n'est configurée : l'administrateur du service doit "
             "renseigner la variable d'environnement PROGRAMME_LIST_ADDRESSES (adresses séparées "
             "par des virgules, par exemple « ecoles-amiens@ac-amiens.fr,ecoles-abbeville@ac-"
@@ -45,7 +45,7 @@ def list_addresses() -> list[str]:
         try:
             validate_email(address, check_deliverability=False, allow_smtputf8=False)
         except EmailNotValidError:
-            raise ProgrammeError(
+            raise ProgrammeRefused(
                 f"L'adresse de liste « {address} » de PROGRAMME_LIST_ADDRESSES n'est pas valide : "
                 "l'administrateur du service doit la corriger."
             ) from None
@@ -87,7 +87,7 @@ def send_programme(
 ) -> list[OutboxMail]:
     """Queue one mail per list address and log it, in one transaction; committed.
 
-    Raises ProgrammeError (nothing written) when there is no list, nothing to send, or the
+    Raises ProgrammeRefused (nothing written) when there is no list, nothing to send, or the
     subject or introduction is refused.
     """
     subject, intro = check_subject(subject), check_intro(intro)
@@ -126,7 +126,7 @@ def _refuse_repeat(listed: Programme, subject: str) -> None:
     key = _sending_key(_details(listed, subject))
     for entry in recent:
         if _sending_key(json.loads(entry.details or "{}")) == key:
-            raise ProgrammeError(
+            raise ProgrammeRefused(
                 f"Ce programme a déjà été mis dans la boîte d'envoi à {time_fr(entry.at)} par "
                 f"{entry.actor_name} : il n'est pas envoyé une seconde fois. Pour le renvoyer, "
                 f"attendez {RESEND_GUARD.seconds // 60} minutes ou changez l'objet."

@@ -7,7 +7,7 @@ import segno
 from flask import render_template
 
 from app.admin.programme_content import programme, public_url
-from app.admin.programme_request import ProgrammeError
+from app.admin.programme_request import ProgrammeRefused
 from app.booking.models import Source
 from app.catalog.models import Site
 from app.formatting import Period, of_place
@@ -49,10 +49,11 @@ def qr_code(url: str, symbol_mm: float) -> QrCode:
 
 
 def poster_html(site: Site, period: Period) -> str:
-    """The A4 poster of one site, as HTML for WeasyPrint; ProgrammeError when it would be empty."""
+    """The A4 poster of one site, as HTML for WeasyPrint; ProgrammeRefused when it would be
+    empty."""
     listed = programme(period, [site], Source.poster)
     if listed.empty:
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             f"Aucun atelier publié à venir sur le site {of_place(site.name)} {period.short_label} : "
             "pas d'affiche à imprimer. Choisissez une autre période."
         )

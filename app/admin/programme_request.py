@@ -2,7 +2,7 @@
 
 The form's raw strings are checked here, not in the view (`read_request`), so that the preview,
 the sending and the poster refuse the same things with the same French messages; every refusal
-is a ProgrammeError whose text is the explanation.
+is a ProgrammeRefused whose text is the explanation.
 """
 
 import unicodedata
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from app.catalog.models import Site
 from app.clock import now
+from app.errors import Refused
 from app.extensions import db
 from app.formatting import Period, PeriodError, read_period, to_paris
 
@@ -22,16 +23,12 @@ MAX_SUBJECT_LENGTH = 200
 MAX_INTRO_LENGTH = 3000
 
 
-class ProgrammeError(ValueError):
+class ProgrammeRefused(Refused):
     """What the coordinator asked cannot be done; `str()` is the French explanation."""
 
 
-class ProgrammeInputError(ProgrammeError):
-    """The form is wrong: `messages` lists every problem, in French."""
-
-    def __init__(self, messages: list[str]):
-        super().__init__(" ".join(messages))
-        self.messages = messages
+class ProgrammeInputRefused(ProgrammeRefused):
+    """The form is wrong: `reasons` lists every problem, in French."""
 
 
 def default_period() -> Period:
@@ -63,7 +60,7 @@ def read_request(
     subject: str = "",
     intro: str = "",
 ) -> ProgrammeRequest:
-    """The form's raw strings, checked: a ProgrammeInputError lists every problem at once.
+    """The form's raw strings, checked: a ProgrammeInputRefused lists every problem at once.
 
     An empty subject takes the default one for the period.
     """
@@ -71,25 +68,25 @@ def read_request(
     period = None
     try:
         period = read_programme_period(start, end)
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         problems.append(str(error))
     chosen = []
     try:
         chosen = read_sites(site_slugs)
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         problems.append(str(error))
     if not (subject or "").strip() and period is not None:
         subject = default_subject(period)
     try:
         subject = check_subject(subject)
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         problems.append(str(error))
     try:
         intro = check_intro(intro)
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         problems.append(str(error))
     if problems:
-        raise ProgrammeInputError(problems)
+        raise ProgrammeInputRefused(*problems)
     return ProgrammeRequest(period=period, sites=chosen, subject=subject, intro=intro)
 
 
@@ -98,9 +95,9 @@ def read_programme_period(first: str, last: str) -> Period:
     try:
         period = read_period(first, last)
     except PeriodError as error:
-        raise ProgrammeError(str(error)) from None
+        raise ProgrammeRefused(str(error)) from None
     if period.days > MAX_PERIOD_DAYS:
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             "La période dépasse un an : choisissez au plus une année scolaire "
             "(par exemple du 1er septembre au 31 août)."
         )
@@ -111,12 +108,12 @@ def read_sites(slugs: list[str]) -> list[Site]:
     """The sites named (at least one, each known), in the catalogue's order."""
     wanted = {slug.strip() for slug in slugs if slug and slug.strip()}
     if not wanted:
-        raise ProgrammeError("Choisissez au moins un site.")
+        raise ProgrammeRefused("Choisissez au moins un site.")
     known = {site.slug: site for site in db.session.scalars(sa.select(Site).order_by(Site.name))}
     unknown = sorted(wanted - known.keys())
     if unknown:
         shown = ", ".join(f"« {slug[:40]} »" for slug in unknown[:3])
-        raise ProgrammeError(f"Site inconnu : {shown}. Choisissez parmi les sites proposés.")
+        raise ProgrammeRefused(f"Site inconnu : {shown}. Choisissez parmi les sites proposés.")
     return [site for slug, site in known.items() if slug in wanted]
 
 
@@ -124,15 +121,15 @@ def check_subject(subject: str) -> str:
     """One line (a line break would forge mail headers), not empty, not too long."""
     subject = subject or ""
     if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in subject):
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             "L'objet du courriel doit tenir sur une ligne, sans retour à la ligne ni caractère "
             "invisible."
         )
     subject = " ".join(subject.split())
     if not subject:
-        raise ProgrammeError("Indiquez l'objet du courriel.")
+        raise ProgrammeRefused("Indiquez l'objet du courriel.")
     if len(subject) > MAX_SUBJECT_LENGTH:
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             f"L'objet du courriel est trop long ({len(subject)} caractères, "
             f"{MAX_SUBJECT_LENGTH} au plus)."
         )
@@ -143,10 +140,10 @@ def check_intro(intro: str) -> str:
     """Plain text in paragraphs (HTML is escaped when shown); line breaks kept, nothing invisible."""
     intro = (intro or "").replace("\r\n", "\n").replace("\r", "\n")
     if any(unicodedata.category(c) == "Cc" and c not in "\n\t" for c in intro):
-        raise ProgrammeError("L'introduction contient des caractères invisibles : retapez-la.")
+        raise ProgrammeRefused("L'introduction contient des caractères invisibles : retapez-la.")
     intro = "\n".join(line.rstrip() for line in intro.strip().split("\n"))
     if len(intro) > MAX_INTRO_LENGTH:
-        raise ProgrammeError(
+        raise ProgrammeRefused(
             f"L'introduction est trop longue ({len(intro)} caractères, {MAX_INTRO_LENGTH} au plus) : "
             "un court paragraphe suffit, le programme suit."
         )

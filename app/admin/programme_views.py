@@ -9,8 +9,7 @@ from flask_login import current_user
 from app.admin import programme_mail
 from app.admin.programme_poster import poster_filename, poster_pdf
 from app.admin.programme_request import (
-    ProgrammeError,
-    ProgrammeInputError,
+    ProgrammeRefused,
     ProgrammeRequest,
     default_period,
     default_subject,
@@ -74,13 +73,11 @@ def preview():
     try:
         asked = _read(values)
         shown = programme_mail.preview(asked.period, asked.sites, asked.subject, asked.intro)
-    except ProgrammeInputError as error:
-        return _form(values, error.messages, 400)
-    except ProgrammeError as error:
-        return _form(values, [str(error)], 400)
+    except ProgrammeRefused as refusal:  # every problem of the form, or the one refusal
+        return _form(values, refusal.reasons, 400)
     try:
         recipients, recipients_error = programme_mail.list_addresses(), None
-    except ProgrammeError as error:
+    except ProgrammeRefused as error:
         recipients, recipients_error = [], str(error)
     values["objet"] = asked.subject
     page = render_template(
@@ -103,10 +100,8 @@ def send():
         mails = programme_mail.send_programme(
             current_user, asked.period, asked.sites, asked.subject, asked.intro
         )
-    except ProgrammeInputError as error:
-        return _form(values, error.messages, 400)
-    except ProgrammeError as error:
-        return _form(values, [str(error)], 400)
+    except ProgrammeRefused as refusal:  # every problem of the form, or the one refusal
+        return _form(values, refusal.reasons, 400)
     count = len(mails)
     flash(f"Programme mis dans la boîte d'envoi pour {count} liste{'s' if count > 1 else ''}.")
     return redirect(url_for("programme.form"))
@@ -140,8 +135,8 @@ def poster(slug: str):
     try:
         period = read_programme_period(values["du"], values["au"])
         pdf = poster_pdf(site, period)
-    except ProgrammeError as error:
-        return _form(values, [str(error)], 400)
+    except ProgrammeRefused as refusal:
+        return _form(values, refusal.reasons, 400)
     response = Response(pdf, content_type="application/pdf")
     filename = poster_filename(site, period)
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'

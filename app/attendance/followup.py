@@ -37,6 +37,7 @@ from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write
+from app.errors import NotFound
 from app.extensions import db
 from app.formatting import LOCALE
 from app.mail import services as mail
@@ -231,7 +232,7 @@ def _report_unclosed(report: FollowUpReport) -> None:
 # --- the questionnaire ---------------------------------------------------------------------------
 
 
-class QuestionnaireNotFound(Exception):
+class QuestionnaireNotFound(NotFound):
     """A questionnaire link that opens nothing: malformed, unknown or revoked."""
 
 

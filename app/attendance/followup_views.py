@@ -49,10 +49,7 @@ def verify_certificate(code: str):
 @blueprint.get("/inscription/<token>/attestation.pdf")
 def certificate_pdf(token: str):
     """The certificate of the registration this management link opens (404 without one)."""
-    try:
-        registration = booking.registration_for_token(token)
-    except booking.RegistrationNotFound:
-        abort(404)
+    registration = booking.registration_for_token(token)  # an unknown link: NotFound, a 404
     certificate = certificates.certificate_of(registration.id)
     if certificate is None:
         abort(404)
@@ -154,8 +151,6 @@ def questionnaire(token: str):
             followup.record_answer(token, form.answer())
         except followup.AlreadyAnswered:
             return _answered(registration, status=409)
-        except followup.QuestionnaireNotFound:
-            abort(404)
         flash("Merci ! Votre réponse est enregistrée.")
         return redirect(url_for(".questionnaire", token=token), code=303)
     return _questionnaire_page(registration, form)

@@ -88,8 +88,9 @@ def entries(
 
 
 def forget(target_kind: str, target_ids: list[int]) -> None:
-    """Drop the names the entries about these rows hold (their retention period is over); the
-    action, who did it and when stay. Joins the caller's transaction."""
+    """Drop the names the entries about these rows hold (their personal data's retention
+    period, PERSONAL_DATA_RETENTION_DAYS, is over); the action, who did it and when stay. Joins
+    the caller's transaction."""
     db.session.execute(
         sa.update(AuditEntry)
         .where(AuditEntry.target_kind == target_kind, AuditEntry.target_id.in_(target_ids))

@@ -1,5 +1,7 @@
 """`flask staff create|password|list`: staff accounts from the shell."""
 
+from contextlib import contextmanager
+
 import click
 import sqlalchemy as sa
 from flask.cli import AppGroup
@@ -13,6 +15,18 @@ from app.staff.models import Role, StaffUser
 staff_cli = AppGroup("staff", help="Les comptes de l'équipe (formateurs, coordinateurs).")
 
 ROLES = {"coordinateur": Role.coordinator, "formateur": Role.trainer}
+
+
+@contextmanager
+def _committed_unless_refused():
+    """The account's change is committed; a refused one leaves nothing behind and its French
+    reason is the command's error message."""
+    try:
+        yield
+        db.session.commit()
+    except services.AccountRefused as refusal:
+        db.session.rollback()
+        raise click.ClickException(str(refusal)) from None
 
 
 @staff_cli.command("create")
@@ -36,12 +50,8 @@ def create_command(email, full_name, role, password):
         if trainer is None:
             raise click.ClickException(f"Aucun formateur du catalogue n'a l'adresse {email}.")
         full_name = full_name or trainer.full_name
-    try:
+    with _committed_unless_refused():
         user = services.create_account(email, full_name or "", role, password, trainer=trainer)
-        db.session.commit()
-    except services.AccountError as refusal:
-        db.session.rollback()
-        raise click.ClickException(str(refusal)) from None
     click.echo(f"Compte créé : {user.email} ({user.role.title}).")
 
 
@@ -58,12 +68,8 @@ def password_command(email, password):
     user = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == normalise_email(email)))
     if user is None:
         raise click.ClickException(f"Aucun compte pour {email}.")
-    try:
+    with _committed_unless_refused():
         services.set_password(user, password)
-        db.session.commit()
-    except services.AccountError as refusal:
-        db.session.rollback()
-        raise click.ClickException(str(refusal)) from None
     click.echo(f"Mot de passe changé pour {user.email}.")
 
 

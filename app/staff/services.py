@@ -11,6 +11,7 @@ from app import tokens
 from app.catalog.models import Trainer
 from app.clock import now
 from app.database import begin_write
+from app.errors import Refused
 from app.extensions import db
 from app.forms import normalise_email
 from app.mail import services as mail
@@ -26,8 +27,8 @@ DEMO_PASSWORDS = frozenset({"demo-coordination", "demo-formateur"})
 _DUMMY_HASH = generate_password_hash("pas un vrai mot de passe")
 
 
-class AccountError(ValueError):
-    """A refusal to show as is, in French."""
+class AccountRefused(Refused):
+    """An account or a password refused; `str()` is shown as is, in French."""
 
 
 def password_problem(password: str, *, email: str = "") -> str | None:
@@ -50,19 +51,19 @@ def create_account(
     email = normalise_email(email)
     full_name = " ".join((full_name or "").split())
     if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
-        raise AccountError(f"Adresse électronique invalide : « {email} ».")
+        raise AccountRefused(f"Adresse électronique invalide : « {email} ».")
     if not full_name or len(full_name) > 200:
-        raise AccountError("Le nom est obligatoire (200 caractères au plus).")
+        raise AccountRefused("Le nom est obligatoire (200 caractères au plus).")
     if role is Role.trainer and trainer is None:
-        raise AccountError("Un compte formateur doit être rattaché à un formateur du catalogue.")
+        raise AccountRefused("Un compte formateur doit être rattaché à un formateur du catalogue.")
     if problem := password_problem(password, email=email):
-        raise AccountError(problem)
+        raise AccountRefused(problem)
     if db.session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email)):
-        raise AccountError(f"Un compte existe déjà pour {email}.")
+        raise AccountRefused(f"Un compte existe déjà pour {email}.")
     if trainer is not None and db.session.scalar(
         sa.select(StaffUser.id).where(StaffUser.trainer_id == trainer.id)
     ):
-        raise AccountError(f"{trainer.full_name} a déjà un compte.")
+        raise AccountRefused(f"{trainer.full_name} a déjà un compte.")
     user = StaffUser(
         email=email,
         full_name=full_name,
@@ -153,13 +154,13 @@ def reset_password(secret: str, password: str) -> StaffUser:
     user = reset_token_owner(secret)
     if user is None:
         db.session.rollback()
-        raise AccountError(
+        raise AccountRefused(
             "Ce lien de réinitialisation n'est plus valable (déjà utilisé ou expiré). "
             "Demandez-en un nouveau."
         )
     if problem := password_problem(password, email=user.email):
         db.session.rollback()
-        raise AccountError(problem)
+        raise AccountRefused(problem)
     _set_password(user, password)
     tokens.revoke_all(TokenPurpose.password_reset, user.id)
     db.session.commit()
@@ -169,7 +170,7 @@ def reset_password(secret: str, password: str) -> StaffUser:
 def set_password(user: StaffUser, password: str) -> None:
     """Change a password from the shell (not committed)."""
     if problem := password_problem(password, email=user.email):
-        raise AccountError(problem)
+        raise AccountRefused(problem)
     _set_password(user, password)
 
 
@@ -206,7 +207,7 @@ DEMO_ACCOUNTS = (
 def seed_demo_accounts() -> list[tuple[str, str, Role]]:
     """Create the demo accounts that are missing (development only); return every demo login."""
     if not current_app.config["DEMO_ACCOUNTS"]:
-        raise AccountError("Les comptes de démonstration sont refusés dans cette configuration.")
+        raise AccountRefused("Les comptes de démonstration sont refusés dans cette configuration.")
     for email, name, role, password, trainer_email in DEMO_ACCOUNTS:
         if db.session.scalar(sa.select(StaffUser.id).where(StaffUser.email == email)):
             continue

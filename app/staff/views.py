@@ -92,7 +92,7 @@ def reset(token: str):
     if form.validate_on_submit():
         try:
             services.reset_password(token, form.mot_de_passe.data)
-        except services.AccountError as refusal:
+        except services.AccountRefused as refusal:
             error = str(refusal)
         else:
             logout_user()
