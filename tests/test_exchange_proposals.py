@@ -13,7 +13,6 @@ import sqlalchemy as sa
 
 from app import tokens
 from app.catalog.models import Level
-from app.exchange import proposals
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -24,6 +23,8 @@ from app.exchange.models import (
     HalfDayState,
     SlotKind,
 )
+from app.exchange.proposals import presenter, review
+from app.exchange.proposals.data import PRESENTER_EDIT, ProposalData, ProposalRefused
 from app.extensions import db
 from app.formatting import PARIS
 from app.mail.delivery import deliver_pending
@@ -373,7 +374,7 @@ def test_every_problem_shows_at_once_in_the_page_s_order(client, half_day):
 
 
 def test_the_service_refuses_availability_outside_the_half_day_too(half_day):
-    data = proposals.ProposalData(
+    data = ProposalData(
         presenters=("Léa Martin",),
         organisation="École",
         title="Titre",
@@ -386,13 +387,13 @@ def test_the_service_refuses_availability_outside_the_half_day_too(half_day):
         available_until=None,
         email="lea@ac-amiens.fr",
     )
-    with pytest.raises(proposals.Refused, match="entre 13 h 30 et 16 h 55") as refused:
-        proposals.submit(half_day, data)
+    with pytest.raises(ProposalRefused, match="entre 13 h 30 et 16 h 55") as refused:
+        presenter.submit(half_day, data)
     assert refused.value.field == "arrivee"
-    with pytest.raises(proposals.Refused, match="entre 13 h 35 et 17 h"):
-        proposals.submit(
+    with pytest.raises(ProposalRefused, match="entre 13 h 35 et 17 h"):
+        presenter.submit(
             half_day,
-            proposals.ProposalData(
+            ProposalData(
                 **{**data.__dict__, "available_from": None, "available_until": time(17, 30)}
             ),
         )
@@ -638,7 +639,7 @@ def test_an_accepted_proposal_edited_stays_accepted_and_coordinators_see_the_cha
 ):
     contribution, secret = submitted(client)
     coordinator = make_staff("coordinator")
-    proposals.decide(contribution, True, "Bienvenue !", coordinator)
+    review.decide(contribution, True, "Bienvenue !", coordinator)
     clock.advance(hours=2)
     response = client.post(manage_url(secret), data=proposal_form(titre="L'ENT en moyenne section"))
     assert response.status_code == 303
@@ -647,9 +648,7 @@ def test_an_accepted_proposal_edited_stays_accepted_and_coordinators_see_the_cha
     assert (
         edited.status is ContributionStatus.accepted and edited.title == "L'ENT en moyenne section"
     )
-    entry = db.session.scalar(
-        sa.select(AuditEntry).where(AuditEntry.action == proposals.PRESENTER_EDIT)
-    )
+    entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == PRESENTER_EDIT))
     assert (
         entry.target_id == edited.id
         and entry.actor_name == "lea.martin@ac-amiens.fr (lien de la proposition)"
@@ -664,7 +663,7 @@ def test_an_accepted_proposal_edited_stays_accepted_and_coordinators_see_the_cha
 
     # A new decision takes the change into account: the flag goes.
     clock.advance(hours=1)
-    proposals.decide(edited, False, "Finalement, le programme est complet.", coordinator)
+    review.decide(edited, False, "Finalement, le programme est complet.", coordinator)
     assert "Modifiée après l'examen" not in text(client.get("/admin/rencontres/2025/propositions"))
 
 
@@ -675,7 +674,7 @@ def test_withdrawing_asks_first_then_withdraws_on_post_and_drops_the_draft_slot(
     client, half_day, make_staff
 ):
     contribution, secret = submitted(client)
-    proposals.decide(contribution, True, "", make_staff("coordinator"))
+    review.decide(contribution, True, "", make_staff("coordinator"))
     version = AgendaVersion(half_day_id=half_day.id, number=1)
     db.session.add(version)
     db.session.commit()

@@ -1,6 +1,6 @@
 """The coordinators' list of the people registered to attend a half-day, and its CSV export."""
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, render_template, request
 
 from app.exchange import attendee_list, attendees, services
 from app.formatting import school_year_label
@@ -11,13 +11,6 @@ blueprint = Blueprint(
 )
 
 
-def _half_day_or_404(year: int):
-    try:
-        return services.half_day_of_year(year)
-    except services.HalfDayNotFound:
-        abort(404)
-
-
 def _order() -> str:
     order = request.args.get("tri", "nom")
     return order if order in attendee_list.ORDERS else "nom"
@@ -26,7 +19,7 @@ def _order() -> str:
 @blueprint.get("/<int:year>/participants")
 @coordinator_required
 def participants(year: int):
-    half_day = _half_day_or_404(year)
+    half_day = services.half_day_of_year(year)
     order = _order()
     return render_template(
         "exchange/attendee_list.html",
@@ -41,7 +34,7 @@ def participants(year: int):
 @blueprint.get("/<int:year>/participants.csv")
 @coordinator_required
 def participants_csv(year: int):
-    half_day = _half_day_or_404(year)
+    half_day = services.half_day_of_year(year)
     people = attendee_list.sorted_attendees(attendees.attendees(half_day), _order())
     response = Response(attendee_list.attendees_csv(people), content_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = (

@@ -2,7 +2,7 @@
 
 The form checks what each field is (lengths, one line, a value of its list); the rules of the
 half-day (availability within its hours, a topic that exists, no double submission) are the
-service's (`app.exchange.proposals`), whose refusals the views show under the field concerned.
+service's (`app.exchange.proposals.rules`), whose refusals the views show under the field concerned.
 HTML typed in a field is kept as text: every page and mail escapes it.
 """
 
@@ -16,8 +16,17 @@ from wtforms.validators import DataRequired, InputRequired, Length, ValidationEr
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.catalog.models import Level
-from app.exchange import proposals
 from app.exchange.models import ContributionFormat, Equipment
+from app.exchange.proposals.data import (
+    MAX_MESSAGE_LENGTH,
+    MAX_PRESENTER_LENGTH,
+    MAX_PRESENTERS,
+    MAX_SUMMARY_LENGTH,
+    ProposalData,
+    ProposalRefused,
+    topics,
+)
+from app.exchange.proposals.rules import arrival_choices, check_availability, departure_choices
 from app.formatting import clock_fr
 from app.forms import Form, collapse_spaces, email_field, honeypot_empty
 
@@ -73,16 +82,14 @@ def presenter_lines(form, field):
     names = [name for name in names if name]
     if not names:
         raise ValidationError("Indiquez le nom d'au moins une personne qui présente.")
-    if len(names) > proposals.MAX_PRESENTERS:
+    if len(names) > MAX_PRESENTERS:
         raise ValidationError(
-            f"{proposals.MAX_PRESENTERS} personnes au plus peuvent présenter (un nom par ligne) : "
+            f"{MAX_PRESENTERS} personnes au plus peuvent présenter (un nom par ligne) : "
             f"vous en avez indiqué {len(names)}."
         )
     for name in names:
-        if len(name) > proposals.MAX_PRESENTER_LENGTH:
-            raise ValidationError(
-                f"Chaque nom ne peut dépasser {proposals.MAX_PRESENTER_LENGTH} caractères."
-            )
+        if len(name) > MAX_PRESENTER_LENGTH:
+            raise ValidationError(f"Chaque nom ne peut dépasser {MAX_PRESENTER_LENGTH} caractères.")
         if not any(c.isalpha() for c in name):
             raise ValidationError(f"« {name} » n'est pas un nom : indiquez un nom par ligne.")
     field.names = tuple(names)
@@ -90,7 +97,7 @@ def presenter_lines(form, field):
 
 def summary_length(form, field):
     length = len(field.data or "")
-    if length > proposals.MAX_SUMMARY_LENGTH:
+    if length > MAX_SUMMARY_LENGTH:
         raise ValidationError(
             f"Le résumé ne peut dépasser 2\u00a0000 caractères : il en compte {length}."
         )
@@ -211,15 +218,13 @@ class ProposalEditForm(Form):
         """The half-day's topics and times (its 5-minute grid within its hours)."""
         self.half_day = half_day
         self.theme.choices = [SelectChoice("", "Choisissez un thème")] + [
-            SelectChoice(str(t.id), t.name) for t in proposals.topics()
+            SelectChoice(str(t.id), t.name) for t in topics()
         ]
         self.arrivee.choices = [SelectChoice("", "Dès le début")] + [
-            SelectChoice(t.strftime("%H:%M"), clock_fr(t))
-            for t in proposals.arrival_choices(half_day)
+            SelectChoice(t.strftime("%H:%M"), clock_fr(t)) for t in arrival_choices(half_day)
         ]
         self.depart.choices = [SelectChoice("", "Jusqu'à la fin")] + [
-            SelectChoice(t.strftime("%H:%M"), clock_fr(t))
-            for t in proposals.departure_choices(half_day)
+            SelectChoice(t.strftime("%H:%M"), clock_fr(t)) for t in departure_choices(half_day)
         ]
 
     def validate(self, extra_validators=None) -> bool:
@@ -229,13 +234,13 @@ class ProposalEditForm(Form):
         fields = (self.format, self.arrivee, self.depart)
         if self.half_day is not None and self.format.data and not any(f.errors for f in fields):
             try:
-                proposals.check_availability(
+                check_availability(
                     self.half_day,
                     ContributionFormat(self.format.data),
                     parse_clock(self.arrivee.data),
                     parse_clock(self.depart.data),
                 )
-            except proposals.Refused as refusal:
+            except ProposalRefused as refusal:
                 self.refuse(refusal)
                 valid = False
         return valid
@@ -263,9 +268,9 @@ class ProposalEditForm(Form):
             contribution.available_until.strftime("%H:%M") if contribution.available_until else ""
         )
 
-    def proposal(self, email: str = "") -> proposals.ProposalData:
+    def proposal(self, email: str = "") -> ProposalData:
         """The validated values, for the service."""
-        return proposals.ProposalData(
+        return ProposalData(
             presenters=self.intervenants.names,
             organisation=self.organisation.data,
             title=self.titre.data,
@@ -279,7 +284,7 @@ class ProposalEditForm(Form):
             email=email,
         )
 
-    def refuse(self, refusal: proposals.Refused) -> str | None:
+    def refuse(self, refusal: ProposalRefused) -> str | None:
         """Show a service's refusal under its field; one about no field is returned, for the
         page to show above the form."""
         field = self._fields.get(refusal.field or "")
@@ -295,7 +300,7 @@ class ProposalForm(ProposalEditForm):
     #: Left empty by people; filled by robots. Hidden from sight and from assistive technology.
     site_web = StringField("Ne pas remplir ce champ", validators=[honeypot_empty])
 
-    def proposal(self, email: str = "") -> proposals.ProposalData:
+    def proposal(self, email: str = "") -> ProposalData:
         return super().proposal(email=self.courriel.data)
 
 
@@ -314,7 +319,7 @@ class DecisionForm(Form):
         filters=[normalise_lines],
         validators=[
             Length(
-                max=proposals.MAX_MESSAGE_LENGTH,
+                max=MAX_MESSAGE_LENGTH,
                 message="Le message ne peut dépasser 2\u00a0000 caractères.",
             ),
             text_block("Le message"),

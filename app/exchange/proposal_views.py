@@ -17,10 +17,11 @@ from flask import (
     url_for,
 )
 
-from app.exchange import proposals
 from app.exchange.forms import ProposalEditForm, ProposalForm
 from app.exchange.models import ContributionStatus, HalfDay, HalfDayState
-from app.exchange.services import HalfDayNotFound, call_is_open, half_day_of_year, latest_version
+from app.exchange.proposals import access, presenter, rules
+from app.exchange.proposals.data import CallClosed, ProposalNotFound, ProposalRefused
+from app.exchange.services import call_is_open, half_day_of_year, latest_version
 from app.extensions import limiter
 from app.forms import normalise_email
 
@@ -31,18 +32,11 @@ def _email_key() -> str:
     return "proposition:" + normalise_email(request.form.get("courriel", ""))[:254]
 
 
-def _half_day_or_404(year: int) -> HalfDay:
-    try:
-        return half_day_of_year(year)
-    except HalfDayNotFound:
-        abort(404)
-
-
 def _closed(half_day: HalfDay, status: int = 200):
     return render_template(
         "exchange/proposal_closed.html",
         half_day=half_day,
-        reason=proposals.closed_reason(half_day),
+        reason=rules.closed_reason(half_day),
         agenda_url=_agenda_url(half_day),
     ), status
 
@@ -55,7 +49,7 @@ def _closed(half_day: HalfDay, status: int = 200):
     methods=["POST"],
 )
 def propose(year: int):
-    half_day = _half_day_or_404(year)
+    half_day = half_day_of_year(year)
     posted = request.method == "POST"
     if not call_is_open(half_day):
         return _closed(half_day, 409 if posted else 200)
@@ -64,10 +58,10 @@ def propose(year: int):
     error = None
     if form.validate_on_submit():
         try:
-            contribution, _secret = proposals.submit(half_day, form.proposal())
-        except proposals.CallClosed:
+            contribution, _secret = presenter.submit(half_day, form.proposal())
+        except CallClosed:
             return _closed(half_day, 409)
-        except proposals.Refused as refusal:
+        except ProposalRefused as refusal:
             error = form.refuse(refusal)
         else:
             session["last_proposal"] = contribution.id
@@ -80,7 +74,7 @@ def propose(year: int):
 @blueprint.get("/rencontres/<int:year>/proposer/merci")
 def received(year: int):
     """What the POST recorded, shown once per browser (the management link is only in the mail)."""
-    contribution = proposals.contribution_by_id(session.get("last_proposal"))
+    contribution = access.contribution_by_id(session.get("last_proposal"))
     if contribution is None or contribution.half_day.school_year != year:
         return redirect(url_for(".propose", year=year))
     return render_template(
@@ -91,8 +85,8 @@ def received(year: int):
 def _contribution_or_404(year: int, token: str):
     """The proposal the link opens, or a French 404 page that says what to do."""
     try:
-        return proposals.contribution_for_token(token, school_year=year)
-    except proposals.ProposalNotFound:
+        return access.contribution_for_token(token, school_year=year)
+    except ProposalNotFound:
         abort(make_response(render_template("exchange/proposal_not_found.html"), 404))
 
 
@@ -104,14 +98,14 @@ def manage(year: int, token: str):
     form.load_choices(half_day)
     error, status = None, 200
     if request.method == "POST":
-        if not proposals.can_edit(contribution):
+        if not rules.can_edit(contribution):
             error, status = _edit_refusal(contribution), 409
         elif form.validate_on_submit():
             try:
-                changed = proposals.update(contribution, form.proposal())
-            except proposals.CallClosed as closed:
+                changed = presenter.update(contribution, form.proposal())
+            except CallClosed as closed:
                 error, status = str(closed), 409
-            except proposals.Refused as refusal:
+            except ProposalRefused as refusal:
                 error, status = form.refuse(refusal), 422
             else:
                 flash("Vos modifications sont enregistrées." if changed else "Rien n'a changé.")
@@ -127,8 +121,8 @@ def manage(year: int, token: str):
         form=form,
         error=error,
         token=token,
-        can_edit=proposals.can_edit(contribution),
-        can_withdraw=proposals.can_withdraw(contribution),
+        can_edit=rules.can_edit(contribution),
+        can_withdraw=rules.can_withdraw(contribution),
         edit_closed=_edit_refusal(contribution),
         agenda_url=_agenda_url(half_day),
     ), status
@@ -139,7 +133,7 @@ def withdraw(year: int, token: str):
     """GET asks for confirmation; only the POST withdraws."""
     contribution = _contribution_or_404(year, token)
     if request.method == "GET":
-        if not proposals.can_withdraw(contribution):
+        if not rules.can_withdraw(contribution):
             return redirect(url_for(".manage", year=year, token=token))
         return render_template(
             "exchange/proposal_withdraw.html",
@@ -148,8 +142,8 @@ def withdraw(year: int, token: str):
             token=token,
         )
     try:
-        changed = proposals.withdraw(contribution)
-    except proposals.Refused as refusal:
+        changed = presenter.withdraw(contribution)
+    except ProposalRefused as refusal:
         flash(str(refusal))
     else:
         flash(
@@ -164,7 +158,7 @@ def _edit_refusal(contribution) -> str | None:
     if contribution.status is ContributionStatus.withdrawn:
         return "Cette proposition a été retirée : elle ne peut plus être modifiée."
     if not call_is_open(contribution.half_day):
-        return proposals.closed_reason(contribution.half_day)
+        return rules.closed_reason(contribution.half_day)
     return None
 
 

@@ -62,28 +62,37 @@ def anonymise_due(
     ):
         if not rows:
             continue
-        pseudonyms = {row.id: pseudonym(row.email) for row in rows}
-        for row in rows:
-            row.email = pseudonyms[row.id]
-            if kind == "attendee":
-                row.first_name, row.last_name = ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME
-            else:
-                row.presenters = ANONYMOUS_PRESENTERS
-        ids = list(pseudonyms)
-        db.session.flush()
-        db.session.execute(
-            sa.update(tokens.Token)
-            .where(
-                tokens.Token.purpose == purpose,
-                tokens.Token.owner_id.in_(ids),
-                tokens.Token.revoked_at.is_(None),
-            )
-            .values(revoked_at=now())
-            .execution_options(synchronize_session=False)
-        )
-        report.mails += mail.forget(kind, ids, pseudonyms)
-        report.people += len(rows)
+        ids = _anonymise(kind, rows, purpose, report)
         if before_commit is not None:
             before_commit(kind, ids)
     db.session.commit()
     return report
+
+
+def _anonymise(
+    kind: str, rows: list, purpose: tokens.TokenPurpose, report: RetentionReport
+) -> list[int]:
+    """Replace the rows' names and addresses by pseudonyms, revoke their links and empty the
+    mails about them (counted in `report`); returns their ids."""
+    pseudonyms = {row.id: pseudonym(row.email) for row in rows}
+    for row in rows:
+        row.email = pseudonyms[row.id]
+        if kind == "attendee":
+            row.first_name, row.last_name = ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME
+        else:
+            row.presenters = ANONYMOUS_PRESENTERS
+    ids = list(pseudonyms)
+    db.session.flush()
+    db.session.execute(
+        sa.update(tokens.Token)
+        .where(
+            tokens.Token.purpose == purpose,
+            tokens.Token.owner_id.in_(ids),
+            tokens.Token.revoked_at.is_(None),
+        )
+        .values(revoked_at=now())
+        .execution_options(synchronize_session=False)
+    )
+    report.mails += mail.forget(kind, ids, pseudonyms)
+    report.people += len(rows)
+    return ids

@@ -1,14 +1,15 @@
 """Coordinators review the proposals: accept or decline, with a message mailed to the proposer."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.catalog.models import Level
 from app.database import valid_id
-from app.exchange import proposals
 from app.exchange.forms import DecisionForm
-from app.exchange.models import ContributionFormat, ContributionStatus, Equipment, HalfDay
-from app.exchange.services import HalfDayNotFound, half_day_of_year
+from app.exchange.models import ContributionFormat, ContributionStatus, Equipment
+from app.exchange.proposals import access, review, rules
+from app.exchange.proposals.data import ProposalRefused, topics
+from app.exchange.services import half_day_of_year
 from app.formatting import school_year_label
 from app.staff.access import coordinator_required
 
@@ -17,24 +18,10 @@ blueprint = Blueprint(
 )
 
 
-def _half_day_or_404(year: int) -> HalfDay:
-    try:
-        return half_day_of_year(year)
-    except HalfDayNotFound:
-        abort(404)
-
-
-def _contribution_or_404(half_day: HalfDay, contribution_id: int):
-    try:
-        return proposals.contribution_of(half_day, contribution_id)
-    except proposals.ProposalNotFound:
-        abort(404)
-
-
-def _filters() -> proposals.Filters:
+def _filters() -> review.Filters:
     """The list's filters from the query string; an unknown value filters nothing."""
     topic = request.args.get("theme", type=int)
-    return proposals.Filters(
+    return review.Filters(
         status=ContributionStatus.from_value(request.args.get("etat")),
         topic_id=topic if valid_id(topic) else None,
         format=ContributionFormat.from_value(request.args.get("format")),
@@ -46,18 +33,18 @@ def _filters() -> proposals.Filters:
 @blueprint.get("/<int:year>/propositions")
 @coordinator_required
 def index(year: int):
-    half_day = _half_day_or_404(year)
+    half_day = half_day_of_year(year)
     filters = _filters()
-    items = proposals.proposals(half_day, filters=filters)
+    items = review.proposals(half_day, filters=filters)
     return render_template(
         "exchange/review_list.html",
         half_day=half_day,
         year_label=school_year_label(year),
         items=items,
-        counts=proposals.counts(half_day),
+        counts=review.counts(half_day),
         filters=filters,
-        edited=proposals.edited_after_review(items),
-        topics=proposals.topics(),
+        edited=review.edited_after_review(items),
+        topics=topics(),
         statuses=list(ContributionStatus),
         formats=list(ContributionFormat),
         levels=list(Level),
@@ -68,24 +55,22 @@ def index(year: int):
 @blueprint.get("/<int:year>/propositions/<int:contribution_id>")
 @coordinator_required
 def detail(year: int, contribution_id: int):
-    half_day = _half_day_or_404(year)
-    contribution = _contribution_or_404(half_day, contribution_id)
+    half_day = half_day_of_year(year)
+    contribution = access.contribution_of(half_day, contribution_id)
     return _detail_page(half_day, contribution)
 
 
 @blueprint.post("/<int:year>/propositions/<int:contribution_id>/decision")
 @coordinator_required
 def decide(year: int, contribution_id: int):
-    half_day = _half_day_or_404(year)
-    contribution = _contribution_or_404(half_day, contribution_id)
+    half_day = half_day_of_year(year)
+    contribution = access.contribution_of(half_day, contribution_id)
     form = DecisionForm()
     error = None
     if form.validate_on_submit():
         try:
-            decision = proposals.decide(
-                contribution, form.accepted, form.message.data, current_user
-            )
-        except proposals.Refused as refusal:
+            decision = review.decide(contribution, form.accepted, form.message.data, current_user)
+        except ProposalRefused as refusal:
             if refusal.field == "message":
                 form.message.errors = [str(refusal)]
             else:
@@ -116,9 +101,9 @@ def _detail_page(
         half_day=half_day,
         year_label=school_year_label(half_day.school_year),
         contribution=contribution,
-        refusal=proposals.review_refusal(contribution),
-        edited_at=proposals.edited_after_review([contribution]).get(contribution.id),
-        history=proposals.history(contribution),
+        refusal=rules.review_refusal(contribution),
+        edited_at=review.edited_after_review([contribution]).get(contribution.id),
+        history=review.history(contribution),
         posted=posted,
         error=error,
     ), status

@@ -9,6 +9,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.clock import now
 from app.database import begin_write, lock_row, valid_id
+from app.errors import NotFound
 from app.exchange.models import (
     AgendaSlot,
     AgendaVersion,
@@ -24,8 +25,8 @@ from app.formatting import PARIS
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
-class HalfDayNotFound(LookupError):
-    pass
+class HalfDayNotFound(NotFound):
+    """No half-day for this school year, or the row is gone: a 404 wherever it is not caught."""
 
 
 def half_day_of_year(year: int) -> HalfDay:

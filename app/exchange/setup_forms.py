@@ -1,5 +1,5 @@
 """The half-day's settings form and the call's buttons. The form parses; the rules (hours, rooms,
-capacity, dates) live in `exchange.setup`, whose problems come back onto the fields here."""
+capacity, dates) live in `exchange.setup` (`checks`), whose problems come back onto the fields here."""
 
 from datetime import datetime
 
@@ -19,9 +19,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app.catalog.models import Room, Site
-from app.exchange import setup
 from app.exchange.models import Equipment, HalfDay
 from app.exchange.services import local_day, local_time
+from app.exchange.setup.settings import (
+    DEFAULT_END,
+    DEFAULT_START,
+    Problem,
+    RoomChoice,
+    Settings,
+    default_deadline,
+)
 from app.formatting import school_year_label, to_paris
 from app.forms import Form, collapse_spaces, plain_text, strip_spaces
 
@@ -115,12 +122,12 @@ class HalfDayForm(Form):
             SelectChoice(equipment_key(room.id, e), e.title) for room in rooms for e in Equipment
         ]
 
-    def settings(self, school_year: int, sites: list[Site]) -> setup.Settings:
+    def settings(self, school_year: int, sites: list[Site]) -> Settings:
         """The validated fields as the service takes them."""
         site = next(s for s in sites if s.id == self.site.data)
         rooms = {room.id: room for s in sites for room in s.rooms}
         chosen = set(self.equipement.data or ())
-        return setup.Settings(
+        return Settings(
             school_year=school_year,
             title=self.titre.data,
             day=self.jour.data,
@@ -129,7 +136,7 @@ class HalfDayForm(Form):
             deadline=self.date_limite.data,
             site=site,
             rooms=tuple(
-                setup.RoomChoice(
+                RoomChoice(
                     room=rooms[room_id],
                     is_auditorium=room_id == self.auditorium.data,
                     equipment=frozenset(
@@ -146,7 +153,7 @@ class HalfDayForm(Form):
             break_minutes=self.pause.data,
         )
 
-    def attach(self, problems: list[setup.Problem]) -> None:
+    def attach(self, problems: list[Problem]) -> None:
         """Show each of the service's problems under its field."""
         for problem in problems:
             name = FIELDS.get(problem.field)
@@ -180,11 +187,11 @@ class HalfDayForm(Form):
         auditorium, a suggested date and a deadline four weeks before it."""
         self.annee.data = year
         self.titre.data = f"Rencontres TICE {school_year_label(year)}"
-        self.debut.data, self.fin.data = setup.DEFAULT_START, setup.DEFAULT_END
+        self.debut.data, self.fin.data = DEFAULT_START, DEFAULT_END
         self.ouverture.data, self.cloture.data, self.pause.data = 15, 15, 20
         if day is not None:
             self.jour.data = day
-            self.date_limite.data = setup.default_deadline(day)
+            self.date_limite.data = default_deadline(day)
         if site is None:
             return
         self.site.data = site.id

@@ -3,13 +3,12 @@
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from app.catalog.models import Site
 from app.clock import now
-from app.exchange import setup
 from app.exchange.dates import suggest_dates
 from app.exchange.models import (
     AttendanceMode,
@@ -19,13 +18,10 @@ from app.exchange.models import (
     HalfDay,
     HalfDayState,
 )
-from app.exchange.services import (
-    FIRST_YEAR,
-    LAST_YEAR,
-    HalfDayNotFound,
-    half_day_of_year,
-    latest_version,
-)
+from app.exchange.services import FIRST_YEAR, LAST_YEAR, half_day_of_year, latest_version
+from app.exchange.setup import call, overview
+from app.exchange.setup.save import save_half_day
+from app.exchange.setup.settings import SetupRefused
 from app.exchange.setup_forms import ActionForm, HalfDayForm, ReopenForm, equipment_key
 from app.extensions import db
 from app.formatting import current_school_year, datetime_fr, school_year_label
@@ -45,7 +41,7 @@ SHOWN_SUGGESTIONS = 10
 @coordinator_required
 def half_days():
     return render_template(
-        "exchange/setup_list.html", rows=setup.half_days(), statuses=list(ContributionStatus)
+        "exchange/setup_list.html", rows=overview.half_days(), statuses=list(ContributionStatus)
     )
 
 
@@ -67,7 +63,7 @@ def new_half_day():
 @blueprint.route("/<int:year>/modifier", methods=["GET", "POST"])
 @coordinator_required
 def edit_half_day(year: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     sites = _sites()
     form = HalfDayForm()
     form.load_choices(sites)
@@ -80,17 +76,17 @@ def edit_half_day(year: int):
 @blueprint.get("/<int:year>")
 @coordinator_required
 def hub(year: int):
-    return _hub(_half_day(year), ReopenForm(formdata=None))
+    return _hub(half_day_of_year(year), ReopenForm(formdata=None))
 
 
 @blueprint.post("/<int:year>/clore")
 @coordinator_required
 def close_call(year: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     if ActionForm().validate_on_submit():
         try:
-            setup.close_call(current_user, half_day)
-        except setup.Refused as refusal:
+            call.close_call(current_user, half_day)
+        except SetupRefused as refusal:
             flash(str(refusal))
         else:
             flash(
@@ -103,12 +99,12 @@ def close_call(year: int):
 @blueprint.post("/<int:year>/rouvrir")
 @coordinator_required
 def reopen_call(year: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     form = ReopenForm()
     if form.validate_on_submit():
         try:
-            reopened = setup.reopen_call(current_user, half_day, form.deadline())
-        except setup.Refused as refusal:
+            reopened = call.reopen_call(current_user, half_day, form.deadline())
+        except SetupRefused as refusal:
             for problem in refusal.problems:
                 (form.date_limite.errors if problem.field else form.form_errors).append(
                     problem.message
@@ -116,7 +112,7 @@ def reopen_call(year: int):
         else:
             flash(f"L'appel à propositions est rouvert jusqu'au {datetime_fr(reopened.deadline)}.")
             return redirect(url_for(".hub", year=year))
-    return _hub(_half_day(year), form), 422
+    return _hub(half_day_of_year(year), form), 422
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -127,13 +123,13 @@ def _save(form: HalfDayForm, half_day: HalfDay | None, sites, *, suggestions):
     if form.validate_on_submit():
         year = form.annee.data if half_day is None else half_day.school_year
         try:
-            saved = setup.save_half_day(
+            saved = save_half_day(
                 current_user,
                 form.settings(year, sites),
                 half_day=half_day,
                 confirmed=form.confirmer.data,
             )
-        except setup.Refused as refusal:
+        except SetupRefused as refusal:
             form.attach(refusal.problems)
             errors = [problem.message for problem in refusal.problems]
         else:
@@ -178,16 +174,16 @@ def _save(form: HalfDayForm, half_day: HalfDay | None, sites, *, suggestions):
 
 
 def _hub(half_day: HalfDay, reopen_form: ReopenForm):
-    counts = setup.proposal_counts([half_day.id])[half_day.id]
+    counts = overview.proposal_counts([half_day.id])[half_day.id]
     return render_template(
         "exchange/setup_hub.html",
         half_day=half_day,
         counts=counts,
         statuses=list(ContributionStatus),
         attendees=_attendees(half_day),
-        steps=setup.STEPS,
-        step=setup.next_step(half_day, counts),
-        stale=setup.stale_agenda(half_day),
+        steps=overview.STEPS,
+        step=overview.next_step(half_day, counts),
+        stale=overview.stale_agenda(half_day),
         version=latest_version(half_day),
         label=school_year_label(half_day.school_year),
         reopen_form=reopen_form,
@@ -197,7 +193,7 @@ def _hub(half_day: HalfDay, reopen_form: ReopenForm):
 
 
 def _attendees(half_day: HalfDay) -> list[tuple[str, int]]:
-    counts = setup.attendee_counts(half_day)
+    counts = overview.attendee_counts(half_day)
     in_person, remote = AttendanceMode.in_person, AttendanceMode.remote
     return [
         (
@@ -210,13 +206,6 @@ def _attendees(half_day: HalfDay) -> list[tuple[str, int]]:
             counts[(remote, AttendeeStatus.confirmed)] + counts[(remote, AttendeeStatus.waiting)],
         ),
     ]
-
-
-def _half_day(year: int) -> HalfDay:
-    try:
-        return half_day_of_year(year)
-    except HalfDayNotFound:
-        abort(404)
 
 
 def _sites() -> list[Site]:

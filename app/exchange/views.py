@@ -25,13 +25,6 @@ from app.forms import normalise_email
 blueprint = Blueprint("exchange", __name__, template_folder="templates")
 
 
-def _half_day_or_404(year: int):
-    try:
-        return services.half_day_of_year(year)
-    except services.HalfDayNotFound:
-        abort(404)
-
-
 def _email_key() -> str:
     return "courriel:" + normalise_email(request.form.get("courriel", ""))[:254]
 
@@ -41,7 +34,7 @@ def _email_key() -> str:
 
 @blueprint.get("/rencontres/<int:year>")
 def half_day(year: int):
-    return _landing_page(_half_day_or_404(year), AttendeeForm())
+    return _landing_page(services.half_day_of_year(year), AttendeeForm())
 
 
 def _landing_page(half_day, form: AttendeeForm, *, error: str | None = None, status: int = 200):
@@ -66,7 +59,7 @@ def _landing_page(half_day, form: AttendeeForm, *, error: str | None = None, sta
 
 @blueprint.get("/rencontres/<int:year>/programme.pdf")
 def agenda_pdf(year: int):
-    half_day = _half_day_or_404(year)
+    half_day = services.half_day_of_year(year)
     agenda = published.published_agenda(half_day)
     if agenda is None:
         abort(404)
@@ -79,7 +72,7 @@ def agenda_pdf(year: int):
 
 @blueprint.get("/rencontres/<int:year>.ics")
 def agenda_feed(year: int):
-    return ics_response(published.agenda_feed(_half_day_or_404(year)))
+    return ics_response(published.agenda_feed(services.half_day_of_year(year)))
 
 
 # --- registering to attend --------------------------------------------------------------------------
@@ -89,7 +82,7 @@ def agenda_feed(year: int):
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTRATION_PER_IP"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTRATION_PER_EMAIL"], key_func=_email_key)
 def register(year: int):
-    half_day = _half_day_or_404(year)
+    half_day = services.half_day_of_year(year)
     form = AttendeeForm()
     if not form.validate_on_submit():
         return _landing_page(half_day, form, status=422)
@@ -102,8 +95,6 @@ def register(year: int):
     )
     try:
         result = attendees.register(half_day.id, details)
-    except services.HalfDayNotFound:
-        abort(404)
     except attendees.RegistrationClosed as closed:
         return _landing_page(half_day, form, error=str(closed), status=409)
     session["exchange_registration"] = {
@@ -117,7 +108,7 @@ def register(year: int):
 @blueprint.get("/rencontres/<int:year>/inscription")
 def registration_form(year: int):
     """A reloaded or pasted address of the form's target leads back to the form."""
-    _half_day_or_404(year)
+    services.half_day_of_year(year)
     return redirect(url_for(".half_day", year=year, _anchor="inscription"))
 
 
@@ -141,16 +132,9 @@ def registered(year: int):
 # --- the management page ------------------------------------------------------------------------------
 
 
-def _attendee_or_404(year: int, token: str):
-    try:
-        return attendees.attendee_for_token(token, year)
-    except attendees.AttendeeNotFound:
-        abort(404)
-
-
 @blueprint.get("/rencontres/<int:year>/inscription/<token>")
 def manage(year: int, token: str):
-    attendee = _attendee_or_404(year, token)
+    attendee = attendees.attendee_for_token(token, year)
     return _manage_page(attendee, token)
 
 
@@ -177,7 +161,7 @@ def _manage_page(attendee, token: str, *, error: str | None = None, status: int 
 @blueprint.get("/rencontres/<int:year>/inscription/<token>/annuler")
 def confirm_cancel(year: int, token: str):
     """Following a link never cancels anything (mail scanners do): back to the page and its button."""
-    _attendee_or_404(year, token)
+    attendees.attendee_for_token(token, year)
     return redirect(url_for(".manage", year=year, token=token, _anchor="annuler"))
 
 
@@ -185,17 +169,17 @@ def confirm_cancel(year: int, token: str):
 def cancel(year: int, token: str):
     try:
         attendees.cancel(token, year)
-    except (attendees.AttendeeNotFound, services.HalfDayNotFound):
-        abort(404)
     except attendees.ChangeRefused as refused:
-        return _manage_page(_attendee_or_404(year, token), token, error=str(refused), status=409)
+        return _manage_page(
+            attendees.attendee_for_token(token, year), token, error=str(refused), status=409
+        )
     flash("Votre inscription est annulée. Un courriel de confirmation vous a été envoyé.")
     return redirect(url_for(".manage", year=year, token=token), code=303)
 
 
 @blueprint.post("/rencontres/<int:year>/inscription/<token>/mode")
 def change_mode(year: int, token: str):
-    attendee = _attendee_or_404(year, token)
+    attendee = attendees.attendee_for_token(token, year)
     form = ModeForm()
     if not form.validate_on_submit():
         return _manage_page(
@@ -206,10 +190,10 @@ def change_mode(year: int, token: str):
         return redirect(url_for(".manage", year=year, token=token), code=303)
     try:
         changed = attendees.change_mode(token, year, form.attendance_mode)
-    except (attendees.AttendeeNotFound, services.HalfDayNotFound):
-        abort(404)
     except attendees.ChangeRefused as refused:
-        return _manage_page(_attendee_or_404(year, token), token, error=str(refused), status=409)
+        return _manage_page(
+            attendees.attendee_for_token(token, year), token, error=str(refused), status=409
+        )
     flash(
         f"Votre participation est enregistrée : {changed.mode.title.lower()}. Un courriel vous le confirme."
     )
