@@ -15,11 +15,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
 
 from app.clock import now
 
 PARIS = ZoneInfo("Europe/Paris")
 LOCALE = "fr_FR"
+
+
+def count_fr(number: int) -> str:
+    """2000 → "2 000": French digit grouping, with CLDR's narrow no-break space."""
+    return format_decimal(number, "#,##0", locale=LOCALE)
+
 
 # --- times and dates ----------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from app.extensions import db
 from app.mail.delivery import DeliveryReport, deliver_pending
 from app.mail.recorder import BEATS_PER_CLAIM_TIMEOUT, beat_claims
 from app.mail.services import purge_delivered
-from app.staff import audit
 
 log = logging.getLogger("scheduler")
 
@@ -75,8 +74,8 @@ def purge_mail_bodies():
 def purge_personal_data():
     """Anonymise the registrations, attendees and contributions whose retention period is
     over; the audit log forgets the names it wrote about them in the same transaction."""
-    report = retention.anonymise_due(before_commit=lambda ids: audit.forget("registration", ids))
-    report.add(exchange_retention.anonymise_due(before_commit=audit.forget))
+    report = retention.anonymise_due()
+    report.add(exchange_retention.anonymise_due())
     return report
 
 

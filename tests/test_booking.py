@@ -17,9 +17,9 @@ def test_seats_then_waiting_list_in_order(make_workshop, applicant):
     workshop = make_workshop(capacity=2)
     results = [services.register(workshop.id, applicant(n)) for n in range(1, 6)]
 
-    statuses = [r.registration.status for r in results]
+    statuses = [r.row.status for r in results]
     assert statuses == [RegistrationStatus.confirmed] * 2 + [RegistrationStatus.waiting] * 3
-    assert [r.registration.waiting_position for r in results[2:]] == [1, 2, 3]
+    assert [r.row.waiting_position for r in results[2:]] == [1, 2, 3]
     assert [m.recipient for m in outbox("confirmed")] == [
         "lea.martin1@ac-amiens.fr",
         "lea.martin2@ac-amiens.fr",
@@ -29,7 +29,7 @@ def test_seats_then_waiting_list_in_order(make_workshop, applicant):
 
 def test_cancelling_a_seat_promotes_the_first_waiting_and_mails_them(make_workshop, applicant):
     workshop = make_workshop(capacity=1)
-    first = services.register(workshop.id, applicant(1)).registration
+    first = services.register(workshop.id, applicant(1)).row
     services.register(workshop.id, applicant(2))
     services.register(workshop.id, applicant(3))
 
@@ -119,7 +119,7 @@ def test_registering_again_after_cancelling_makes_a_fresh_registration(make_work
     again = services.register(workshop.id, applicant(1))
 
     assert not again.already_registered
-    assert again.registration.status is RegistrationStatus.confirmed
+    assert again.row.status is RegistrationStatus.confirmed
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Registration)) == 2
 
 

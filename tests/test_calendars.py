@@ -730,8 +730,8 @@ def test_the_personal_feed_follows_the_registrations(client, clock, make_worksho
     full = make_workshop(capacity=1)
     other = make_workshop()
     register(full, n=2)  # someone else takes the only seat
-    first = register(confirmed_one).registration
-    waiting = register(full).registration
+    first = register(confirmed_one).row
+    waiting = register(full).row
     register(other, n=3)  # another person's registration
     secret = manage_secret(next(m for m in outbox("confirmed") if m.recipient == first.email))
     assert booking.registration_for_token(secret).id == first.id
@@ -755,7 +755,7 @@ def test_the_personal_feed_follows_the_registrations(client, clock, make_worksho
     assert set(found) == {uid("registration", waiting.id)}
 
     # Registering again gives a fresh event (a new registration, a new UID).
-    again = register(confirmed_one).registration
+    again = register(confirmed_one).row
     found = events(get_ics(client, url).data)
     assert set(found) == {uid("registration", waiting.id), uid("registration", again.id)}
 

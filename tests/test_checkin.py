@@ -38,7 +38,7 @@ def people(applicant):
 
     def make(workshop, n, start=1, **fields):
         return [
-            booking.register(workshop.id, applicant(i, **fields)).registration_id
+            booking.register(workshop.id, applicant(i, **fields)).row_id
             for i in range(start, start + n)
         ]
 
@@ -512,7 +512,7 @@ def test_closing_marks_the_unmarked_absent_and_closing_twice_is_harmless(
         in text(response)
     )
     closed = marks()
-    walk_in_id = quiet.registration_id
+    walk_in_id = quiet.row_id
     assert {k: v[0] for k, v in closed.items()} == {
         came: "present",
         admitted: "present",

@@ -58,7 +58,7 @@ def session_today(clock, make_workshop, make_staff, applicant):
     ids = {
         email: register(
             workshop.id, applicant(last_name=last, first_name=first, email=email)
-        ).registration_id
+        ).row_id
         for last, first, email in people
     }
     values = {"workshop_id": workshop.id, "trainer_email": trainer.email, "ids": ids}

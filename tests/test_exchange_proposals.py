@@ -304,7 +304,7 @@ BAD_INPUT = [
     ("titre", "Un titre\u2028suite", "Le titre doit tenir sur une ligne"),
     ("titre", "Un titre\u200b invisible", "Le titre doit tenir sur une ligne"),
     ("resume", "", "Indiquez un résumé de votre proposition."),
-    ("resume", "x" * 2001, "Le résumé ne peut dépasser 2\u00a0000 caractères : il en compte 2001."),
+    ("resume", "x" * 2001, "Le résumé ne peut dépasser 2\u202f000 caractères : il en compte 2001."),
     ("resume", "x" * 10_000, "il en compte 10000"),
     ("resume", "Un résumé\x07 qui sonne", "Le résumé contient un caractère invisible"),
     ("format", "", "Choisissez le format de votre intervention."),
@@ -929,7 +929,7 @@ def test_declining_needs_a_message(client, coordinator, half_day):
     [
         ("peut-etre", "", "Choisissez « Accepter » ou « Ne pas retenir »."),
         ("", "", "Choisissez une décision."),
-        ("accepter", "x" * 2001, "2\u00a0000 caractères"),
+        ("accepter", "x" * 2001, "2\u202f000 caractères"),
     ],
 )
 def test_a_malformed_decision_changes_nothing(

@@ -63,7 +63,7 @@ def test_confirmation_carries_a_request_the_parsers_and_libical_accept(
     workshop = make_workshop(capacity=2)
     registration = booking.register(
         workshop.id, applicant(1, first_name="Zoé", last_name="L'Hôte")
-    ).registration
+    ).row
     deliver_pending()
 
     [message] = smtp.messages

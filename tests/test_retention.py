@@ -24,7 +24,7 @@ RETENTION = timedelta(days=730)
 def registered(make_workshop, applicant, n=1, **fields):
     workshop = make_workshop(title=fields.pop("title", "Atelier ENT"))
     result = services.register(workshop.id, applicant(n, **fields))
-    return result.registration
+    return result.row
 
 
 def test_registrations_past_the_retention_period_lose_names_addresses_links_and_mail_bodies(

@@ -6,10 +6,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from app.admin.figures_definitions import FIGURES_BY_KEY
-from app.admin.figures_values import count_text, display, percent_text
+from app.admin.figures_values import display, percent_text
 from app.attendance.models import Presence
 from app.booking.models import RegistrationStatus
 from app.catalog.models import Level, WorkshopStatus
+from app.formatting import count_fr
 
 
 @dataclass
@@ -155,7 +156,5 @@ class Line:
         count = self.value(key)[category]
         share = self.share(key, category)
         return (
-            f"{count_text(count)} ({percent_text(share)})"
-            if share is not None
-            else count_text(count)
+            f"{count_fr(count)} ({percent_text(share)})" if share is not None else count_fr(count)
         )

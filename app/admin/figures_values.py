@@ -6,7 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from babel.numbers import format_decimal
 
 from app.admin.figures_definitions import NOT_APPLICABLE, Figure
-from app.formatting import LOCALE
+from app.formatting import LOCALE, count_fr
 
 
 def display(figure: Figure, value) -> str:
@@ -19,11 +19,7 @@ def display(figure: Figure, value) -> str:
         return f"{_decimal(value, 1, drop_zero=True)}\u00a0h"
     if figure.kind == "mean":
         return f"{_decimal(value, 1)}\u00a0/\u00a05"
-    return count_text(value)
-
-
-def count_text(value: int) -> str:
-    return format_decimal(value, "#,##0", locale=LOCALE)
+    return count_fr(value)
 
 
 def percent_text(fraction: float) -> str:

@@ -13,6 +13,7 @@ from app.booking import coordination
 from app.booking import services as booking
 from app.database import write_transaction
 from app.extensions import db
+from app.seats.ledger import Placement
 from app.staff import audit
 from app.staff.access import coordinator_required
 
@@ -41,7 +42,7 @@ def registrations(workshop_id: int):
         except booking.WorkshopNotFound:  # a draft: the coordinator is told what to do instead
             error = "Cet atelier n'est pas publié : publiez-le avant d'y inscrire quelqu'un."
         else:
-            registration = result.registration
+            registration = result.row
             if result.already_registered:
                 flash(
                     f"{applicant.first_name} {applicant.last_name} était déjà inscrit·e : rien n'a changé."
@@ -61,11 +62,11 @@ def registrations(workshop_id: int):
     ), status
 
 
-def _record_added(result: booking.RegistrationResult) -> None:
+def _record_added(result: Placement) -> None:
     """The audit entry of a registration added by hand, in its transaction."""
     if result.already_registered:
         return
-    registration = result.registration
+    registration = result.row
     db.session.flush()
     audit.record(
         current_user,

@@ -200,7 +200,7 @@ def add_walk_in(
     try:
         with write_transaction():
             result = booking.add_walk_in(workshop.id, applicant)  # locks the workshop row
-            registration = result.registration
+            registration = result.row
             _refuse_if_frozen(workshop.id, registration.workshop.status)
             _refuse_if_early(workshop, "ajouter une personne sur place")
             _mark_present_now(registration, by_id)

@@ -3,7 +3,6 @@ questionnaire, and the answers of a session for its trainer and the coordinators
 
 import unicodedata
 
-from babel.numbers import format_decimal
 from flask import (
     Blueprint,
     abort,
@@ -22,6 +21,7 @@ from app.attendance import certificates, followup, services
 from app.attendance.models import LevelFit, WillUse
 from app.booking import services as booking
 from app.extensions import limiter
+from app.formatting import count_fr
 from app.staff.access import staff_required, workshop_or_403
 
 blueprint = Blueprint("followup", __name__, template_folder="templates")
@@ -82,7 +82,7 @@ def _radio(label: str, choices: list[tuple[str, str]], missing: str) -> RadioFie
     )
 
 
-_COMMENT_MAX = format_decimal(followup.COMMENT_MAX_LENGTH, locale="fr_FR")  # "2 000"
+_COMMENT_MAX = count_fr(followup.COMMENT_MAX_LENGTH)
 
 
 class QuestionnaireForm(FlaskForm):

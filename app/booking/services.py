@@ -7,7 +7,6 @@ row; the mails it implies are written to the outbox in that same transaction.
 
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app import tokens
@@ -18,7 +17,7 @@ from app.clock import now
 from app.database import get_by_id, write_transaction
 from app.errors import NotFound, Refused
 from app.extensions import db
-from app.seats.ledger import Ledger
+from app.seats.ledger import Ledger, Placement
 from app.tokens import TokenPurpose
 
 
@@ -75,21 +74,6 @@ class Applicant:
     source: Source | None = None
 
 
-@dataclass(frozen=True)
-class RegistrationResult:
-    registration: Registration
-    #: True when the person was already registered: nothing new was created.
-    already_registered: bool = False
-    #: For an already registered person: whether a fresh management link was mailed.
-    link_resent: bool = False
-
-    @property
-    def registration_id(self) -> int:
-        """The registration's id, from its identity key: the commit expired the row, and reading
-        `registration.id` would reload it (three more round trips) just for its primary key."""
-        return sa.inspect(self.registration).identity[0]
-
-
 def public_workshop(workshop_id: int) -> Workshop:
     """A workshop the public may see (published or cancelled), or WorkshopNotFound."""
     workshop = get_by_id(Workshop, workshop_id)
@@ -112,7 +96,7 @@ def closed_reason(workshop: Workshop) -> str | None:
     return None
 
 
-def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
+def register(workshop_id: int, applicant: Applicant) -> Placement:
     """Give the applicant a seat, or the next place on the waiting list, and mail them.
 
     Raises WorkshopNotFound or RegistrationClosed; an already registered person gets the result
@@ -128,18 +112,18 @@ def register(workshop_id: int, applicant: Applicant) -> RegistrationResult:
             return _already_registered(registration)
         template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
         queue_mail(registration, template, invitation=seat_invitation(registration))
-    return RegistrationResult(registration)
+    return Placement(registration)
 
 
-def _already_registered(registration: Registration) -> RegistrationResult:
+def _already_registered(registration: Registration) -> Placement:
     """Re-send a management link, unless the registration is seconds old (a double click)."""
     if REGISTRATIONS.is_double_submit(registration):
-        return RegistrationResult(registration, already_registered=True)
+        return Placement(registration, already_registered=True)
     queue_mail(registration, "link", invitation=seat_invitation(registration))
-    return RegistrationResult(registration, already_registered=True, link_resent=True)
+    return Placement(registration, already_registered=True, link_resent=True)
 
 
-def add_walk_in(workshop_id: int, applicant: Applicant) -> RegistrationResult:
+def add_walk_in(workshop_id: int, applicant: Applicant) -> Placement:
     """Record a person who came without a registration, at check-in: status walk_in, no seat
     (even beyond capacity: the seat counts ignore walk-ins), no waiting place, no mail.
 
@@ -151,11 +135,11 @@ def add_walk_in(workshop_id: int, applicant: Applicant) -> RegistrationResult:
     with REGISTRATIONS.holding(workshop_id) as workshop:
         existing = REGISTRATIONS.active(workshop_id, applicant.email)
         if existing is not None:
-            return RegistrationResult(existing, already_registered=True)
+            return Placement(existing, already_registered=True)
         registration = _new_registration(workshop, applicant, status=RegistrationStatus.walk_in)
         db.session.add(registration)
         db.session.flush()
-    return RegistrationResult(registration)
+    return Placement(registration)
 
 
 def _new_registration(workshop: Workshop, applicant: Applicant, **fields) -> Registration:

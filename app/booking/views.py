@@ -71,7 +71,7 @@ def register(workshop_id: int):
     except services.RegistrationClosed as closed:
         return render_workshop_page(workshop_id, form, error=str(closed), status=409)
     session["last_registration"] = {
-        "id": result.registration_id,
+        "id": result.row_id,
         "already": result.already_registered,
         "resent": result.link_resent,
     }

@@ -31,7 +31,7 @@ from app.exchange.models import (
 from app.exchange.services import HalfDayNotFound
 from app.extensions import db
 from app.forms import normalise_email
-from app.seats.ledger import Ledger, SeatCount
+from app.seats.ledger import Ledger, Placement, SeatCount
 from app.tokens import TokenPurpose
 
 
@@ -75,19 +75,6 @@ class AttendeeDetails:
     email: str
     organisation: str
     mode: AttendanceMode
-
-
-@dataclass(frozen=True)
-class AttendeeResult:
-    attendee: Attendee
-    #: True when the address was already registered: nothing new was created.
-    already_registered: bool = False
-    #: For an already registered person: whether a fresh management link was mailed.
-    link_resent: bool = False
-
-    @property
-    def attendee_id(self) -> int:
-        return sa.inspect(self.attendee).identity[0]
 
 
 @dataclass(frozen=True)
@@ -154,7 +141,7 @@ def attendee_for_token(secret: str, year: int | None = None) -> Attendee:
 # --- registering ----------------------------------------------------------------------------------
 
 
-def register(half_day_id: int, details: AttendeeDetails) -> AttendeeResult:
+def register(half_day_id: int, details: AttendeeDetails) -> Placement:
     """Register to attend: remotely always confirmed; in person a seat, or the next place on the
     waiting list. Mails the person. Raises HalfDayNotFound or RegistrationClosed.
 
@@ -180,15 +167,15 @@ def register(half_day_id: int, details: AttendeeDetails) -> AttendeeResult:
             queue_mail(attendee, "waiting")
         else:
             queue_mail(attendee, "confirmed", videoconference_url=_claim_link_now(attendee))
-    return AttendeeResult(attendee)
+    return Placement(attendee)
 
 
-def _already_registered(attendee: Attendee) -> AttendeeResult:
+def _already_registered(attendee: Attendee) -> Placement:
     """Re-send a management link, unless the registration is seconds old (a double click)."""
     if ATTENDEES.is_double_submit(attendee):
-        return AttendeeResult(attendee, already_registered=True)
+        return Placement(attendee, already_registered=True)
     queue_mail(attendee, "manage_link")
-    return AttendeeResult(attendee, already_registered=True, link_resent=True)
+    return Placement(attendee, already_registered=True, link_resent=True)
 
 
 def _claim_link_now(attendee: Attendee) -> str | None:

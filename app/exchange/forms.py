@@ -27,7 +27,7 @@ from app.exchange.proposals.data import (
     topics,
 )
 from app.exchange.proposals.rules import arrival_choices, check_availability, departure_choices
-from app.formatting import clock_fr
+from app.formatting import clock_fr, count_fr
 from app.forms import Form, collapse_spaces, email_field, honeypot_empty
 
 CLOCK = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
@@ -99,7 +99,8 @@ def summary_length(form, field):
     length = len(field.data or "")
     if length > MAX_SUMMARY_LENGTH:
         raise ValidationError(
-            f"Le résumé ne peut dépasser 2\u00a0000 caractères : il en compte {length}."
+            f"Le résumé ne peut dépasser {count_fr(MAX_SUMMARY_LENGTH)} caractères : "
+            f"il en compte {length}."
         )
 
 
@@ -320,7 +321,7 @@ class DecisionForm(Form):
         validators=[
             Length(
                 max=MAX_MESSAGE_LENGTH,
-                message="Le message ne peut dépasser 2\u00a0000 caractères.",
+                message=f"Le message ne peut dépasser {count_fr(MAX_MESSAGE_LENGTH)} caractères.",
             ),
             text_block("Le message"),
         ],

@@ -10,7 +10,7 @@ from app.exchange.planning.edits import move_slot, place_contribution, remove_fr
 from app.exchange.planning.overview import grid, overview, version_of
 from app.exchange.planning.refusals import PlanningRefused
 from app.exchange.planning_forms import BuildForm, PublishForm, SlotForm
-from app.exchange.services import HalfDayNotFound, half_day_of_year, local_time, slots_of
+from app.exchange.services import half_day_of_year, local_time, slots_of
 from app.staff.access import coordinator_required
 
 blueprint = Blueprint(
@@ -21,13 +21,13 @@ blueprint = Blueprint(
 @blueprint.get("/<int:year>/agenda")
 @coordinator_required
 def agenda(year: int):
-    return _page(_half_day(year))
+    return _page(half_day_of_year(year))
 
 
 @blueprint.post("/<int:year>/agenda/construire")
 @coordinator_required
 def build(year: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     form = BuildForm()
     if not form.validate_on_submit():
         return _page(half_day, error="Le formulaire a expiré : rechargez la page.", status=422)
@@ -45,7 +45,7 @@ def build(year: int):
 @blueprint.post("/<int:year>/agenda/publier")
 @coordinator_required
 def publish(year: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     form = PublishForm()
     if not form.validate_on_submit():
         return _page(half_day, error=_first(form), status=422, publish_form=form)
@@ -65,7 +65,7 @@ def publish(year: int):
 def adjust(year: int, slot_id: int):
     """Move a contribution of the draft (`action=deplacer`, the default) or take it out
     (`action=retirer`)."""
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     action = request.form.get("action", "deplacer")
     try:
         if action == "retirer":
@@ -87,7 +87,7 @@ def adjust(year: int, slot_id: int):
 @blueprint.post("/<int:year>/agenda/propositions/<int:contribution_id>/placer")
 @coordinator_required
 def place(year: int, contribution_id: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     form = SlotForm().load_choices(half_day)
     if not form.validate_on_submit():
         return _page(half_day, error=form.first_error(), status=422)
@@ -104,7 +104,7 @@ def place(year: int, contribution_id: int):
 @blueprint.get("/<int:year>/agenda/versions/<int:number>")
 @coordinator_required
 def version(year: int, number: int):
-    half_day = _half_day(year)
+    half_day = half_day_of_year(year)
     found = version_of(half_day, number)
     if found is None:
         abort(404)
@@ -119,13 +119,6 @@ def version(year: int, number: int):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _half_day(year: int) -> HalfDay:
-    try:
-        return half_day_of_year(year)
-    except HalfDayNotFound:
-        abort(404)
 
 
 def _back(year: int):

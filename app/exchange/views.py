@@ -98,7 +98,7 @@ def register(year: int):
     except attendees.RegistrationClosed as closed:
         return _landing_page(half_day, form, error=str(closed), status=409)
     session["exchange_registration"] = {
-        "id": result.attendee_id,
+        "id": result.row_id,
         "already": result.already_registered,
         "resent": result.link_resent,
     }

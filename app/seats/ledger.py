@@ -35,6 +35,23 @@ DOUBLE_SUBMIT_WINDOW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
+class Placement:
+    """What placing a person decided: their row (new, or the one their address already held)."""
+
+    row: SeatRow
+    #: True when the address was already there: nothing new was created.
+    already_registered: bool = False
+    #: For someone already there: whether a fresh management link was mailed.
+    link_resent: bool = False
+
+    @property
+    def row_id(self) -> int:
+        """The row's id, from its identity key: the commit expired the row, and reading `row.id`
+        would reload it (three more round trips) just for its primary key."""
+        return sa.inspect(self.row).identity[0]
+
+
+@dataclass(frozen=True)
 class SeatCount:
     capacity: int
     confirmed: int = 0

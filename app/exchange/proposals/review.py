@@ -28,8 +28,9 @@ from app.exchange.proposals.data import (
     ProposalRefused,
 )
 from app.exchange.proposals.mails import queue
-from app.exchange.proposals.rules import review_refusal, thousands
+from app.exchange.proposals.rules import review_refusal
 from app.extensions import db
+from app.formatting import count_fr
 from app.staff import audit
 from app.staff.models import AuditEntry, StaffUser
 from app.tokens import TokenPurpose
@@ -148,7 +149,7 @@ def decide(contribution: Contribution, accepted: bool, message: str, actor: Staf
             )
         if len(message) > MAX_MESSAGE_LENGTH:
             raise ProposalRefused(
-                f"Le message ne peut dépasser {thousands(MAX_MESSAGE_LENGTH)} caractères.",
+                f"Le message ne peut dépasser {count_fr(MAX_MESSAGE_LENGTH)} caractères.",
                 "message",
             )
     except ProposalRefused:

@@ -18,7 +18,7 @@ from app.exchange.proposals.data import (
 )
 from app.exchange.services import call_is_open, local_time
 from app.extensions import db
-from app.formatting import clock_fr, datetime_fr
+from app.formatting import clock_fr, count_fr, datetime_fr
 
 
 def time_grid(half_day: HalfDay) -> list[time]:
@@ -84,7 +84,7 @@ def check(half_day: HalfDay, data: ProposalData) -> None:
         )
     if len(data.summary) > MAX_SUMMARY_LENGTH:
         raise ProposalRefused(
-            f"Le résumé ne peut dépasser {thousands(MAX_SUMMARY_LENGTH)} caractères.", "resume"
+            f"Le résumé ne peut dépasser {count_fr(MAX_SUMMARY_LENGTH)} caractères.", "resume"
         )
     if not valid_id(data.topic_id) or db.session.get(Topic, data.topic_id) is None:
         raise ProposalRefused("Choisissez un thème de la liste.", "theme")
@@ -138,11 +138,6 @@ def _plus(moment: time) -> time:
 def _minus(moment: time) -> time:
     total = _minutes(moment) - GRID_MINUTES
     return time(total // 60, total % 60)
-
-
-def thousands(number: int) -> str:
-    """2000 → "2 000" (French thousands, with a no-break space)."""
-    return f"{number:,}".replace(",", "\u00a0")
 
 
 def _same_title(a: str, b: str) -> bool:
