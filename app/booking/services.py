@@ -46,6 +46,10 @@ def _mail_promoted(registration: Registration) -> None:
     queue_mail(registration, "promoted", invitation="REQUEST")
 
 
+def _mail_link(registration: Registration) -> None:
+    queue_mail(registration, "link", invitation=seat_invitation(registration))
+
+
 #: The workshops' seats. The place and trainer the mails show are read in the locking round
 #: trip: no lazy loads while the row is locked and other registrations queue behind it.
 REGISTRATIONS = Ledger(
@@ -56,6 +60,7 @@ REGISTRATIONS = Ledger(
     not_found=WorkshopNotFound,
     proving_mails=frozenset({"booking/confirmed", "booking/waiting", "booking/promoted"}),
     on_promoted=_mail_promoted,
+    on_link_requested=_mail_link,
     accepts=lambda workshop: workshop.status is not WorkshopStatus.draft,
     promotes=lambda workshop: workshop.status is WorkshopStatus.published,
     load=(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer)),
@@ -107,20 +112,13 @@ def register(workshop_id: int, applicant: Applicant) -> Placement:
         reason = closed_reason(workshop)
         if reason:
             raise RegistrationClosed(reason)
-        registration, new = REGISTRATIONS.enter(workshop, _new_registration(workshop, applicant))
-        if not new:
-            return _already_registered(registration)
+        placement = REGISTRATIONS.enter(workshop, _new_registration(workshop, applicant))
+        if placement.already_registered:
+            return placement
+        registration = placement.row
         template = "confirmed" if registration.status is RegistrationStatus.confirmed else "waiting"
         queue_mail(registration, template, invitation=seat_invitation(registration))
-    return Placement(registration)
-
-
-def _already_registered(registration: Registration) -> Placement:
-    """Re-send a management link, unless the registration is seconds old (a double click)."""
-    if REGISTRATIONS.is_double_submit(registration):
-        return Placement(registration, already_registered=True)
-    queue_mail(registration, "link", invitation=seat_invitation(registration))
-    return Placement(registration, already_registered=True, link_resent=True)
+    return placement
 
 
 def add_walk_in(workshop_id: int, applicant: Applicant) -> Placement:

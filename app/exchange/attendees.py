@@ -62,6 +62,7 @@ ATTENDEES = Ledger(
         {"exchange/attendee_confirmed", "exchange/attendee_waiting", "exchange/attendee_promoted"}
     ),
     on_promoted=_mail_promoted,
+    on_link_requested=lambda attendee: queue_mail(attendee, "manage_link"),
     load=(joinedload(HalfDay.site),),
 )
 
@@ -160,22 +161,15 @@ def register(half_day_id: int, details: AttendeeDetails) -> Placement:
             organisation=details.organisation,
             mode=details.mode,
         )
-        attendee, new = ATTENDEES.enter(half_day, new_attendee)
-        if not new:
-            return _already_registered(attendee)
+        placement = ATTENDEES.enter(half_day, new_attendee)
+        if placement.already_registered:
+            return placement
+        attendee = placement.row
         if attendee.status is AttendeeStatus.waiting:
             queue_mail(attendee, "waiting")
         else:
             queue_mail(attendee, "confirmed", videoconference_url=_claim_link_now(attendee))
-    return Placement(attendee)
-
-
-def _already_registered(attendee: Attendee) -> Placement:
-    """Re-send a management link, unless the registration is seconds old (a double click)."""
-    if ATTENDEES.is_double_submit(attendee):
-        return Placement(attendee, already_registered=True)
-    queue_mail(attendee, "manage_link")
-    return Placement(attendee, already_registered=True, link_resent=True)
+    return placement
 
 
 def _claim_link_now(attendee: Attendee) -> str | None:

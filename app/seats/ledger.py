@@ -97,6 +97,8 @@ class Ledger:
     proving_mails: frozenset[str] = frozenset()
     #: Queues the mail of a person promoted from the waiting list (or admitted).
     on_promoted: Callable[[SeatRow], None] = _nothing
+    #: Queues a fresh management link for someone whose address already holds a row.
+    on_link_requested: Callable[[SeatRow], None] = _nothing
     #: Whether the holder may be locked and counted at all (a draft workshop may not).
     accepts: Callable[[object], bool] = _yes
     #: Whether freed seats go to the waiting list on their own (a cancelled workshop's do not).
@@ -174,13 +176,14 @@ class Ledger:
 
     # --- deciding -------------------------------------------------------------------------------
 
-    def enter(self, holder, row: SeatRow) -> tuple[SeatRow, bool]:
+    def enter(self, holder, row: SeatRow) -> Placement:
         """Add a new row under the lock: a seat when one is free (or none is needed), else the
-        next place on the waiting list. Returns (the row, True); when the address already holds
-        a row here, (that row, False) and nothing is added."""
+        next place on the waiting list; the caller mails the person. When the address already
+        holds a row here, nothing is added: that row, `already_registered`, with a fresh link
+        mailed (`on_link_requested`) unless the row is seconds old (a double click)."""
         count, existing_id = self.count_and_find(holder, row.email)
         if existing_id is not None:
-            return db.session.get(self.row, existing_id), False
+            return self._already_there(db.session.get(self.row, existing_id))
         race_pause()
         if row.takes_seat and count.full:
             row.status = self.row.Status.waiting
@@ -195,12 +198,15 @@ class Ledger:
             # Only reachable without the lock: another request took the same address. The
             # whole transaction is void (PostgreSQL aborts it), so no savepoint would save it.
             db.session.rollback()
-            return self.active(holder.id, row.email), False
-        return row, True
+            return self._already_there(self.active(holder.id, row.email))
+        return Placement(row)
 
-    def is_double_submit(self, row: SeatRow) -> bool:
-        """Whether the row is seconds old: the person clicked twice, their mail is on its way."""
-        return now() - row.created_at < DOUBLE_SUBMIT_WINDOW
+    def _already_there(self, row: SeatRow) -> Placement:
+        if now() - row.created_at < DOUBLE_SUBMIT_WINDOW:
+            # The person clicked twice: their first mail is on its way.
+            return Placement(row, already_registered=True)
+        self.on_link_requested(row)
+        return Placement(row, already_registered=True, link_resent=True)
 
     def withdraw(self, row: SeatRow) -> bool:
         """Cancel the row and close the gap it leaves in the waiting list. Returns whether it held
