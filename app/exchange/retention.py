@@ -44,6 +44,9 @@ def anonymise_due() -> RetentionReport:
             )
         )
     )
+    if not people and not proposals:
+        db.session.rollback()
+        return report
     for person in people:
         person.first_name, person.last_name = ANONYMOUS_FIRST_NAME, ANONYMOUS_LAST_NAME
     for proposal in proposals:
