@@ -174,6 +174,46 @@ def test_free_text_ignores_accents_and_case(client, catalogue, q, expected):
     assert listed(client, f"/ateliers?q={quote(q)}") == [catalogue[name] for name in expected]
 
 
+@pytest.mark.parametrize(
+    "q, expected",
+    [
+        # the site (a teacher types the town, with or without its accent)
+        ("Péronne", ["tablets_peronne"]),
+        ("peronne", ["tablets_peronne"]),
+        ("PERONNE", ["tablets_peronne"]),
+        ("abbeville", ["tbi_abbeville", "resources_abbeville"]),
+        # the topic, whatever the title says
+        ("tablettes", ["tablets_peronne", "tablets_amiens"]),
+        ("TBI", ["tbi_abbeville"]),
+        # the trainer
+        ("helene", ["tbi_abbeville"]),
+        ("Hélène Lefèvre", ["tbi_abbeville"]),
+        ("dumont", ["ent_amiens", "tablets_peronne", "tablets_amiens", "resources_abbeville"]),
+        # every word must match, each in any of them
+        ("tablette amiens", ["tablets_amiens"]),
+        ("ent abbeville", ["resources_abbeville"]),
+        ("peronne expert", []),
+    ],
+)
+def test_free_text_finds_the_site_topic_and_trainer(client, catalogue, q, expected):
+    from urllib.parse import quote
+
+    tbi = db.session.get(Workshop, catalogue["tbi_abbeville"])
+    tbi.trainer = Trainer(first_name="Hélène", last_name="Lefèvre", email="helene@ac-amiens.fr")
+    db.session.commit()
+    assert listed(client, f"/ateliers?q={quote(q)}") == [catalogue[name] for name in expected]
+
+
+def test_free_text_finds_the_town_of_a_site(client, make_site, make_workshop):
+    site = make_site(slug="site-nord", name="Site nord")
+    site.city = "Saint-Quentin-en-Tourmont"
+    db.session.commit()
+    there = make_workshop(site=site, title="Atelier TBI")
+    make_workshop(title="Atelier TBI")
+
+    assert listed(client, "/ateliers?q=tourmont") == [there.id]
+
+
 def test_percent_and_underscore_are_literal(client, make_workshop):
     percent = make_workshop(title="Réussir à 100% avec le TBI")
     thousand = make_workshop(title="1000 idées pour l'ENT")

@@ -8,7 +8,16 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
-from app.catalog.models import Level, Room, Site, Topic, Workshop, WorkshopStatus, search_key
+from app.catalog.models import (
+    Level,
+    Room,
+    Site,
+    Topic,
+    Trainer,
+    Workshop,
+    WorkshopStatus,
+    search_key,
+)
 from app.clock import now
 from app.extensions import db
 
@@ -62,8 +71,13 @@ class CatalogFilters:
         return {key: value for key, value in args.items() if value}
 
 
-def upcoming_workshops(filters: CatalogFilters = CatalogFilters()) -> list[Workshop]:
-    """Published workshops not yet started, by date, with room, site, topic and trainer loaded."""
+def upcoming_workshops(
+    filters: CatalogFilters = CatalogFilters(), *, known_sites=None, known_topics=None
+) -> list[Workshop]:
+    """Published workshops not yet started, by date, with room, site, topic and trainer loaded.
+
+    `known_sites` and `known_topics`: the lists the caller already read, if any (the text search
+    reads their names)."""
     query = (
         sa.select(Workshop)
         .join(Workshop.room)
@@ -86,10 +100,43 @@ def upcoming_workshops(filters: CatalogFilters = CatalogFilters()) -> list[Works
     if filters.month:
         start, end = _month_bounds(*filters.month)
         query = query.where(Workshop.starts_at >= start, Workshop.starts_at < end)
-    for word in search_key(filters.text).split():
-        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(Workshop.search_text.like(pattern, escape="\\"))
+    words = search_key(filters.text).split()
+    if words:
+        names = _SearchNames(
+            sites=[(s.id, search_key(f"{s.name} {s.city}")) for s in known_sites or sites()],
+            topics=[(t.id, search_key(t.name)) for t in known_topics or topics()],
+            trainers=[
+                (t.id, search_key(t.full_name)) for t in db.session.scalars(sa.select(Trainer))
+            ],
+        )
+        for word in words:
+            query = query.where(_matches(word, names))
     return list(db.session.scalars(query).unique())
+
+
+@dataclass(frozen=True)
+class _SearchNames:
+    """(id, folded name) of every site (with its town), topic and trainer."""
+
+    sites: list[tuple[int, str]]
+    topics: list[tuple[int, str]]
+    trainers: list[tuple[int, str]]
+
+
+def _matches(word: str, names: _SearchNames):
+    """A workshop whose title or description holds `word` (folded), or whose topic, site, town
+    or trainer does. The names are few: they are folded here, the same way on every database
+    (SQLite has no accent folding), and the search becomes a choice among their ids."""
+    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    topic_ids = [row_id for row_id, name in names.topics if word in name]
+    site_ids = [row_id for row_id, name in names.sites if word in name]
+    trainer_ids = [row_id for row_id, name in names.trainers if word in name]
+    return sa.or_(
+        Workshop.search_text.like(pattern, escape="\\"),
+        Workshop.topic_id.in_(topic_ids),
+        Room.site_id.in_(site_ids),
+        Workshop.trainer_id.in_(trainer_ids),
+    )
 
 
 def _month_bounds(year: int, month: int) -> tuple[datetime, datetime]:

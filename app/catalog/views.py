@@ -25,7 +25,7 @@ def workshops():
 def _catalogue(template: str):
     sites, topics = services.sites(), services.topics()
     filters = services.CatalogFilters.from_args(request.args, sites=sites, topics=topics)
-    workshops = services.upcoming_workshops(filters)
+    workshops = services.upcoming_workshops(filters, known_sites=sites, known_topics=topics)
     return render_template(
         template,
         filters=filters,
