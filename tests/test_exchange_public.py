@@ -257,8 +257,8 @@ def test_the_call_closes_at_its_deadline_even_before_the_state_changes(
     assert "/proposer" not in text(client.get(URL))
 
 
-@pytest.mark.parametrize("year", ["2030", "1999", "99999999999999999999", "0"])
-def test_an_unknown_year_is_not_found(client, make_half_day, year):
+@pytest.mark.parametrize("year", ["1999", "99999999999999999999", "0"])
+def test_an_impossible_year_is_not_found(client, make_half_day, year):
     make_half_day()
     for url in (
         f"/rencontres/{year}",
@@ -268,6 +268,66 @@ def test_an_unknown_year_is_not_found(client, make_half_day, year):
         response = client.get(url)
         assert response.status_code == 404, url
         assert "Page introuvable" in text(response)
+
+
+def test_a_year_without_a_half_day_says_so(client, make_half_day):
+    """A teacher who types next year's address learns there is none yet, and where the next
+    one is: not "page introuvable"."""
+    make_half_day()
+    response = client.get("/rencontres/2030")
+    assert response.status_code == 200
+    page = text(response)
+    assert "Page introuvable" not in page
+    assert "<h1>Rencontres TICE 2030–2031</h1>" in page
+    assert "Aucune demi-journée d'échanges n'est annoncée pour l'année scolaire 2030–2031" in page
+    assert (
+        '<a href="/rencontres/2025">Rencontres TICE 2025-2026</a>, le mercredi 20 mai 2026' in page
+    )
+    # its calendar and programme do not exist
+    assert client.get("/rencontres/2030.ics").status_code == 404
+    assert client.get("/rencontres/2030/programme.pdf").status_code == 404
+
+
+def test_no_half_day_at_all(client, clock):
+    page = text(client.get("/rencontres/2030"))
+    assert "Aucune demi-journée d'échanges n'est annoncée" in page
+    assert "/rencontres/20" not in page.split("</h1>")[1]
+
+
+def test_rencontres_leads_to_the_next_half_day(client, make_half_day, clock):
+    clock.set(datetime(2025, 10, 1, 8, 0, tzinfo=UTC))
+    make_half_day(2025)  # 20 May 2026
+    make_half_day(2026)  # 20 May 2027
+    response = client.get("/rencontres")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/rencontres/2025"
+    # the day after the 2025 one, the 2026 one; after the last, the last
+    clock.set(datetime(2026, 5, 21, 8, 0, tzinfo=UTC))
+    assert client.get("/rencontres").headers["Location"] == "/rencontres/2026"
+    clock.set(datetime(2027, 9, 1, 8, 0, tzinfo=UTC))
+    assert client.get("/rencontres").headers["Location"] == "/rencontres/2026"
+
+
+def test_rencontres_without_any_half_day_is_this_years_page(client, clock):
+    clock.set(datetime(2027, 1, 10, 8, 0, tzinfo=UTC))
+    response = client.get("/rencontres", follow_redirects=True)
+    assert response.request.path == "/rencontres/2026"
+    assert response.status_code == 200
+    assert "Aucune demi-journée d'échanges n'est annoncée pour l'année scolaire 2026–2027" in text(
+        response
+    )
+
+
+@pytest.mark.parametrize("url", ["/", "/ateliers"])
+def test_the_home_page_and_the_catalogue_link_the_next_half_day(client, make_half_day, clock, url):
+    assert "/rencontres" not in text(client.get(url))  # none yet: no link
+    make_half_day()
+    page = text(client.get(url))
+    assert '<a href="/rencontres/2025">programme et inscription</a>' in page
+    assert "<strong>Rencontres TICE 2025-2026</strong>" in page
+    assert "le mercredi 20 mai 2026 à Amiens" in page
+    clock.set(datetime(2026, 5, 20, 15, 1, tzinfo=UTC))  # 17:01 in Paris: it is over
+    assert "/rencontres/2025" not in text(client.get(url))
 
 
 def test_the_published_agenda_by_time_then_room(client, published):

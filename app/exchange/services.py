@@ -43,6 +43,21 @@ def half_day_of_year(year: int) -> HalfDay:
     return half_day
 
 
+def upcoming_half_day() -> HalfDay | None:
+    """The next half-day not yet over, whatever its state (from its creation, its page is public:
+    the call for proposals, then the agenda), or None."""
+    return db.session.scalar(
+        sa.select(HalfDay).where(HalfDay.ends_at > now()).order_by(HalfDay.starts_at).limit(1)
+    )
+
+
+def current_half_day() -> HalfDay | None:
+    """The half-day a visitor of `/rencontres` looks for: the next one, else the latest past."""
+    return upcoming_half_day() or db.session.scalar(
+        sa.select(HalfDay).order_by(HalfDay.starts_at.desc()).limit(1)
+    )
+
+
 def lock_half_day(half_day_id: int) -> HalfDay:
     """Begin a write transaction and lock the half-day row before anything is read or counted:
     seats, proposals, the agenda and the settings all change under this one lock.

@@ -1,6 +1,9 @@
 """Public pages of the exchange half-day: the landing page, the agenda by time and room, its PDF and
 calendar feed, registration to attend and its management page."""
 
+from datetime import datetime
+from typing import NamedTuple
+
 from flask import (
     Blueprint,
     Response,
@@ -19,7 +22,7 @@ from app.calendars.services import subscription_links
 from app.exchange import attendee_mails, attendees, calendar, published, services
 from app.exchange.attendee_forms import MODE_VALUES, AttendeeForm, ModeForm
 from app.extensions import limiter
-from app.formatting import school_year_label
+from app.formatting import current_school_year, school_year_label
 from app.forms import normalise_email
 
 blueprint = Blueprint("exchange", __name__, template_folder="templates")
@@ -32,9 +35,49 @@ def _email_key() -> str:
 # --- the landing page and the agenda --------------------------------------------------------------
 
 
+@blueprint.get("/rencontres")
+def current():
+    """The half-day of the moment (its year changes: a temporary redirect)."""
+    half_day = services.current_half_day()
+    year = half_day.school_year if half_day else current_school_year()
+    return redirect(url_for(".half_day", year=year))
+
+
 @blueprint.get("/rencontres/<int:year>")
 def half_day(year: int):
-    return _landing_page(services.half_day_of_year(year), AttendeeForm())
+    try:
+        half_day = services.half_day_of_year(year)
+    except services.HalfDayNotFound:
+        if not services.FIRST_YEAR <= year <= services.LAST_YEAR:
+            raise
+        return render_template(
+            "exchange/public_none.html",
+            year_label=school_year_label(year),
+            upcoming=services.upcoming_half_day(),
+        )
+    return _landing_page(half_day, AttendeeForm())
+
+
+@blueprint.app_context_processor
+def _announcement():
+    """`next_half_day()` in every template: the next half-day's title, day and page, for the
+    catalogue to announce it (the catalogue sits below this package and cannot ask for it)."""
+
+    def next_half_day() -> Announcement | None:
+        upcoming = services.upcoming_half_day()
+        if upcoming is None:
+            return None
+        url = url_for("exchange.half_day", year=upcoming.school_year)
+        return Announcement(upcoming.title, upcoming.starts_at, upcoming.site.name, url)
+
+    return {"next_half_day": next_half_day}
+
+
+class Announcement(NamedTuple):
+    title: str
+    starts_at: datetime
+    town: str
+    url: str
 
 
 def _landing_page(half_day, form: AttendeeForm, *, error: str | None = None, status: int = 200):
