@@ -214,6 +214,31 @@ def test_free_text_finds_the_town_of_a_site(client, make_site, make_workshop):
     assert listed(client, "/ateliers?q=tourmont") == [there.id]
 
 
+@pytest.mark.parametrize(
+    "query, summary",
+    [
+        ("", "Filtrer les ateliers</summary>"),
+        (
+            "?site=peronne",
+            'Filtrer les ateliers <span class="filters-count">(1 filtre actif)</span>',
+        ),
+        (
+            "?site=peronne&q=tablette&niveau=expert",
+            'Filtrer les ateliers <span class="filters-count">(3 filtres actifs)</span>',
+        ),
+        ("?site=inconnu", "Filtrer les ateliers</summary>"),  # an unknown value filters nothing
+    ],
+)
+def test_the_filters_fold_under_a_summary_that_counts_them(client, catalogue, query, summary):
+    """Closed in the page (a phone's first screen shows workshops); forms.js opens it on a wider
+    screen. The browser journey (tests/test_journey_teacher.py) shows both."""
+    body = client.get("/ateliers" + query).get_data(as_text=True)
+    assert '<details class="filters-fold" data-open-wide>' in body
+    assert summary in body
+    details = body.split('<details class="filters-fold"')[1].split("</details>")[0]
+    assert 'role="search"' in details and 'name="q"' in details
+
+
 def test_percent_and_underscore_are_literal(client, make_workshop):
     percent = make_workshop(title="Réussir à 100% avec le TBI")
     thousand = make_workshop(title="1000 idées pour l'ENT")

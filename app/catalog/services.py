@@ -62,7 +62,14 @@ class CatalogFilters:
 
     @property
     def active(self) -> bool:
-        return bool(self.site or self.level or self.topic or self.month or self.text)
+        return bool(self.active_count)
+
+    @property
+    def active_count(self) -> int:
+        """How many filters narrow the list (the folded filters say it)."""
+        return sum(
+            bool(value) for value in (self.site, self.level, self.topic, self.month, self.text)
+        )
 
     def as_args(self) -> dict[str, str]:
         args = {"site": self.site, "theme": self.topic, "q": self.text or None}

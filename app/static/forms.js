@@ -9,6 +9,10 @@
   document.querySelectorAll('[data-print]').forEach(function (button) {
     button.addEventListener('click', function () { window.print(); });
   });
+  // Folded on a phone, open on a wider screen (the catalogue's filters).
+  if (window.matchMedia('(min-width: 40rem)').matches) {
+    document.querySelectorAll('details[data-open-wide]').forEach(function (details) { details.open = true; });
+  }
   document.querySelectorAll('form[data-once]').forEach(function (form) {
     form.addEventListener('submit', function () {
       var button = form.querySelector('button[type=submit]');
