@@ -677,7 +677,7 @@ CLOSED = [
     ),
     (
         lambda clock: {"starts_in": timedelta(minutes=-30)},  # under way
-        "Cet atelier a déjà eu lieu : les inscriptions sont fermées.",
+        "Cet atelier est en cours : les inscriptions sont fermées.",
     ),
 ]
 
@@ -696,6 +696,26 @@ def test_closed_registration(client, make_workshop, clock, fields, reason):
     assert response.status_code == 409
     assert reason in text(response)
     assert_nothing_written()
+
+
+@pytest.mark.parametrize(
+    "starts_in, says",
+    [
+        (timedelta(minutes=-30), "Cet atelier est en cours"),  # started, not ended
+        (timedelta(days=-1), "Cet atelier a déjà eu lieu"),
+    ],
+    ids=["running", "past"],
+)
+def test_a_started_workshop_counts_no_seats(client, make_workshop, starts_in, says):
+    """A teacher opening the page of a workshop under way reads that it is, and no seat count
+    beside it."""
+    workshop = make_workshop(capacity=10, starts_in=starts_in)
+    page = text(client.get(f"/ateliers/{workshop.id}"))
+    assert says in page
+    assert "places restantes" not in page and "<dt>Places</dt>" not in page
+    assert "S'inscrire" not in page
+    future = make_workshop(capacity=10)
+    assert "10 places restantes" in text(client.get(f"/ateliers/{future.id}"))
 
 
 def test_deadline_passing_between_the_page_and_the_post(client, make_workshop, clock):

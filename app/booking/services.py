@@ -87,6 +87,11 @@ def public_workshop(workshop_id: int) -> Workshop:
     return workshop
 
 
+def has_started(workshop: Workshop) -> bool:
+    """Under way or over: its page no longer counts seats."""
+    return now() >= workshop.starts_at
+
+
 def closed_reason(workshop: Workshop) -> str | None:
     """Why registration is closed now, in French, or None when it is open."""
     moment = now()
@@ -94,8 +99,10 @@ def closed_reason(workshop: Workshop) -> str | None:
         return "Cet atelier a été annulé : les inscriptions sont fermées."
     if workshop.status is not WorkshopStatus.published:
         return "Cet atelier n'est pas ouvert aux inscriptions."
-    if moment >= workshop.starts_at:
+    if moment >= workshop.ends_at:
         return "Cet atelier a déjà eu lieu : les inscriptions sont fermées."
+    if moment >= workshop.starts_at:
+        return "Cet atelier est en cours : les inscriptions sont fermées."
     if moment >= workshop.closes_at:
         return "La date limite d'inscription à cet atelier est passée."
     return None

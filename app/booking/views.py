@@ -45,6 +45,7 @@ def render_workshop_page(workshop_id: int, form, *, error: str | None = None, st
         workshop=workshop,
         seats=services.REGISTRATIONS.count(workshop),
         closed_reason=services.closed_reason(workshop),
+        started=services.has_started(workshop),
         form=form,
         error=error,
     )
