@@ -169,3 +169,33 @@ def test_tokens_are_stored_only_as_digests(make_workshop, applicant):
 def test_forged_tokens_open_nothing(app, secret):
     with pytest.raises(services.RegistrationNotFound):
         services.registration_for_token(secret)
+
+
+def test_a_waiting_person_leaves_the_list_with_the_button_their_mail_names(
+    client, make_workshop, applicant
+):
+    """The waiting-list mail says to choose « Quitter la liste d'attente »; the page has that
+    button (not « Annuler mon inscription »), and so do the confirmation page and its answer."""
+    import html
+
+    workshop = make_workshop(capacity=1)
+    services.register(workshop.id, applicant(1))
+    services.register(workshop.id, applicant(2))
+    mail = outbox("waiting")[0]
+    assert "« Quitter la liste d'attente »" in mail.body_text
+    assert "« Quitter la liste d'attente »" in html.unescape(mail.body_html)
+    secret = manage_secret(mail)
+
+    page = html.unescape(client.get(f"/inscription/{secret}").get_data(as_text=True))
+    assert f'href="/inscription/{secret}/annuler">Quitter la liste d\'attente</a>' in page
+    assert "Annuler mon inscription" not in page
+    confirm = html.unescape(client.get(f"/inscription/{secret}/annuler").get_data(as_text=True))
+    assert "<h1>Quitter la liste d'attente ?</h1>" in confirm
+    assert "Oui, quitter la liste d'attente" in confirm and "Oui, annuler" not in confirm
+    answer = client.post(f"/inscription/{secret}/annuler", follow_redirects=True)
+    assert "Vous avez quitté la liste d'attente." in html.unescape(answer.get_data(as_text=True))
+
+    # a confirmed seat keeps its own words
+    seat = manage_secret(outbox("confirmed")[0])
+    page = html.unescape(client.get(f"/inscription/{seat}").get_data(as_text=True))
+    assert "Annuler mon inscription</a>" in page and "Quitter la liste d'attente" not in page

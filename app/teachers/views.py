@@ -11,6 +11,7 @@ from app.attendance import certificates
 from app.attendance.services import session_closed
 from app.booking import feeds, services
 from app.booking.forms import CorrectionForm
+from app.booking.models import RegistrationStatus
 from app.calendars.http import ics_response
 from app.extensions import limiter
 
@@ -133,8 +134,13 @@ def confirm_cancel(token: str):
 
 @blueprint.post("/inscription/<token>/annuler")
 def cancel(token: str):
+    was_waiting = services.registration_for_token(token).status is RegistrationStatus.waiting
     services.cancel(token)
-    flash("Votre inscription est annulée. Un courriel de confirmation vous a été envoyé.")
+    flash(
+        "Vous avez quitté la liste d'attente. Un courriel de confirmation vous a été envoyé."
+        if was_waiting
+        else "Votre inscription est annulée. Un courriel de confirmation vous a été envoyé."
+    )
     return redirect(url_for(".manage", token=token), code=303)
 
 
