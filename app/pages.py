@@ -1,9 +1,10 @@
-"""Public pages that belong to no feature: privacy notice, accessibility statement, health."""
+"""Public pages that belong to no feature: privacy notice, accessibility statement, the icon,
+health."""
 
 import contextlib
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, render_template, url_for
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from app import heartbeat
@@ -24,6 +25,12 @@ def privacy():
 @blueprint.get("/accessibilite")
 def accessibility():
     return render_template("pages/accessibility.html")
+
+
+@blueprint.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page says: the icon every page links."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 #: How long /sante waits for SQLite's write lock before saying the database cannot write.

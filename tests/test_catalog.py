@@ -704,3 +704,17 @@ def test_unknown_page_is_a_french_404(client, app):
     response = client.get("/nulle-part")
     assert response.status_code == 404
     assert "Page introuvable" in text(response)
+
+
+def test_every_page_has_an_icon_and_favicon_ico_leads_to_it(client):
+    """Browsers ask for /favicon.ico on their own: it answers, with the icon the pages link."""
+    page = client.get("/ateliers").get_data(as_text=True)
+    linked = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)
+    assert linked and linked[1].startswith("/static/favicon.svg?v=")
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["Location"] == html.unescape(linked[1])
+    with client.get(response.headers["Location"]) as icon:
+        assert icon.status_code == 200
+        assert icon.mimetype == "image/svg+xml"
+        assert icon.get_data(as_text=True).startswith("<svg")

@@ -886,6 +886,13 @@ def test_data_export(client, make_workshop):
     assert person["statut"] == "Inscription confirmée"
     assert data["atelier"]["titre"] == workshop.title
     assert written()[0] == 1
+    # the page's link says what the file is, in a teacher's words
+    page = text(client.get(f"/inscription/{secret}"))
+    assert (
+        f'<a href="/inscription/{secret}/donnees">Télécharger toutes mes données (un fichier '
+        "texte au format JSON, lisible par un programme)</a>"
+    ) in page
+    assert "(JSON)" not in page
 
 
 def test_a_cancelled_registration_link_corrects_nothing_and_makes_no_feed_link(

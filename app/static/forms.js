@@ -6,6 +6,17 @@
   var summary = document.querySelector('[data-focus-invalid] [aria-invalid="true"]') ||
     document.getElementById('erreurs');
   if (summary) { summary.focus(); }
+  // A link of the error summary shows its whole field (label, hint, message), not only the
+  // input at the top edge of the screen.
+  document.querySelectorAll('.error-summary a[href^="#"]').forEach(function (link) {
+    link.addEventListener('click', function (event) {
+      var target = document.getElementById(link.getAttribute('href').slice(1));
+      if (!target) { return; }
+      event.preventDefault();
+      (target.closest('.field') || target).scrollIntoView({ block: 'start' });
+      target.focus({ preventScroll: true });
+    });
+  });
   document.querySelectorAll('[data-print]').forEach(function (button) {
     button.addEventListener('click', function () { window.print(); });
   });
