@@ -214,7 +214,7 @@ def test_catalogue_workshop_and_registration_fit_phone_and_tablet_screens(
 
     phone = new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     phone.goto("/")
-    expect(phone.get_by_role("button", name="Filtrer")).to_be_visible()
+    expect(phone.get_by_text("Filtrer les ateliers", exact=True)).to_be_visible()  # folded
     assert_no_horizontal_scroll(phone, "home page on a phone")
     assert_content_clear_of_header_and_footer(phone, "home-phone")
     look(phone, "home-phone")
