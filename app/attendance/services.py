@@ -69,6 +69,33 @@ class Roster:
         return sum(1 for m in self.marks.values() if m.presence is Presence.present)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """The figures at the top of the check-in page."""
+
+    #: Confirmed seats and walk-ins: the people the sheet lists.
+    expected: int
+    present: int
+    absent: int
+    #: Expected people without a mark yet.
+    unmarked: int
+    walk_ins: int
+    waiting: int
+
+
+def counts(roster: Roster) -> Counts:
+    """The figures at the top of the check-in page (an undone mark counts as unmarked)."""
+    presences = [roster.presence(r) for r in roster.expected]
+    return Counts(
+        expected=len(roster.expected),
+        present=roster.present_count,
+        absent=sum(1 for m in roster.marks.values() if m.presence is Presence.absent),
+        unmarked=presences.count(None),
+        walk_ins=len(roster.walk_ins),
+        waiting=len(roster.waiting),
+    )
+
+
 def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]]:
     """(upcoming, past) sessions this account may see, with their counts: three queries."""
     start_of_today = now() - timedelta(hours=12)
@@ -158,6 +185,8 @@ def _counts(workshop_ids: list[int]) -> dict[int, SessionCounts]:
         .group_by(Attendance.workshop_id, Attendance.presence)
     )
     for workshop_id, presence, count in marks:
+        if presence is None:  # an undone mark
+            continue
         setattr(counts.setdefault(workshop_id, SessionCounts()), presence.value, count)
     return counts
 
