@@ -113,7 +113,7 @@ def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]
         .limit(PAST_SESSIONS_SHOWN)
     ).all()
     counts = _counts([w.id for w in (*upcoming, *past)])
-    closed = _closed_ids([w.id for w in (*upcoming, *past)])
+    closed = closed_ids([w.id for w in (*upcoming, *past)])
     return (
         [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in upcoming],
         [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in past],
@@ -191,7 +191,8 @@ def _counts(workshop_ids: list[int]) -> dict[int, SessionCounts]:
     return counts
 
 
-def _closed_ids(workshop_ids: list[int]) -> set[int]:
+def closed_ids(workshop_ids: list[int]) -> set[int]:
+    """Those of these sessions their trainer closed."""
     if not workshop_ids:
         return set()
     return set(
