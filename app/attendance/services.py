@@ -5,7 +5,7 @@ Reads only; check-in, sheets and the follow-up have their own modules. Every lis
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -16,7 +16,7 @@ from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import valid_id
 from app.extensions import db
-from app.formatting import by_name
+from app.formatting import PARIS, by_name, to_paris
 from app.staff.access import visible_workshops
 from app.staff.models import StaffUser
 
@@ -38,6 +38,8 @@ class SessionLine:
     workshop: Workshop
     counts: SessionCounts
     closed: bool
+    #: It takes place today (in Paris): the trainer's day, set apart at the top of the list.
+    today: bool = False
 
 
 @dataclass
@@ -97,8 +99,11 @@ def counts(roster: Roster) -> Counts:
 
 
 def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]]:
-    """(upcoming, past) sessions this account may see, with their counts: three queries."""
-    start_of_today = now() - timedelta(hours=12)
+    """(upcoming, past) sessions this account may see, with their counts: three queries.
+
+    Upcoming holds every session of today (Paris), over or not, marked `today`, first."""
+    today = to_paris(now()).date()
+    start_of_today = datetime.combine(today, time(0), tzinfo=PARIS)
     base = (
         visible_workshops(user)
         .where(Workshop.status != WorkshopStatus.draft)
@@ -115,7 +120,15 @@ def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]
     counts = _counts([w.id for w in (*upcoming, *past)])
     closed = closed_ids([w.id for w in (*upcoming, *past)])
     return (
-        [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in upcoming],
+        [
+            SessionLine(
+                w,
+                counts.get(w.id, SessionCounts()),
+                w.id in closed,
+                today=to_paris(w.starts_at).date() == today,
+            )
+            for w in upcoming
+        ],
         [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in past],
     )
 
