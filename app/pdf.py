@@ -33,11 +33,17 @@ def _fetcher_class():
     return StaticOnlyFetcher
 
 
-def render_pdf(html: str) -> bytes:
-    """The PDF of an HTML page whose `/static/…` links resolve to files in app/static."""
+def render_document(html: str):
+    """The laid-out pages (a WeasyPrint Document: `.pages`, `.write_pdf()`) of an HTML page
+    whose `/static/…` links resolve to files in app/static."""
     from weasyprint import HTML
 
     html = html.replace('="/static/', f'="{STATIC_DIR.as_uri()}/')
     return HTML(
         string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=_fetcher_class()()
-    ).write_pdf()
+    ).render()
+
+
+def render_pdf(html: str) -> bytes:
+    """The PDF of an HTML page whose `/static/…` links resolve to files in app/static."""
+    return render_document(html).write_pdf()

@@ -332,28 +332,36 @@ def pdf_text(data: bytes) -> str:
 
 
 def qr_payloads(data: bytes, tmp_path) -> list[str]:
-    """Every QR code of every page, decoded by zbar from a 150 dpi rendering."""
+    """Every QR code of every page, decoded by zbar from 150 and 200 dpi renderings (zbar, which
+    scans a whole page at once, can miss one code of a dozen at one resolution; a phone frames
+    one code at a time)."""
     require(
         bool(shutil.which("zbarimg") and shutil.which("pdftoppm")),
         "zbarimg or pdftoppm missing: apt-get install zbar-tools poppler-utils",
     )
     pdf = tmp_path / "affiche.pdf"
     pdf.write_bytes(data)
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=120
-    )
-    pages = sorted(str(path) for path in tmp_path.glob("page*.png"))
-    assert pages
-    result = subprocess.run(["zbarimg", "--raw", "-q", *pages], capture_output=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return sorted(result.stdout.decode("utf-8").splitlines())
+    found = set()
+    for dpi in ("150", "200"):
+        prefix = tmp_path / f"page-{dpi}"
+        subprocess.run(
+            ["pdftoppm", "-r", dpi, "-png", str(pdf), str(prefix)], check=True, timeout=120
+        )
+        pages = sorted(str(path) for path in tmp_path.glob(f"page-{dpi}*.png"))
+        assert pages
+        result = subprocess.run(
+            ["zbarimg", "--raw", "-q", *pages], capture_output=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        found.update(result.stdout.decode("utf-8").splitlines())
+    return sorted(found)
 
 
 def test_poster_qr_codes_decode_to_each_workshop_and_the_catalogue(
     scene, sites, make_workshop, tmp_path
 ):
     listed, _ = scene
-    # Enough workshops to flow onto a second page.
+    # Ten workshops: two a row, each with its code, still one page.
     extra = [
         make_workshop(
             site=sites["amiens"],
@@ -371,15 +379,65 @@ def test_poster_qr_codes_decode_to_each_workshop_and_the_catalogue(
         + [f"{BASE}/ateliers?site=amiens&source=affiche"]
     )
     assert qr_payloads(data, tmp_path) == expected
-    assert len(list(tmp_path.glob("page*.png"))) >= 2
+    assert pdf_pages(data) == 1
     text = " ".join(pdf_text(data).split())
     for workshop in amiens:
         assert workshop.title in text
     assert "Ateliers TICE – site d'Amiens" in text and "du 1er mars au 30 avril 2026" in text
     assert "45 rue Saint-Leu, 80026 Amiens" in text
-    assert "(suite)" in text and "Page 2 sur" in text
     assert "Niveau expert" in text and "mercredi 11 mars 2026".capitalize() in text
     assert "Ressources numériques" not in text  # Péronne's
+
+
+def pdf_pages(data: bytes) -> int:
+    require(shutil.which("pdfinfo") is not None, "pdfinfo missing: apt-get install poppler-utils")
+    info = subprocess.run(
+        ["pdfinfo", "-"], input=data, capture_output=True, check=True, timeout=60
+    ).stdout.decode("utf-8")
+    return int(re.search(r"^Pages:\s+(\d+)$", info, re.M).group(1))
+
+
+TITLES = [
+    "Le TBI en classe de CP : créer des séquences interactives",
+    "ENT : le cahier de textes et la messagerie avec les familles",
+    "Tablettes : produire un livre numérique avec les élèves de cycle 2",
+    "Ressources numériques pour l'enseignement des langues vivantes",
+]
+
+
+@pytest.mark.parametrize("count", [1, 8, 20, 60])
+def test_the_poster_is_one_page_whatever_the_number_of_workshops(
+    sites, make_workshop, tmp_path, count
+):
+    workshops = [
+        make_workshop(
+            site=sites["amiens"],
+            starts_in=timedelta(days=1, hours=n * 6),
+            title=f"{TITLES[n % len(TITLES)]} ({n + 1})",
+        )
+        for n in range(count)
+    ]
+
+    data = programme_poster.poster_pdf(sites["amiens"], Period(date(2026, 3, 1), date(2026, 6, 30)))
+
+    assert pdf_pages(data) == 1
+    text = " ".join(pdf_text(data).split())
+    shown = [w for w in workshops if f"{w.title}" in text]
+    assert shown == workshops[: len(shown)]  # the first ones, by date, none cut
+    hidden = count - len(shown)
+    if hidden:
+        assert f"… et {hidden} autres ateliers : scannez le code" in text
+        assert len(shown) >= 20
+    else:
+        assert "autres ateliers" not in text
+    assert count < 20 or hidden or len(shown) == 20
+    payloads = qr_payloads(data, tmp_path)
+    catalogue = f"{BASE}/ateliers?site=amiens&source=affiche"
+    assert catalogue in payloads and "ateliers.test/ateliers?site=amiens" in text
+    if count <= programme_poster.GRID_MAX:  # each workshop keeps its own code
+        assert sorted(payloads) == sorted(
+            [catalogue, *(f"{BASE}/ateliers/{w.id}?source=affiche" for w in workshops)]
+        )
 
 
 def test_poster_qr_codes_are_printed_big_enough(scene, sites):
