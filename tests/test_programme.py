@@ -261,6 +261,30 @@ def test_sending_queues_one_mail_per_list_and_logs_it(scene, sites, make_staff, 
             assert link in text and f'href="{link}"' in html
 
 
+def test_the_mail_says_hello_and_announces_the_programme_once(scene, sites):
+    where = chosen(sites, "amiens")
+    plain = programme_mail.preview(PERIOD, where, "Programme", "")
+    assert plain.text.startswith(
+        "Bonjour,\n\nVoici le programme des ateliers TICE du 1er mars au 30 avril 2026. "
+        "L'inscription est gratuite"
+    )
+    own = programme_mail.preview(
+        PERIOD,
+        where,
+        "Programme",
+        "Bonjour à toutes et à tous,\n\nVoici le programme du printemps : bonne lecture !",
+    )
+    assert own.text.startswith(
+        "Bonjour à toutes et à tous,\n\nVoici le programme du printemps : bonne lecture !\n\n"
+        "L'inscription est gratuite, en ligne, sans compte"
+    )
+    for body in (own.text, MailReader(own.html).text):
+        assert body.count("Bonjour") == 1 and body.count("Voici le programme") == 1, body[:400]
+    # a message that neither greets nor announces gets both around it
+    note = programme_mail.preview(PERIOD, where, "Programme", "Nouveaux ateliers TBI ce trimestre.")
+    assert note.text.startswith("Bonjour,\n\nNouveaux ateliers TBI ce trimestre.\n\nVoici le")
+
+
 def test_the_same_programme_is_not_sent_twice_in_a_row(scene, sites, make_staff, clock):
     """A double click on "Envoyer", or a reloaded page, must not mail the lists twice."""
     coordinator, where = make_staff("coordinator"), chosen(sites, "amiens")
@@ -526,6 +550,35 @@ def test_preview_shows_the_mail_its_text_and_the_lists_without_sending(client, s
     assert 'formaction="/admin/programme/envoyer"' in page and "Envoyer à 2 listes" in page
     assert "/admin/programme/affiche/amiens.pdf?du=2026-03-01&amp;au=2026-04-30" in page
     assert programme_mails() == [] and audit_entries() == []
+
+
+def test_the_preview_is_exactly_the_mail_the_lists_receive(client, scene, coordinator, smtp):
+    form = {**FORM, "introduction": "Bonjour à toutes et à tous,\n\nVoici le programme."}
+    page = client.post("/admin/programme/apercu", data=form).get_data(as_text=True)
+    shown_text = unescape(re.search(r'<pre class="mail-preview-text">(.*?)</pre>', page, re.S)[1])
+    shown_html = unescape(re.search(r'srcdoc="([^"]*)"', page)[1])
+
+    assert client.post("/admin/programme/envoyer", data=form).status_code == 302
+    deliver_pending()
+
+    received = [m for m in smtp.messages if m["To"] in LISTS]
+    assert len(received) == 2
+
+    def body(message, kind):  # SMTP carries lines ended by CRLF
+        return message.get_body((kind,)).get_content().replace("\r\n", "\n").rstrip("\n")
+
+    for message in received:
+        assert body(message, "plain") == shown_text.rstrip("\n")
+        assert body(message, "html") == shown_html.rstrip("\n")
+    assert shown_text.count("Bonjour") == 1 and shown_text.count("Voici le programme") == 1
+
+
+def test_the_form_says_what_the_mail_adds_by_itself(client, scene, coordinator):
+    page = unescape(client.get("/admin/programme/").get_data(as_text=True))
+    assert "Ajouté automatiquement au courriel" in page
+    assert "« Bonjour, » — sauf si votre message commence déjà par une salutation" in page
+    assert "sauf si votre message dit déjà « Voici le programme »" in page
+    assert "L'aperçu montre le courriel exactement tel qu'il partira." in page
 
 
 def test_preview_without_list_addresses_says_how_to_set_them(app, client, scene, coordinator):
