@@ -12,7 +12,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP)
+# axe-core for the browser tests' accessibility checks, from the npm registry (package-lock.json).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP) node_modules/.installed
 
 db: setup
 	mkdir -p instance

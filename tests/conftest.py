@@ -22,6 +22,9 @@ from app.extensions import db, limiter
 from app.formatting import PARIS
 from config import TestConfig
 
+#: The browser tests' fixtures (Chromium, pages, `look`: axe-core and screenshots).
+pytest_plugins = ["tests.browser"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -9,36 +9,18 @@ Mails leave the outbox the way the scheduler sends them: `deliver_pending()` in 
 No sleeps: Playwright waits for what it looks for (`expect`).
 """
 
-import os
 import re
 
 import pytest
 
 from app.extensions import db
-from app.mail.delivery import deliver_pending
-from tests.conftest import require
+from tests.browser import PHONE, TABLET, assert_no_horizontal_scroll, deliver, text_of
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-PHONE = {"width": 390, "height": 844}
-TABLET = {"width": 768, "height": 1024}
 
 PERONNE_TITLE = "Premiers pas avec l'ENT"
 AMIENS_TITLE = "Le tableau blanc interactif en classe"
 
-NO_HORIZONTAL_SCROLL = (
-    "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-)
 #: CSS pixels between the banner and the page's first block, and between its last and the footer.
 BREATHING_SPACE = """() => {
   const shown = [...document.querySelector('main').children].filter(e => e.offsetHeight > 0);
@@ -55,6 +37,7 @@ BREATHING_SPACE = """() => {
 
 @pytest.fixture
 def config_overrides():
+    """CSRF on, as in production."""
     return {"WTF_CSRF_ENABLED": True}
 
 
@@ -62,48 +45,6 @@ def config_overrides():
 def app(live_app):
     """The factories commit for real: the live server's threads must see their rows."""
     return live_app
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require(os.path.exists(CHROMIUM), "Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=10_000)  # a loaded machine (the whole suite, CI) is slower
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture
-def public_url(live_app, live_server):
-    """Mail links point at the live server, so the browser can follow them as a teacher would."""
-    live_app.config["PUBLIC_BASE_URL"] = live_server.url
-    return live_server.url
-
-
-@pytest.fixture
-def new_page(browser, public_url):
-    """`new_page(viewport=…)`: a page in its own browser context (own cookies: another person)."""
-    contexts = []
-
-    def make(**options):
-        context = browser.new_context(base_url=public_url, locale="fr-FR", **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@pytest.fixture
-def page(new_page):
-    return new_page()
 
 
 @pytest.fixture
@@ -123,19 +64,6 @@ def catalogue(make_site, make_workshop):
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def deliver():
-    """What the scheduler's delivery job does: send the outbox over SMTP."""
-    db.session.remove()  # start from fresh data, whatever the test's session read before
-    report = deliver_pending()
-    db.session.remove()
-    assert not report.errors, report.errors
-    return report
-
-
-def text_of(message) -> str:
-    return message.get_body(preferencelist=("plain",)).get_content()
 
 
 def management_link(message, base_url: str) -> str:
@@ -161,24 +89,19 @@ def fill_registration(page, *, last_name, first_name, email, school, uai=""):
     page.get_by_label("Code UAI").fill(uai)
 
 
-def cancel_from_management_page(page):
+def cancel_from_management_page(page, look):
     """From a management page: the cancel link, its confirmation page, the button (a POST)."""
     from playwright.sync_api import expect
 
     page.get_by_role("link", name="Annuler mon inscription").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Annuler mon inscription ?")
+    look(page, "annuler")
     page.get_by_role("button", name="Oui, annuler mon inscription").click()
     expect(page.get_by_role("status").filter(has_text="annulée")).to_contain_text(
         "Votre inscription est annulée"
     )
     expect(page.get_by_text("Inscription annulée")).to_be_visible()
-
-
-def assert_no_horizontal_scroll(page, what: str):
-    widths = page.evaluate(
-        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert page.evaluate(NO_HORIZONTAL_SCROLL), f"{what}: scrolls sideways {widths}"
+    look(page, "annulee")
 
 
 def assert_content_clear_of_header_and_footer(page, what: str):
@@ -192,13 +115,14 @@ def assert_content_clear_of_header_and_footer(page, what: str):
 
 
 def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promoted(
-    page, new_page, catalogue, smtp, public_url
+    page, new_page, catalogue, smtp, public_url, look
 ):
     from playwright.sync_api import expect
 
     # The home page, filtered to Péronne.
     page.goto("/")
     expect(page.get_by_role("link", name=AMIENS_TITLE)).to_be_visible()
+    look(page, "accueil")
     page.get_by_label("Site", exact=True).select_option(label="Péronne")
     page.get_by_role("button", name="Filtrer").click()
     expect(page).to_have_url(re.compile(r"[?&]site=peronne\b"))
@@ -207,12 +131,14 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
         "1 atelier à venir pour cette recherche"
     )
     expect(page.get_by_role("link", name=AMIENS_TITLE)).to_have_count(0)
+    look(page, "accueil-peronne")
 
     # The workshop: last seat; she takes it.
     page.get_by_role("link", name=PERONNE_TITLE).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(PERONNE_TITLE)
     expect(page.get_by_text("Dernière place")).to_be_visible()
     expect(page.get_by_text("site de Péronne")).to_be_visible()
+    look(page, "atelier")
     fill_registration(
         page,
         last_name="Lefèvre",
@@ -224,11 +150,13 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
     page.get_by_role("button", name="S'inscrire", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Votre place est réservée")
     expect(page.get_by_text("elodie.lefevre@ac-amiens.fr")).to_be_visible()
+    look(page, "inscrite")
 
     # A colleague, in her own browser, finds the workshop full and joins the waiting list.
     colleague = new_page()
     colleague.goto(f"/ateliers/{catalogue['peronne']}")
     expect(colleague.get_by_text("Complet — liste d'attente ouverte")).to_be_visible()
+    look(colleague, "collegue-atelier-complet")
     fill_registration(
         colleague,
         last_name="Caron",
@@ -241,6 +169,7 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
         "Vous êtes sur la liste d'attente"
     )
     expect(colleague.get_by_text("en position 1")).to_be_visible()
+    look(colleague, "collegue-en-attente")
 
     # The scheduler delivers both mails to the SMTP server.
     assert deliver().sent == 2
@@ -252,7 +181,8 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
     # The link in her mail opens her registration; she cancels (a POST, after confirming).
     page.goto(management_link(confirmation, public_url))
     expect(page.get_by_text("Inscription confirmée")).to_be_visible()
-    cancel_from_management_page(page)
+    look(page, "gestion")
+    cancel_from_management_page(page, look)
     expect(page.get_by_role("link", name="Annuler mon inscription")).to_have_count(0)
 
     # Her seat went to the colleague, who is told by mail.
@@ -263,6 +193,7 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
     assert "elle vous est attribuée" in text_of(promotion)
     colleague.goto(management_link(promotion, public_url))
     expect(colleague.get_by_text("Inscription confirmée")).to_be_visible()
+    look(colleague, "collegue-gestion")
     assert len(smtp.received) == 4
 
 
@@ -270,7 +201,7 @@ def test_register_from_the_catalogue_cancel_and_the_waiting_colleague_is_promote
 
 
 def test_catalogue_workshop_and_registration_fit_phone_and_tablet_screens(
-    new_page, catalogue, smtp, public_url, tmp_path
+    new_page, catalogue, smtp, public_url, look
 ):
     from playwright.sync_api import expect
 
@@ -279,20 +210,20 @@ def test_catalogue_workshop_and_registration_fit_phone_and_tablet_screens(
     expect(tablet.get_by_role("link", name=PERONNE_TITLE)).to_be_visible()
     assert_no_horizontal_scroll(tablet, "catalogue on a tablet")
     assert_content_clear_of_header_and_footer(tablet, "catalogue-tablet")
-    tablet.screenshot(path=tmp_path / "catalogue-tablet.png", full_page=True)
+    look(tablet, "catalogue-tablet")
 
     phone = new_page(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
     phone.goto("/")
     expect(phone.get_by_role("button", name="Filtrer")).to_be_visible()
     assert_no_horizontal_scroll(phone, "home page on a phone")
     assert_content_clear_of_header_and_footer(phone, "home-phone")
-    phone.screenshot(path=tmp_path / "home-phone.png", full_page=True)
+    look(phone, "home-phone")
 
     phone.goto(f"/ateliers/{catalogue['peronne']}")
     expect(phone.get_by_role("heading", level=1)).to_have_text(PERONNE_TITLE)
     assert_no_horizontal_scroll(phone, "workshop page on a phone")
     assert_content_clear_of_header_and_footer(phone, "workshop-phone")
-    phone.screenshot(path=tmp_path / "workshop-phone.png", full_page=True)
+    look(phone, "workshop-phone")
 
     # Mistakes: the messages wrap, nothing leaves the screen.
     fill_registration(
@@ -309,7 +240,7 @@ def test_catalogue_workshop_and_registration_fit_phone_and_tablet_screens(
     expect(phone.locator("#erreurs")).to_be_focused()
     assert_no_horizontal_scroll(phone, "workshop page with errors on a phone")
     assert_content_clear_of_header_and_footer(phone, "workshop-errors-phone")
-    phone.screenshot(path=tmp_path / "workshop-errors-phone.png", full_page=True)
+    look(phone, "workshop-errors-phone")
 
     # A long (and real-looking) address on the confirmation and management pages.
     email = "marie-christine.lefebvre-delattre@ac-amiens.fr"
@@ -319,23 +250,24 @@ def test_catalogue_workshop_and_registration_fit_phone_and_tablet_screens(
     expect(phone.get_by_role("heading", level=1)).to_have_text("Votre place est réservée")
     assert_no_horizontal_scroll(phone, "confirmation page on a phone")
     assert_content_clear_of_header_and_footer(phone, "registered-phone")
-    phone.screenshot(path=tmp_path / "registered-phone.png", full_page=True)
+    look(phone, "registered-phone")
 
     deliver()
     phone.goto(management_link(only_mail(smtp, email, "Inscription confirmée"), public_url))
     expect(phone.get_by_text("Inscription confirmée")).to_be_visible()
     assert_no_horizontal_scroll(phone, "management page on a phone")
     assert_content_clear_of_header_and_footer(phone, "manage-phone")
-    phone.screenshot(path=tmp_path / "manage-phone.png", full_page=True)
+    look(phone, "manage-phone")
 
 
 # --- the keyboard only -------------------------------------------------------------------------
 
 
-def test_registration_form_can_be_filled_and_sent_with_the_keyboard_only(page, catalogue):
+def test_registration_form_can_be_filled_and_sent_with_the_keyboard_only(page, catalogue, look):
     from playwright.sync_api import expect
 
     page.goto(f"/ateliers/{catalogue['peronne']}")
+    look(page, "atelier")
 
     # The first Tab reaches the skip link.
     page.keyboard.press("Tab")

@@ -16,21 +16,12 @@ from app.attendance.models import Attendance, SessionClosure
 from app.booking.services import register
 from app.extensions import db
 from tests import test_browser
+from tests.browser import TABLET, assert_no_horizontal_scroll, deliver, text_of
 from tests.conftest import STAFF_PASSWORD
-from tests.test_browser import (
-    TABLET,
-    assert_no_horizontal_scroll,
-    deliver,
-    fill_registration,
-    text_of,
-)
+from tests.test_browser import fill_registration
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
-# The teacher's browser test's fixtures: Chromium, a page per person, mail links to the server.
-browser = test_browser.browser
-new_page = test_browser.new_page
-public_url = test_browser.public_url
 config_overrides = test_browser.config_overrides  # CSRF on, as in production
 app = test_browser.app  # the factories commit for real, for the live server's threads
 
@@ -67,7 +58,7 @@ def session_today(clock, make_workshop, make_staff, applicant):
 
 
 def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
-    new_page, session_today, smtp, public_url, tmp_path
+    new_page, session_today, smtp, public_url, look
 ):
     from playwright.sync_api import expect
 
@@ -77,12 +68,15 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
 
     # Login, today's session, its check-in page.
     page.goto("/connexion")
+    look(page, "connexion")
     page.get_by_label("Adresse électronique").fill(session_today["trainer_email"])
     page.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes séances")
+    look(page, "mes-seances")
     page.get_by_role("link", name=TITLE).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    look(page, "seance")
     page.get_by_role("link", name="Pointer les présences").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Pointage : {TITLE}")
     expect(page.locator('[data-count="unmarked"]')).to_have_text("3")
@@ -99,7 +93,7 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     expect(theo).to_have_attribute("aria-pressed", "true")
     expect(page.locator('[data-count="present"]')).to_have_text("2")
     expect(page.locator("#checkin-status")).to_contain_text("Enregistré — Caron Théo : présent·e")
-    page.screenshot(path=tmp_path / "checkin-tablet.png", full_page=True)
+    look(page, "checkin-tablet")
 
     # A walk-in, beyond the capacity.
     fill_registration(
@@ -117,6 +111,7 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
         "aria-pressed", "true"
     )
     expect(page.locator('[data-count="present"]')).to_have_text("3")
+    look(page, "checkin-walk-in")
 
     # Closing, after the confirmation step that says who will be marked absent.
     page.get_by_role("link", name="Clore la séance").click()
@@ -125,6 +120,7 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
         page.get_by_text("1 personne inscrite n'est pas pointée et sera marquée absente")
     ).to_be_visible()
     expect(page.get_by_text("Moreau Inès")).to_be_visible()
+    look(page, "clore")
     page.get_by_role("button", name="Oui, clore la séance").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Pointage : {TITLE}")
     expect(page.locator(".checkin-closed")).to_contain_text("Séance close")
@@ -132,7 +128,7 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     expect(page.locator('[data-count="absent"]')).to_have_text("1")
     expect(page.locator('[data-count="unmarked"]')).to_have_text("0")
     expect(page.locator(".checkin-toggle")).to_have_count(0)
-    page.screenshot(path=tmp_path / "checkin-closed-tablet.png", full_page=True)
+    look(page, "checkin-closed-tablet")
 
     db.session.remove()
     assert db.session.get(SessionClosure, session_today["workshop_id"]) is not None
@@ -173,16 +169,20 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     page.goto(links[0])
     expect(page.get_by_role("heading", level=1)).to_contain_text("authentique")
     expect(page.get_by_text("Zoé L'Hôte-Dupré")).to_be_visible()
+    look(page, "attestation-verifiee")
 
 
-def test_a_tap_made_offline_is_retried_until_it_gets_through(new_page, session_today):
+def test_a_tap_made_offline_is_retried_until_it_gets_through(new_page, session_today, look):
     from playwright.sync_api import expect
 
     page = new_page(viewport=TABLET, has_touch=True)
     page.goto("/connexion")
+    look(page, "connexion")
     page.get_by_label("Adresse électronique").fill(session_today["trainer_email"])
     page.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mes séances")
+    look(page, "mes-seances")
     page.goto(f"/formateur/seances/{session_today['workshop_id']}/pointage")
 
     page.context.set_offline(True)

@@ -45,13 +45,9 @@ import pytest
 import sqlalchemy as sa
 
 from tests import stack
+from tests.browser import AXE, CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import STAFF_PASSWORD, SMTPSink, form_data, make_config, require
-from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    cancel_from_management_page,
-    fill_registration,
-)
+from tests.test_browser import cancel_from_management_page, fill_registration
 from tests.test_concurrency import csrf_token
 
 pytestmark = pytest.mark.live
@@ -761,7 +757,7 @@ def test_login_limits_hold_across_instances_and_workers(deployment):
 
 
 @pytest.mark.browser
-def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
+def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment, look):
     """The management pages let the browser send its Referer to the site itself
     (Referrer-Policy: same-origin): without it, Flask-WTF refuses the cancel form over https."""
     require(os.path.exists(CHROMIUM), "Chromium is not installed (apt-get install chromium)")
@@ -777,10 +773,12 @@ def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
                 base_url=deployment.base_url, ignore_https_errors=True, locale="fr-FR"
             )
             context.set_default_timeout(20_000)
+            context.add_init_script(path=str(AXE))
             expect.set_options(timeout=20_000)
             page = context.new_page()
             page.goto(f"/ateliers/{workshop_id}")
             expect(page.get_by_role("heading", level=1)).to_have_text(title)
+            look(page, "atelier")
             fill_registration(
                 page,
                 last_name="Lefèvre",
@@ -790,6 +788,7 @@ def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
             )
             page.get_by_role("button", name="S'inscrire", exact=True).click()
             expect(page.get_by_role("heading", level=1)).to_have_text("Votre place est réservée")
+            look(page, "inscrite")
 
             mail = deployment.wait_for_mail(address, "Inscription confirmée")
             text = mail.get_body(preferencelist=("plain",)).get_content()
@@ -797,7 +796,8 @@ def test_a_teacher_registers_and_cancels_in_a_browser_over_https(deployment):
             assert link.startswith(f"{deployment.base_url}/inscription/")
             page.goto(link)
             expect(page.get_by_text("Inscription confirmée")).to_be_visible()
-            cancel_from_management_page(page)
+            look(page, "gestion")
+            cancel_from_management_page(page, look)
         finally:
             browser.close()
 
