@@ -52,7 +52,8 @@ def send_trainer_lists():
 
 
 def send_follow_ups():
-    """After a closed session, mail each person present their certificate and the questionnaire."""
+    """Once a closed session's end has passed, mail each person present their certificate and
+    the questionnaire."""
     return followup.send_follow_ups()
 
 
@@ -86,7 +87,7 @@ SWEEPS = [
     (send_trainer_lists, "SCHEDULER_NOTICES_SECONDS"),
     (send_exchange_links, "SCHEDULER_NOTICES_SECONDS"),
     (build_exchange_agendas, 5 * 60),  # the draft a few minutes after the deadline
-    (send_follow_ups, 3 * 60),  # certificates arrive a few minutes after the closure
+    (send_follow_ups, 3 * 60),  # certificates: a few minutes after the end of a closed session
     (purge_mail_bodies, 24 * 3600),  # daily, and once at start-up: an idempotent sweep
     (purge_personal_data, 24 * 3600),  # daily, and once at start-up
 ]

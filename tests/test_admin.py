@@ -1,6 +1,7 @@
 """The back office: workshops created, checked, published, changed and cancelled, registrations
 handled by a coordinator — each action in the audit log — and only coordinators get in."""
 
+import html
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
@@ -412,6 +413,42 @@ def test_cancelling_needs_a_reason(client, coordinator, make_workshop):
     response = client.post(f"/admin/ateliers/{workshop.id}/annuler", data={"motif": "  "})
     assert response.status_code == 422 and "Indiquez le motif" in response.get_data(as_text=True)
     assert db.session.get(Workshop, workshop.id).status is WorkshopStatus.published
+
+
+def test_a_closed_or_started_session_offers_no_cancel_and_the_server_refuses(
+    client, coordinator, make_workshop, applicant, clock
+):
+    """A session its trainer closed (an hour before the start at the earliest), and one under
+    way: no "Annuler" in the list, the cancel page explains why, a POST changes nothing."""
+    from app.attendance import checkin
+    from app.booking.services import register
+
+    closed = make_workshop(starts_in=timedelta(minutes=30), title="Séance close")
+    started = make_workshop(starts_in=timedelta(minutes=-30), title="Séance commencée")
+    later = make_workshop(starts_in=timedelta(days=3), title="Séance à venir")
+    for workshop in (closed, later):
+        register(workshop.id, applicant(1))
+    checkin.close(closed)
+    db.session.commit()
+
+    listing = client.get("/admin/ateliers").get_data(as_text=True)
+    assert f"/admin/ateliers/{later.id}/annuler" in listing
+    assert f"/admin/ateliers/{closed.id}/annuler" not in listing
+    assert f"/admin/ateliers/{started.id}/annuler" not in listing
+
+    for workshop, message in (
+        (closed, "Le formateur a clos cette séance : elle a eu lieu et ne peut plus être annulée."),
+        (started, "Cet atelier a déjà commencé ou eu lieu : il ne peut plus être annulé."),
+    ):
+        page = client.get(f"/admin/ateliers/{workshop.id}/annuler").get_data(as_text=True)
+        assert message in html.unescape(page) and 'name="motif"' not in page
+        response = client.post(
+            f"/admin/ateliers/{workshop.id}/annuler", data={"motif": "Formateur malade."}
+        )
+        assert response.status_code == 422 and message in html.unescape(response.text)
+        db.session.expire_all()
+        assert db.session.get(Workshop, workshop.id).status is WorkshopStatus.published
+    assert outbox("workshop_cancelled") == [] and audit_summaries() == []
 
 
 # --- registrations -------------------------------------------------------------------------------

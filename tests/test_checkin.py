@@ -68,7 +68,7 @@ def marks() -> dict[int, tuple[str, int]]:
     """Every stored mark: registration id -> (presence, tap time)."""
     db.session.expire_all()
     return {
-        a.registration_id: (a.presence.value, a.tapped_at_ms)
+        a.registration_id: (a.presence.value if a.presence else None, a.tapped_at_ms)
         for a in db.session.scalars(sa.select(Attendance))
     }
 
@@ -87,6 +87,11 @@ def registrations(workshop) -> list[Registration]:
 def text(response) -> str:
     """The page as a person reads it (entities decoded)."""
     return html.unescape(response.get_data(as_text=True))
+
+
+def words(response) -> str:
+    """The page's words as read: no tags, entities decoded, spaces collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", "", text(response)).split())
 
 
 def walk_in_data(**fields):
@@ -265,7 +270,10 @@ TOO_FAR_AHEAD = "9" * 15  # under 2**53, but thousands of years ahead
 @pytest.mark.parametrize(
     "data, message",
     [
-        ({"presence": "peut-être"}, "La présence doit être « présent » ou « absent »."),
+        (
+            {"presence": "peut-être"},
+            "La présence doit être « présent », « absent » ou « non pointé ».",
+        ),
         ({"presence": ""}, "Indiquez si la personne est présente ou absente."),
         ({"presence": "<script>"}, "La présence doit être"),
         ({"tape": "abc"}, "L'heure du pointage est invalide"),
@@ -293,6 +301,87 @@ def test_bad_taps_get_a_french_message_and_write_nothing(
     else:
         assert message in text(response) and 'role="alert"' in response.get_data(as_text=True)
     assert marks() == {}
+
+
+def test_check_in_opens_an_hour_before_the_start_and_says_when_before(
+    make_workshop, people, trainer_client, clock
+):
+    """A session five days ahead: its check-in page says when it opens and offers no buttons;
+    a tap (from the script, a form, or the service) is refused until then."""
+    workshop = make_workshop(starts_in=timedelta(days=5))  # Saturday 7 March 2026, 10 h in Paris
+    (someone,) = people(workshop, 1)
+    client = trainer_client(workshop)
+
+    page = client.get(page_url(workshop))
+    assert "Le pointage ouvre le samedi 7 mars 2026, 9 h, une heure avant le début" in words(page)
+    assert "data-checkin-mark" not in page.text and "Non pointé·e" in text(page)
+    tape = str(checkin.now_ms())
+    response = client.post(
+        mark_url(workshop, someone), data={"presence": "present", "tape": tape}, headers=JSON
+    )
+    assert response.status_code == 409
+    assert response.json["error"] == (
+        "Il n'est pas encore possible de pointer les présences : c'est possible à partir du "
+        "samedi 7 mars 2026, 9 h, une heure avant le début de la séance."
+    )
+    response = client.post(mark_url(workshop, someone), data={"presence": "absent", "tape": tape})
+    assert response.status_code == 409 and "pas encore possible de pointer" in text(response)
+    clock.set(workshop.starts_at - timedelta(hours=1, seconds=1))
+    with pytest.raises(checkin.NotNow):
+        checkin.mark(workshop, someone, "present", checkin.now_ms())
+    assert marks() == {}
+
+    clock.advance(seconds=1)  # an hour before the start: open
+    assert "data-checkin-mark" in client.get(page_url(workshop)).text
+    assert checkin.mark(workshop, someone, "present", checkin.now_ms()).applied
+
+
+def test_every_mark_can_be_undone_until_the_session_is_closed(today, people, trainer_client):
+    workshop = today()
+    came, undone = people(workshop, 2)
+    client = trainer_client(workshop)
+    t1 = checkin.now_ms()
+    checkin.mark(workshop, came, "present", t1)
+    checkin.mark(workshop, undone, "absent", t1)
+
+    # From the script: back to "non pointé·e", and the counts say so.
+    response = client.post(
+        mark_url(workshop, undone),
+        data={"presence": "unmarked", "tape": str(t1 + 10)},
+        headers=JSON,
+    )
+    assert response.status_code == 200
+    assert (response.json["presence"], response.json["applied"]) == (None, True)
+    assert response.json["counts"]["absent"] == 0 and response.json["counts"]["unmarked"] == 1
+    assert marks()[undone] == (None, t1 + 10)
+    page = client.get(page_url(workshop)).text
+    assert re.search(
+        r'value="unmarked" class="checkin-unmarked"\s+aria-pressed="true">Non pointé·e'
+        r'<span class="visually-hidden"> : Léa MartinC</span>',
+        page,
+    ), "the undone person shows as not checked in"
+    assert '<dd data-count="unmarked">1</dd>' in page
+    # An older tap arriving after the undo changes nothing.
+    response = client.post(
+        mark_url(workshop, undone), data={"presence": "absent", "tape": str(t1 + 5)}, headers=JSON
+    )
+    assert (response.json["presence"], response.json["applied"]) == (None, False)
+
+    # Without JavaScript: the "Non pointé·e" button posts its form too.
+    response = client.post(
+        mark_url(workshop, came), data={"presence": "unmarked", "tape": str(t1 + 20)}
+    )
+    assert response.status_code == 303
+    assert marks() == {came: (None, t1 + 20), undone: (None, t1 + 10)}
+
+    # Closing marks the undone people absent, as the never marked; then no undo.
+    response = client.post(f"/formateur/seances/{workshop.id}/clore", follow_redirects=True)
+    assert "Personnes non pointées, marquées absentes : 2." in text(response)
+    assert {k: v[0] for k, v in marks().items()} == {came: "absent", undone: "absent"}
+    response = client.post(
+        mark_url(workshop, came), data={"presence": "unmarked", "tape": str(t1 + 30)}, headers=JSON
+    )
+    assert response.status_code == 409 and "La séance est close" in response.json["error"]
 
 
 def test_a_tap_without_its_fields_is_refused(today, people, trainer_client):

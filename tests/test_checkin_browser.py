@@ -52,13 +52,18 @@ def session_today(clock, make_workshop, make_staff, applicant):
         ).row_id
         for last, first, email in people
     }
-    values = {"workshop_id": workshop.id, "trainer_email": trainer.email, "ids": ids}
+    values = {
+        "workshop_id": workshop.id,
+        "trainer_email": trainer.email,
+        "ids": ids,
+        "ends_at": workshop.ends_at,
+    }
     db.session.remove()
     return values
 
 
 def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
-    new_page, session_today, smtp, public_url, look
+    new_page, session_today, smtp, public_url, look, clock
 ):
     from playwright.sync_api import expect
 
@@ -74,7 +79,9 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     page.get_by_role("button", name="Se connecter").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes séances")
     look(page, "mes-seances")
-    page.get_by_role("link", name=TITLE).click()
+    page.get_by_role("region", name="Aujourd'hui").get_by_role(
+        "link", name=TITLE, exact=True
+    ).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     look(page, "seance")
     page.get_by_role("link", name="Pointer les présences").click()
@@ -144,9 +151,12 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     }
     db.session.remove()
 
-    # The follow-up sweep, then delivery: three certificates, each a PDF.
+    # The follow-up sweep, then delivery: nothing before the session's end; then three
+    # certificates, each a PDF.
     from app.attendance.followup import send_follow_ups
 
+    assert not send_follow_ups()
+    clock.set(session_today["ends_at"] + timedelta(minutes=1))
     send_follow_ups()
     deliver()
     certificates = {}

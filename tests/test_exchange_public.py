@@ -24,12 +24,11 @@ from app.exchange.models import (
 )
 from app.exchange.services import at_local
 from app.extensions import db
-from tests import test_browser, test_catalog
+from tests import test_catalog
+from tests.browser import NO_HORIZONTAL_SCROLL
 from tests.ical_checks import events, lines
 from tests.test_sheets import pdf_info, pdf_text
 
-browser = test_browser.browser  # Debian's Chromium through Playwright, once per module
-NO_HORIZONTAL_SCROLL = test_browser.NO_HORIZONTAL_SCROLL
 CONTENT_TYPE = "text/calendar; charset=utf-8"
 URL = "/rencontres/2025"
 FEED = "/rencontres/2025.ics"
@@ -590,28 +589,28 @@ class TestInABrowser:
             " return {id: e.id, x: Math.round(b.left), y: Math.round(b.top), w: Math.round(b.width)}; })",
         )
 
-    def test_a_phone_gets_one_column_a_desktop_the_grid(self, browser, live_server, published):
+    def test_a_phone_gets_one_column_a_desktop_the_grid(self, new_page, look, published):
         agenda = published()
         c = agenda.contributions
-        page = browser.new_page(viewport={"width": 360, "height": 740})
-        try:
-            page.goto(live_server.url + URL)
-            assert page.evaluate(NO_HORIZONTAL_SCROLL)
-            items = self.items(page)
-            assert len(items) == 7
-            assert len({item["x"] for item in items}) == 1  # one column
-            assert all(item["w"] <= 360 for item in items)
-            page.click(f"#contribution-{c['awkward'].id} summary")
-            assert page.is_visible(f"#contribution-{c['awkward'].id} details p")
-            assert page.evaluate(NO_HORIZONTAL_SCROLL)
+        page = new_page(viewport={"width": 360, "height": 740})
+        page.goto(URL)
+        assert page.evaluate(NO_HORIZONTAL_SCROLL)
+        items = self.items(page)
+        assert len(items) == 7
+        assert len({item["x"] for item in items}) == 1  # one column
+        assert all(item["w"] <= 360 for item in items)
+        look(page, "agenda-telephone")
+        page.click(f"#contribution-{c['awkward'].id} summary")
+        assert page.is_visible(f"#contribution-{c['awkward'].id} details p")
+        assert page.evaluate(NO_HORIZONTAL_SCROLL)
+        look(page, "agenda-telephone-resume-ouvert")
 
-            page.set_viewport_size({"width": 1200, "height": 900})
-            by_id = {item["id"]: item for item in self.items(page)}
-            ent, tablets = (
-                by_id[f"contribution-{c['ent'].id}"],
-                by_id[f"contribution-{c['tablettes'].id}"],
-            )
-            assert ent["y"] == tablets["y"] and ent["x"] < tablets["x"]  # side by side, by room
-            assert page.evaluate(NO_HORIZONTAL_SCROLL)
-        finally:
-            page.close()
+        page.set_viewport_size({"width": 1200, "height": 900})
+        by_id = {item["id"]: item for item in self.items(page)}
+        ent, tablets = (
+            by_id[f"contribution-{c['ent'].id}"],
+            by_id[f"contribution-{c['tablettes'].id}"],
+        )
+        assert ent["y"] == tablets["y"] and ent["x"] < tablets["x"]  # side by side, by room
+        assert page.evaluate(NO_HORIZONTAL_SCROLL)
+        look(page, "agenda-grand-ecran")

@@ -135,6 +135,11 @@ def questionnaire_path(mail) -> str:
     return re.search(r"/questionnaire/[A-Za-z0-9_-]{43}", mail.body_text).group(0)
 
 
+def read(response) -> str:
+    """A page's words as a person reads them: no tags, entities decoded, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
+
+
 def count(model) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
@@ -248,6 +253,59 @@ def test_a_walk_in_present_gets_a_certificate_and_minutes_follow_the_duration(at
     certificate = certificates.certificate_of(walk_in.id)
     assert certificate.minutes == 90
     assert "1 h 30" in pdf_text(certificates.certificate_pdf(certificate))
+
+
+def test_a_session_closed_before_its_end_mails_its_certificates_only_once_it_is_over(
+    at, clock, client, make_staff
+):
+    """The 14 h – 16 h session closed at 14 h 24: nothing leaves before 16 h, the trainer is told
+    when, and the certificates then attest the two hours that did happen."""
+    workshop = at(paris(2026, 12, 9, 14), ends_at=paris(2026, 12, 9, 16), title="Le TBI")
+    came = person(workshop, 1)
+    mark(came)
+    clock.set(paris(2026, 12, 9, 14, 24))
+    login(client, make_staff("trainer", trainer=workshop.trainer))
+    confirm = read(client.get(f"/formateur/seances/{workshop.id}/clore"))
+    assert "recevront leur attestation de présence par courriel à 16 h, à la fin de la séance" in (
+        confirm
+    )
+    client.post(f"/formateur/seances/{workshop.id}/clore")
+    page = read(client.get(f"/formateur/seances/{workshop.id}/pointage"))
+    assert "Séance close" in page
+    assert (
+        "L'attestation de présence de la personne présente partira par courriel à 16 h, "
+        "à la fin de la séance" in page
+    )
+
+    clock.set(paris(2026, 12, 9, 14, 27))
+    assert not followup.send_follow_ups()
+    clock.set(paris(2026, 12, 9, 15, 59))
+    assert not followup.send_follow_ups()
+    assert certificate_mails() == [] and count(Certificate) == 0
+    assert db.session.get(SessionClosure, workshop.id).followed_up_at is None
+
+    clock.set(paris(2026, 12, 9, 16, 2))
+    assert followup.send_follow_ups().sent == 1
+    certificate = certificates.certificate_of(came.id)
+    assert certificate.minutes == 120 and certificate.issued_at >= workshop.ends_at
+    [mail] = certificate_mails()
+    assert "2 heures" in mail.body_text
+    page = read(client.get(f"/formateur/seances/{workshop.id}/pointage"))
+    assert (
+        "Les attestations de présence ont été envoyées le mercredi 9 décembre 2026, 16 h 02" in page
+    )
+
+
+def test_certificates_leave_when_the_session_ends_or_in_minutes_once_over(at, clock):
+    workshop = at(paris(2026, 12, 9, 14), ends_at=paris(2026, 12, 9, 16))
+    clock.set(paris(2026, 12, 8, 18))
+    assert followup.certificates_leave(workshop) == (
+        "le mercredi 9 décembre 2026, 16 h, à la fin de la séance"
+    )
+    clock.set(paris(2026, 12, 9, 13, 30))
+    assert followup.certificates_leave(workshop) == "à 16 h, à la fin de la séance"
+    clock.set(paris(2026, 12, 9, 16))
+    assert followup.certificates_leave(workshop) == "dans les minutes qui viennent"
 
 
 def test_the_mail_reaches_the_smtp_server_with_the_pdf(session_held, smtp):

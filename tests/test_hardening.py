@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from tests import test_browser
 from tests.conftest import STAFF_PASSWORD, form_data, login, manage_secret, outbox
 
 CSP = (
@@ -19,11 +18,6 @@ CSP = (
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 TWO_MEGABYTES = 2 * 1024 * 1024
-
-# The browser test's fixtures (Chromium, a page per person); its class uses the live app.
-browser = test_browser.browser
-new_page = test_browser.new_page
-public_url = test_browser.public_url
 
 
 def row_counts() -> dict[str, int]:
@@ -245,7 +239,7 @@ class TestUnderTheContentSecurityPolicy:
         db.session.remove()
         return values
 
-    def test_no_csp_violation_on_the_main_pages(self, new_page, data):
+    def test_no_csp_violation_on_the_main_pages(self, new_page, data, look):
         from playwright.sync_api import expect
 
         page = new_page()
@@ -262,25 +256,33 @@ class TestUnderTheContentSecurityPolicy:
 
         page.goto("/ateliers")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
+        look(page, "ateliers")
         page.goto(f"/ateliers/{data['workshop_id']}")
         expect(page.get_by_role("button", name=re.compile("inscri", re.I))).to_be_visible()
+        look(page, "atelier")
         page.goto(f"/rencontres/{data['year']}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
+        look(page, "rencontres")
 
         page.goto("/connexion")
+        look(page, "connexion")
         page.get_by_label("Adresse électronique").fill(data["email"])
         page.get_by_label("Mot de passe").fill(STAFF_PASSWORD)
         page.get_by_role("button", name="Se connecter").click()
         expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+        look(page, "administration")
 
         page.goto(f"/formateur/seances/{data['workshop_id']}/pointage")
         expect(page.locator("[data-checkin-close], .checkin-toggle button").first).to_be_visible()
+        look(page, "pointage")
         page.goto(f"/formateur/seances/{data['workshop_id']}/emargement")
         expect(page.get_by_role("button", name="Imprimer")).to_be_visible()
+        look(page, "emargement")
         page.goto("/admin/chiffres")
         expect(
             page.get_by_role("heading", name="Chiffres pour le comité de pilotage")
         ).to_be_visible()
+        look(page, "chiffres")
 
         assert violations == []
         # The figures' stylesheet applies (it used to be a <style> block in the page).

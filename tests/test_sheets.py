@@ -2,6 +2,7 @@
 trainer's list mailed the evening before with the sheet attached."""
 
 import csv
+import html
 import io
 import re
 import shutil
@@ -225,9 +226,55 @@ def test_the_print_view_escapes_names_and_hides_its_button_in_print(client, sess
     assert "size: A4" in css and '"Page " counter(page) " sur " counter(pages)' in css
     assert "@media print { .toolbar { display: none; }" in css
     assert 'id="imprimer" data-print>Imprimer</button>' in page
+    # Landmarks: the toolbar is a navigation, the sheet itself the main content.
+    assert re.search(r'<nav class="toolbar" aria-label="[^"]+">', page)
+    assert page.count("<main>") == 1 and page.index("</nav>") < page.index("<main>")
+    assert page.index("<h1>Feuille d'émargement</h1>") > page.index("<main>")
+    assert page.index("Liste d'attente (") < page.index("</main>")
     assert "<script" not in page.replace('<script src="/static/forms.js', "")
     assert page.count("<tr><td></td><td></td><td></td><td></td></tr>") == sheets.BLANK_LINES
     assert "mercredi 11 mars 2026" in page and "9 h – 12 h" in page
+
+
+def test_the_trainers_list_sets_today_s_sessions_apart_first(
+    client, make_workshop, make_staff, clock
+):
+    """Wednesday 11 March, 8 h 30 in Paris: today's two sessions (one this morning, already
+    over by the afternoon, one after school) head the list, with their check-in at hand."""
+    clock.set(paris(2026, 3, 11, 8, 30))
+    morning = make_workshop(title="Le TBI le matin", starts_in=paris(2026, 3, 11, 9) - clock.now)
+    trainer = morning.trainer
+    evening = make_workshop(
+        title="L'ENT après la classe", trainer=trainer, starts_in=paris(2026, 3, 11, 17) - clock.now
+    )
+    tomorrow = make_workshop(
+        title="Tablettes demain", trainer=trainer, starts_in=paris(2026, 3, 12, 9) - clock.now
+    )
+    login(client, make_staff("trainer", trainer=trainer))
+
+    clock.set(paris(2026, 3, 11, 15))  # the morning session is over, still today's
+    page = html.unescape(client.get("/formateur/").get_data(as_text=True))
+    today = page[page.index('<section class="sessions-today"') : page.index("</section>")]
+    assert '<h2 id="aujourdhui">Aujourd\'hui</h2>' in today
+    assert today.index("Le TBI le matin") < today.index("L'ENT après la classe")
+    assert "Tablettes demain" not in today
+    for workshop in (morning, evening):
+        assert f'href="/formateur/seances/{workshop.id}/pointage"' in today
+    rows = re.findall(
+        r"<tr( class=\"is-today\")?>\s*<td>(.*?)</td>\s*<td><a [^>]*>([^<]*)</a>", page
+    )
+    assert [(bool(marked), title) for marked, _, title in rows] == [
+        (True, "Le TBI le matin"),
+        (True, "L'ENT après la classe"),
+        (False, "Tablettes demain"),
+    ]
+    assert all("Aujourd'hui" in cell for marked, cell, _ in rows if marked)
+
+    clock.set(paris(2026, 3, 12, 8))  # the next morning
+    page = html.unescape(client.get("/formateur/").get_data(as_text=True))
+    today = page[page.index('<section class="sessions-today"') : page.index("</section>")]
+    assert "Tablettes demain" in today and "Le TBI le matin" not in today
+    assert tomorrow.id and "is-today" in page
 
 
 def test_the_session_page_links_to_the_three_forms(client, session, trainer_of):

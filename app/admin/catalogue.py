@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.admin.workshop_review import WorkshopDraft, review
+from app.attendance import services as attendance
 from app.booking import changes, coordination
 from app.booking.services import REGISTRATIONS
 from app.catalog.checks import Problem
@@ -83,8 +84,43 @@ def publish(actor: StaffUser, workshop: Workshop) -> bool:
     return True
 
 
+#: Why a session its trainer closed cannot be cancelled.
+CLOSED_NOT_CANCELLABLE = (
+    "Le formateur a clos cette séance : elle a eu lieu et ne peut plus être annulée."
+)
+#: Why a session already started (or over) cannot be cancelled; booking refuses it too.
+STARTED_NOT_CANCELLABLE = "Cet atelier a déjà commencé ou eu lieu : il ne peut plus être annulé."
+
+
+def cancellable(workshops: list[Workshop]) -> set[int]:
+    """The ids of those workshops that can still be cancelled: drafts, and published sessions not
+    started nor closed by their trainer."""
+    closed = attendance.closed_ids([w.id for w in workshops])
+    moment = now()
+    return {
+        w.id
+        for w in workshops
+        if w.status is WorkshopStatus.draft
+        or (w.status is WorkshopStatus.published and w.starts_at > moment and w.id not in closed)
+    }
+
+
+def cancel_refusal(workshop: Workshop) -> str | None:
+    """Why this workshop cannot be cancelled now, in French; None when it can (or already is)."""
+    if workshop.status is not WorkshopStatus.published:
+        return None
+    if attendance.session_closed(workshop.id):
+        return CLOSED_NOT_CANCELLABLE
+    return STARTED_NOT_CANCELLABLE if workshop.starts_at <= now() else None
+
+
 def cancel(actor: StaffUser, workshop: Workshop, reason: str) -> changes.Outcome:
-    """Cancel a published workshop and tell everyone (see booking.changes.cancel_workshop)."""
+    """Cancel a published workshop and tell everyone (see booking.changes.cancel_workshop).
+
+    A session already started, or closed by its trainer (possible an hour before the start), is
+    refused with ChangeRefused: closed is read under the workshop's lock, which the closing takes
+    too, so a closing and a cancelling never both happen.
+    """
     if workshop.status is WorkshopStatus.draft:
         begin_write()
         db.session.refresh(workshop)
@@ -102,6 +138,8 @@ def cancel(actor: StaffUser, workshop: Workshop, reason: str) -> changes.Outcome
 
     with write_transaction():
         outcome = changes.cancel_workshop(workshop.id, reason)
+        if outcome.changed and attendance.session_closed(workshop.id):
+            raise changes.ChangeRefused(CLOSED_NOT_CANCELLABLE)  # rolls the cancelling back
         if outcome.changed:
             audit.record(
                 actor,

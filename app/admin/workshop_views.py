@@ -38,6 +38,7 @@ def workshops():
         "admin/workshops.html",
         workshops=items,
         seats=booking.REGISTRATIONS.counts(items),
+        cancellable=catalogue.cancellable(items),
         show_past=show_past,
     )
 
@@ -142,9 +143,15 @@ def cancel_workshop(workshop_id: int):
             )
             return redirect(url_for("admin.workshops"))
     counts = booking.REGISTRATIONS.count(workshop)
+    refusal = catalogue.cancel_refusal(workshop)
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "admin/cancel.html", workshop=workshop, form=form, error=error, counts=counts
+        "admin/cancel.html",
+        workshop=workshop,
+        form=form,
+        error=error,
+        refusal=refusal,
+        counts=counts,
     ), status
 
 

@@ -1,5 +1,6 @@
-"""Check-in on the day: a tap marks a person present or absent, a person who came without a
-registration is added on the spot, and the trainer closes the session.
+"""Check-in on the day: a tap marks a person present or absent (or unmarks them again), a person
+who came without a registration is added on the spot, and the trainer closes the session. All of
+it opens OPENS_BEFORE_START before the start, and stops when the session is closed.
 
 Each write is one transaction that first locks the workshop row — shared for a tap, exclusive to
 add a person or to close — and only then reads whether the session is closed: a tap can never
@@ -17,8 +18,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.attendance.models import Attendance, Presence, SessionClosure
-from app.attendance.services import Roster
+from app.attendance.models import UNMARKED, Attendance, Presence, SessionClosure
 from app.booking import services as booking
 from app.booking.models import Registration, RegistrationStatus
 from app.catalog.models import Workshop, WorkshopStatus
@@ -30,7 +30,7 @@ from app.formatting import datetime_fr
 from app.forms import normalise_email
 from app.staff.models import StaffUser
 
-#: People can be added on the spot, and the session closed, from this long before the start.
+#: Check-in opens this long before the start: taps, people added on the spot, closing.
 OPENS_BEFORE_START = timedelta(hours=1)
 #: A tap dated further ahead of the server's clock comes from a device whose clock is wrong:
 #: stored, it would freeze the mark (no later tap could be "newer").
@@ -70,7 +70,8 @@ class Mark:
     """A person's mark after a tap: what is stored, and whether this tap changed it."""
 
     registration_id: int
-    presence: Presence
+    #: None: unmarked (the mark was undone).
+    presence: Presence | None
     tapped_at_ms: int
     applied: bool
 
@@ -105,39 +106,13 @@ class Closing:
     marked_absent: int = 0
 
 
-@dataclass(frozen=True)
-class Counts:
-    """The figures at the top of the check-in page."""
-
-    #: Confirmed seats and walk-ins: the people the sheet lists.
-    expected: int
-    present: int
-    absent: int
-    #: Expected people without a mark yet.
-    unmarked: int
-    walk_ins: int
-    waiting: int
-
-
-def counts(roster: Roster) -> Counts:
-    presences = [roster.presence(r) for r in roster.expected]
-    return Counts(
-        expected=len(roster.expected),
-        present=roster.present_count,
-        absent=sum(1 for m in roster.marks.values() if m.presence is Presence.absent),
-        unmarked=presences.count(None),
-        walk_ins=len(roster.walk_ins),
-        waiting=len(roster.waiting),
-    )
-
-
 def now_ms() -> int:
     """The server's time as a tap time: what a page without JavaScript sends back."""
     return int(now().timestamp() * 1000)
 
 
 def opens_at(workshop: Workshop) -> datetime:
-    """From when people can be added on the spot and the session closed."""
+    """From when people can be marked and added on the spot, and the session closed."""
     return workshop.starts_at - OPENS_BEFORE_START
 
 
@@ -148,15 +123,16 @@ def is_open(workshop: Workshop) -> bool:
 def mark(
     workshop: Workshop,
     registration_id: int,
-    presence: Presence | str,
+    presence: Presence | str | None,
     tapped_at_ms: int,
     by: StaffUser | None = None,
 ) -> Mark:
-    """Mark one person of this session present or absent, as of `tapped_at_ms`.
+    """Mark one person of this session present or absent, or unmark them (`presence` None or
+    UNMARKED), as of `tapped_at_ms`.
 
     Idempotent and order-safe: a tap no newer than the stored one changes nothing (`applied`
     False) and the stored mark is returned. Raises InvalidTap, NotOnThisSession, SessionClosed
-    or NotNow (a cancelled workshop).
+    or NotNow (before check-in opens, or a cancelled workshop).
     """
     presence = _presence(presence)
     _check_tap_time(tapped_at_ms)
@@ -167,6 +143,7 @@ def mark(
     with write_transaction():
         status = _locked_status(workshop_id, shared=True)
         _refuse_if_frozen(workshop_id, status)
+        _refuse_if_early(workshop, "pointer les présences")
         registration = _markable(workshop_id, registration_id)
         applied = _upsert_mark(registration, presence, tapped_at_ms, by_id)
         stored = _stored_mark(registration_id)
@@ -237,6 +214,12 @@ def close(workshop: Workshop, by: StaffUser | None = None) -> Closing:
 def _close(workshop_id: int, by_id: int | None) -> Closing:
     tap = now_ms()
     unmarked = _unmarked_expected(workshop_id)
+    # Undone marks make way for the closing's (under the exclusive lock: no tap in between).
+    db.session.execute(
+        sa.delete(Attendance)
+        .where(Attendance.registration_id.in_(unmarked))
+        .execution_options(synchronize_session=False)
+    )
     for registration_id in unmarked:
         db.session.add(
             Attendance(
@@ -262,12 +245,12 @@ _CANCELLED = "Cet atelier est annulé : il n'y a pas de pointage."
 _CLOSED = "La séance est close : la présence est figée et ne peut plus être modifiée."
 
 
-def _presence(value: Presence | str) -> Presence:
-    if isinstance(value, Presence):
-        return value
+def _presence(value: Presence | str | None) -> Presence | None:
+    if value is None or value == UNMARKED or isinstance(value, Presence):
+        return None if value == UNMARKED else value
     presence = Presence.from_value(value)
     if presence is None:
-        raise InvalidTap("La présence doit être « présent » ou « absent ».")
+        raise InvalidTap("La présence doit être « présent », « absent » ou « non pointé ».")
     return presence
 
 
@@ -344,7 +327,7 @@ def _stored_mark(registration_id: int) -> Attendance:
 
 
 def _upsert_mark(
-    registration: Registration, presence: Presence, tapped_at_ms: int, by_id: int | None
+    registration: Registration, presence: Presence | None, tapped_at_ms: int, by_id: int | None
 ) -> bool:
     """Insert the mark, or update it if this tap is newer than the stored one: one statement, so
     two taps racing on the same person (two tablets) cannot both insert. True when written."""
@@ -382,8 +365,9 @@ def _mark_present_now(registration: Registration, by_id: int | None) -> None:
 
 
 def _unmarked_expected(workshop_id: int) -> list[int]:
+    """Expected people without a mark, or whose mark was undone."""
     marked = sa.select(Attendance.registration_id).where(
-        Attendance.registration_id == Registration.id
+        Attendance.registration_id == Registration.id, Attendance.presence.is_not(None)
     )
     return list(
         db.session.scalars(

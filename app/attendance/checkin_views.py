@@ -10,7 +10,7 @@ from dataclasses import asdict
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.attendance import checkin, services
+from app.attendance import checkin, followup, services
 from app.attendance.forms import MarkForm, WalkInForm
 from app.staff.access import staff_required, workshop_or_403
 
@@ -47,10 +47,10 @@ def mark(workshop_id: int, registration_id: int):
         roster = services.roster(workshop)
         return jsonify(
             registration_id=result.registration_id,
-            presence=result.presence.value,
+            presence=result.presence.value if result.presence else None,
             tape=result.tapped_at_ms,
             applied=result.applied,
-            counts=asdict(checkin.counts(roster)),
+            counts=asdict(services.counts(roster)),
             message="Enregistré",
         )
     if not result.applied:
@@ -100,10 +100,11 @@ def confirm_close(workshop_id: int):
     return render_template(
         "attendance/checkin_close.html",
         roster=roster,
-        counts=checkin.counts(roster),
+        counts=services.counts(roster),
         unmarked=[r for r in roster.expected if roster.presence(r) is None],
         is_open=checkin.is_open(workshop),
         opens_at=checkin.opens_at(workshop),
+        certificates_leave=followup.certificates_leave(workshop),
     )
 
 
@@ -141,12 +142,13 @@ def _page(workshop, form: WalkInForm, *, error: str | None = None, status: int =
         render_template(
             "attendance/checkin.html",
             roster=roster,
-            counts=checkin.counts(roster),
+            counts=services.counts(roster),
             form=form,
             error=error,
             tape=checkin.now_ms(),
             is_open=checkin.is_open(workshop),
             opens_at=checkin.opens_at(workshop),
+            certificates_leave=followup.certificates_leave(workshop),
         ),
         status,
     )

@@ -1,8 +1,10 @@
 """After the session: each person present gets their attendance certificate and the questionnaire
 link; the answers are recorded once per registration and summed up for the staff.
 
-The follow-up sweep takes the sessions their trainer closed (attendance is frozen) and not yet
-followed up. For each person marked present who has no certificate yet, one write transaction
+The follow-up sweep takes the sessions their trainer closed (attendance is frozen), whose
+scheduled end has passed, and not yet followed up: a certificate states what happened, so a
+session closed before its end sends nothing until the end (`certificates_leave` tells the
+trainer when). For each person marked present who has no certificate yet, one write transaction
 creates the certificate, mints the questionnaire link and queues the mail carrying the PDF: the
 certificate's unique registration_id makes a second run, or a second scheduler, do nothing twice.
 The session is marked followed up once everyone present holds a certificate.
@@ -39,7 +41,7 @@ from app.clock import now
 from app.database import begin_write
 from app.errors import NotFound
 from app.extensions import db
-from app.formatting import LOCALE
+from app.formatting import LOCALE, datetime_fr, time_fr, to_paris
 from app.mail import services as mail
 from app.tokens import TokenPurpose
 
@@ -79,13 +81,27 @@ def send_follow_ups() -> FollowUpReport:
 
 
 def _closed_not_followed_up() -> list[int]:
+    """Closed sessions not followed up yet, once over: the hours they attest have happened."""
     ids = db.session.scalars(
         sa.select(SessionClosure.workshop_id)
-        .where(SessionClosure.followed_up_at.is_(None))
+        .join(Workshop, Workshop.id == SessionClosure.workshop_id)
+        .where(SessionClosure.followed_up_at.is_(None), Workshop.ends_at <= now())
         .order_by(SessionClosure.closed_at, SessionClosure.workshop_id)
     ).all()
     db.session.commit()  # end the read: each person takes their own write transaction
     return list(ids)
+
+
+def certificates_leave(workshop: Workshop) -> str:
+    """When the certificates of this session leave, as the trainer reads it: "à 16 h, à la fin
+    de la séance", or "dans les minutes qui viennent" once the session is over (the sweep runs
+    every few minutes)."""
+    moment = now()
+    if workshop.ends_at <= moment:
+        return "dans les minutes qui viennent"
+    if to_paris(workshop.ends_at).date() == to_paris(moment).date():
+        return f"à {time_fr(workshop.ends_at)}, à la fin de la séance"
+    return f"le {datetime_fr(workshop.ends_at)}, à la fin de la séance"
 
 
 def _present_without_certificate(workshop_id: int) -> sa.Select:

@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import AnyOf, DataRequired, ValidationError
 
-from app.attendance.models import Presence
+from app.attendance.models import UNMARKED, Presence
 from app.forms import (
     email_field,
     first_name_field,
@@ -34,7 +34,8 @@ def tap_time(form, field):
 
 
 class MarkForm(FlaskForm):
-    """One tap. Sent by a form button (no JavaScript) or by fetch() from checkin.js.
+    """One tap: present, absent, or unmarked again (UNMARKED). Sent by a form button (no
+    JavaScript) or by fetch() from checkin.js.
 
     No CSRF field of its own: the app-wide CSRFProtect already checks every POST, from the form's
     hidden field or from the X-CSRFToken header the script sends (a form-level check would ask
@@ -48,8 +49,8 @@ class MarkForm(FlaskForm):
         validators=[
             DataRequired("Indiquez si la personne est présente ou absente."),
             AnyOf(
-                [p.value for p in Presence],
-                message="La présence doit être « présent » ou « absent ».",
+                [*(p.value for p in Presence), UNMARKED],
+                message="La présence doit être « présent », « absent » ou « non pointé ».",
             ),
         ],
     )

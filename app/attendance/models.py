@@ -15,8 +15,16 @@ class Presence(TitledEnum):
     absent = ("absent", "Absent·e")
 
 
+#: What a tap sends to undo a mark: the person is "non pointé·e" again (stored as no presence).
+UNMARKED = "unmarked"
+
+
 class Attendance(db.Model):
-    """One person's mark at one session: the last tap wins, by the order the taps were made."""
+    """One person's mark at one session: the last tap wins, by the order the taps were made.
+
+    A mark undone ("non pointé·e" again) keeps its row with no presence: the undo is a tap like
+    the others, so an older tap arriving after it changes nothing.
+    """
 
     __tablename__ = "attendances"
 
@@ -24,7 +32,8 @@ class Attendance(db.Model):
         sa.ForeignKey("registrations.id"), primary_key=True
     )
     workshop_id: Mapped[int] = mapped_column(sa.ForeignKey("workshops.id"), index=True)
-    presence: Mapped[Presence] = enum_column(Presence)
+    #: None: undone, the person is unmarked again.
+    presence: Mapped[Presence | None] = enum_column(Presence, nullable=True)
     #: When the tap was made on the trainer's device (milliseconds, from the page): a retried or
     #: late-arriving older tap never overrides a newer one.
     tapped_at_ms: Mapped[int] = mapped_column(sa.BigInteger)
@@ -34,7 +43,8 @@ class Attendance(db.Model):
     registration: Mapped[Registration] = relationship()
 
     def __repr__(self) -> str:
-        return f"<Attendance {self.registration_id} {self.presence.value}>"
+        presence = self.presence.value if self.presence else "unmarked"
+        return f"<Attendance {self.registration_id} {presence}>"
 
 
 class SessionClosure(db.Model):

@@ -5,7 +5,7 @@ Reads only; check-in, sheets and the follow-up have their own modules. Every lis
 """
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -16,7 +16,7 @@ from app.catalog.models import Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import valid_id
 from app.extensions import db
-from app.formatting import by_name
+from app.formatting import PARIS, by_name, to_paris
 from app.staff.access import visible_workshops
 from app.staff.models import StaffUser
 
@@ -38,6 +38,8 @@ class SessionLine:
     workshop: Workshop
     counts: SessionCounts
     closed: bool
+    #: It takes place today (in Paris): the trainer's day, set apart at the top of the list.
+    today: bool = False
 
 
 @dataclass
@@ -69,9 +71,39 @@ class Roster:
         return sum(1 for m in self.marks.values() if m.presence is Presence.present)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """The figures at the top of the check-in page."""
+
+    #: Confirmed seats and walk-ins: the people the sheet lists.
+    expected: int
+    present: int
+    absent: int
+    #: Expected people without a mark yet.
+    unmarked: int
+    walk_ins: int
+    waiting: int
+
+
+def counts(roster: Roster) -> Counts:
+    """The figures at the top of the check-in page (an undone mark counts as unmarked)."""
+    presences = [roster.presence(r) for r in roster.expected]
+    return Counts(
+        expected=len(roster.expected),
+        present=roster.present_count,
+        absent=sum(1 for m in roster.marks.values() if m.presence is Presence.absent),
+        unmarked=presences.count(None),
+        walk_ins=len(roster.walk_ins),
+        waiting=len(roster.waiting),
+    )
+
+
 def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]]:
-    """(upcoming, past) sessions this account may see, with their counts: three queries."""
-    start_of_today = now() - timedelta(hours=12)
+    """(upcoming, past) sessions this account may see, with their counts: three queries.
+
+    Upcoming holds every session of today (Paris), over or not, marked `today`, first."""
+    today = to_paris(now()).date()
+    start_of_today = datetime.combine(today, time(0), tzinfo=PARIS)
     base = (
         visible_workshops(user)
         .where(Workshop.status != WorkshopStatus.draft)
@@ -86,9 +118,17 @@ def session_lines(user: StaffUser) -> tuple[list[SessionLine], list[SessionLine]
         .limit(PAST_SESSIONS_SHOWN)
     ).all()
     counts = _counts([w.id for w in (*upcoming, *past)])
-    closed = _closed_ids([w.id for w in (*upcoming, *past)])
+    closed = closed_ids([w.id for w in (*upcoming, *past)])
     return (
-        [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in upcoming],
+        [
+            SessionLine(
+                w,
+                counts.get(w.id, SessionCounts()),
+                w.id in closed,
+                today=to_paris(w.starts_at).date() == today,
+            )
+            for w in upcoming
+        ],
         [SessionLine(w, counts.get(w.id, SessionCounts()), w.id in closed) for w in past],
     )
 
@@ -158,11 +198,14 @@ def _counts(workshop_ids: list[int]) -> dict[int, SessionCounts]:
         .group_by(Attendance.workshop_id, Attendance.presence)
     )
     for workshop_id, presence, count in marks:
+        if presence is None:  # an undone mark
+            continue
         setattr(counts.setdefault(workshop_id, SessionCounts()), presence.value, count)
     return counts
 
 
-def _closed_ids(workshop_ids: list[int]) -> set[int]:
+def closed_ids(workshop_ids: list[int]) -> set[int]:
+    """Those of these sessions their trainer closed."""
     if not workshop_ids:
         return set()
     return set(

@@ -1,6 +1,6 @@
 /* Check-in without waiting for the network.
  *
- * Each tap on "Présent·e" / "Absent·e" shows at once and is sent with fetch(), stamped with the
+ * Each tap on "Présent·e" / "Absent·e" / "Non pointé·e" (the undo) shows at once and is sent with fetch(), stamped with the
  * time it was made (Date.now()). The server keeps the newest tap per person, so a retried request
  * or a late one never undoes a later tap. Taps not yet accepted are kept in sessionStorage and
  * sent again until they get through (also after a reload). Without this script, each button
@@ -14,6 +14,7 @@
 
   var statusLine = document.getElementById("checkin-status");
   var storageKey = "pointage:" + root.getAttribute("data-workshop");
+  var UNMARKED = "unmarked";  // the undo: what the "Non pointé·e" button sends
   var pending = load();   // registration id -> {url, presence, tape}: taps not yet accepted
   var sending = {};       // registration id -> true while a request is out
   var newest = {};        // registration id -> time of the newest tap made on this page
@@ -28,14 +29,15 @@
 
   function shownPresence(form) {
     var pressed = form.querySelector('button[aria-pressed="true"]');
-    return pressed ? pressed.value : null;
+    return pressed && pressed.value !== UNMARKED ? pressed.value : null;
   }
 
+  /* presence: "present", "absent", or null (unmarked). */
   function show(id, presence) {
     var form = formOf(id);
     if (!form) { return; }
     form.querySelectorAll("button[name=presence]").forEach(function (button) {
-      button.setAttribute("aria-pressed", button.value === presence ? "true" : "false");
+      button.setAttribute("aria-pressed", button.value === (presence || UNMARKED) ? "true" : "false");
     });
     var row = form.closest(".checkin-person");
     row.classList.remove("is-present", "is-absent");
@@ -103,7 +105,7 @@
     newest[id] = when;
     pending[id] = { url: form.action, presence: presence, tape: when };
     save();
-    show(id, presence);
+    show(id, presence === UNMARKED ? null : presence);
     send(id);
   }
 
@@ -154,7 +156,7 @@
       delete pending[id];
       save();
     }
-    if (data && data.presence) {
+    if (data && "presence" in data) {
       accepted[id] = data.presence;
       // A late answer about an older tap must not undo what the trainer tapped since.
       if (data.tape >= (newest[id] || 0)) { show(id, data.presence); }
@@ -164,8 +166,13 @@
       sendAll();
     } else {
       var name = nameOf(id);
-      say("Enregistré" + (name && data ? " — " + name + " : " + (data.presence === "present" ? "présent·e" : "absent·e") : ""));
+      say("Enregistré" + (name && data ? " — " + name + " : " + presenceText(data.presence) : ""));
     }
+  }
+
+  function presenceText(presence) {
+    if (presence === "present") { return "présent·e"; }
+    return presence === "absent" ? "absent·e" : "non pointé·e";
   }
 
   function refused(id, sent, data, status) {
@@ -225,7 +232,7 @@
   Object.keys(pending).forEach(function (id) {
     if (formOf(id)) {
       newest[id] = pending[id].tape;
-      show(id, pending[id].presence);
+      show(id, pending[id].presence === UNMARKED ? null : pending[id].presence);
     }
   });
   sendAll();
