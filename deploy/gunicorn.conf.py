@@ -14,6 +14,7 @@ certificate links masked (app/secret_paths.py). The `Server` header names no ver
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,3 +75,12 @@ class RedactingLogger(Logger):
 
 
 logger_class = RedactingLogger
+
+
+def post_worker_init(worker):
+    """Each worker, once started, imports WeasyPrint and lays out a first page in the background
+    (app.pdf.warm_up): the first figures PDF or poster then takes its own rendering time, not a
+    second more (measured by bench/figures_pdf.py)."""
+    from app.pdf import warm_up
+
+    threading.Thread(target=warm_up, name="pdf-warm-up", daemon=True).start()

@@ -3,6 +3,7 @@ handled by a coordinator — each action in the audit log — and only coordinat
 
 import html
 from datetime import UTC, datetime, timedelta
+from html import unescape
 
 import pytest
 import sqlalchemy as sa
@@ -152,6 +153,94 @@ def test_a_double_booked_room_blocks_the_save(client, coordinator, make_workshop
     assert "est déjà prise" in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Workshop)) == 1
     assert audit_summaries() == []
+
+
+def test_every_problem_of_a_new_workshop_shows_in_one_submit(client, coordinator, at):
+    # 14 July 2026 (a public holiday), 14 h–17 h: the room and the trainer are already taken.
+    taken = at(paris(2026, 7, 14, 14, 0), title="Le TBI au cycle 2")
+    room = taken.room
+    data = workshop_form(
+        taken,
+        titre="",
+        jour="2026-07-14",
+        debut="15:00",
+        fin="16:30",
+        capacite=str(room.capacity + 4),
+        date_limite="2026-07-14T18:00",
+    )
+    response = client.post("/admin/ateliers/nouveau", data=data)
+    assert response.status_code == 422
+    page = unescape(response.get_data(as_text=True))
+    alert = page[page.index('id="erreurs"') :]
+    alert = alert[: alert.index("</div>")]
+    for message in (
+        "Titre : Indiquez le titre.",
+        f"La salle « {room.name} » ({room.site.name}) est déjà prise le mardi 14 juillet 2026 "
+        "de 14 h à 17 h par l'atelier « Le TBI au cycle 2 ».",
+        "Claire Dumont anime déjà « Le TBI au cycle 2 » le mardi 14 juillet 2026",
+        f"{room.capacity + 4} places demandées, mais la salle « {room.name} » n'en compte que "
+        f"{room.capacity}.",
+        "La date limite d'inscription doit précéder le début de l'atelier.",
+    ):
+        assert message in alert, message
+    assert "5 problèmes à corriger" in alert
+    # the holiday warning is there too, to read before the next submit
+    assert "Le mardi 14 juillet 2026 : jour férié (Fête nationale)." in page
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Workshop)) == 1
+
+
+def test_an_end_before_the_start_still_shows_the_other_problems(client, coordinator, at):
+    taken = at(paris(2026, 3, 18, 14, 0))
+    data = workshop_form(taken, debut="15:00", fin="13:00", capacite=str(taken.room.capacity + 1))
+    page = unescape(client.post("/admin/ateliers/nouveau", data=data).get_data(as_text=True))
+    assert "La fin de l'atelier doit être après son début." in page
+    assert "places demandées, mais la salle" in page
+
+
+def test_the_form_shows_the_room_and_trainer_bookings_that_day(client, coordinator, at, make_site):
+    taken = at(paris(2026, 3, 18, 9, 0), title="Tablettes au cycle 1")
+    elsewhere = make_site(slug="peronne", name="Péronne").rooms[0]
+    away = at(paris(2026, 3, 18, 17, 0), title="ENT : le cahier de textes", site=elsewhere.site)
+    at(paris(2026, 3, 19, 14, 0), title="Le lendemain")
+    data = workshop_form(taken, debut="14:00", fin="16:00")
+    page = unescape(
+        client.post("/admin/ateliers/nouveau", data={**data, "titre": ""}).get_data(as_text=True)
+    )
+    panel = page[page.index('id="ce-jour-la"') :]
+    assert "Ce jour-là : mercredi 18 mars 2026" in panel
+    room_part, trainer_part = panel.split("<h3>")[1:3]
+    assert f"Salle « {taken.room.name} »" in room_part and "Tablettes au cycle 1" in room_part
+    assert "ENT : le cahier de textes" not in room_part
+    assert "9 h – 12 h" in trainer_part and "ENT : le cahier de textes" in trainer_part
+    assert "Péronne" in trainer_part and "Le lendemain" not in panel
+    # the same panel alone, for the script that follows the form's changes
+    fragment = client.get(
+        "/admin/ateliers/ce-jour-la",
+        query_string={"jour": "2026-03-19", "salle": taken.room_id, "formateur": taken.trainer_id},
+    )
+    assert fragment.status_code == 200
+    text = unescape(fragment.get_data(as_text=True))
+    assert "Le lendemain" in text and "Tablettes au cycle 1" not in text
+    assert away.id != taken.id
+    bare = client.get("/admin/ateliers/ce-jour-la", query_string={"jour": "n'importe"})
+    assert "Choisissez une date" in unescape(bare.get_data(as_text=True))
+
+
+def test_a_created_workshop_lands_on_its_own_page(client, coordinator, make_workshop):
+    model = make_workshop()
+    response = client.post("/admin/ateliers/nouveau", data=workshop_form(model))
+    created = db.session.scalar(
+        sa.select(Workshop).where(Workshop.title == "Créer un livre numérique")
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/ateliers/{created.id}"
+    page = unescape(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert "<h1>Créer un livre numérique</h1>" in page
+    assert "Atelier créé en brouillon" in page and "Brouillon" in page
+    assert "mercredi 18 mars 2026" in page and "Publier" in page
+    published = client.post(f"/admin/ateliers/{created.id}/publier", data={"retour": "atelier"})
+    assert published.headers["Location"] == f"/admin/ateliers/{created.id}"
+    assert client.get("/admin/ateliers/999999").status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -66,10 +66,12 @@ def test_a_coordinator_creates_confirms_a_holiday_publishes_and_finds_it_public(
     expect(page.get_by_role("status")).to_contain_text("Atelier créé en brouillon")
     look(page, "atelier-cree")
 
-    row = page.get_by_role("row").filter(has_text=TITLE)
-    expect(row).to_contain_text("Brouillon")
-    row.get_by_role("button", name="Publier").click()
+    # the new draft's own page
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    expect(page.get_by_text("Brouillon : pas encore dans le catalogue")).to_be_visible()
+    page.get_by_role("button", name="Publier").click()
     expect(page.get_by_role("status")).to_contain_text("est publié")
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
     look(page, "atelier-publie")
 
     public = new_page()  # a teacher: no staff cookie

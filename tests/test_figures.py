@@ -868,6 +868,32 @@ def test_the_pdf_report_holds_the_period_key_figures_charts_and_definitions(coor
         "« Touché » veut dire venu au moins une fois",
     ):
         assert label in text
-    # the charts are drawn: a bar's label is written in the chart and in its table only (the
-    # breakdown tables write it in lower case)
-    assert text.count("Liste de diffusion") == 2
+    # the charts are drawn: a bar's label is written in the chart only (the breakdown tables
+    # write it in lower case; the chart's table of values is for the page's screen readers)
+    assert text.count("Liste de diffusion") == 1
+
+
+def test_each_web_worker_warms_weasyprint_up_in_the_background(monkeypatch):
+    """The first figures PDF or poster of a worker no longer pays WeasyPrint's import and first
+    layout (about a second; bench/figures_pdf.py): gunicorn's post_worker_init does it, in a
+    thread, so the worker answers meanwhile."""
+    import runpy
+    import threading
+    from pathlib import Path
+
+    from app import pdf
+
+    ran = threading.Event()
+    monkeypatch.setattr(pdf, "warm_up", ran.set)
+    settings = runpy.run_path(str(Path(__file__).parent.parent / "deploy" / "gunicorn.conf.py"))
+    settings["post_worker_init"](None)
+    assert ran.wait(timeout=10)
+
+
+def test_warming_up_lays_out_a_page(monkeypatch):
+    from app import pdf
+
+    laid_out = []
+    monkeypatch.setattr(pdf, "render_pdf", lambda html: laid_out.append(html) or b"%PDF-")
+    pdf.warm_up()
+    assert "<p>Ateliers TICE</p>" in laid_out[0]

@@ -261,6 +261,30 @@ def test_sending_queues_one_mail_per_list_and_logs_it(scene, sites, make_staff, 
             assert link in text and f'href="{link}"' in html
 
 
+def test_the_mail_says_hello_and_announces_the_programme_once(scene, sites):
+    where = chosen(sites, "amiens")
+    plain = programme_mail.preview(PERIOD, where, "Programme", "")
+    assert plain.text.startswith(
+        "Bonjour,\n\nVoici le programme des ateliers TICE du 1er mars au 30 avril 2026. "
+        "L'inscription est gratuite"
+    )
+    own = programme_mail.preview(
+        PERIOD,
+        where,
+        "Programme",
+        "Bonjour à toutes et à tous,\n\nVoici le programme du printemps : bonne lecture !",
+    )
+    assert own.text.startswith(
+        "Bonjour à toutes et à tous,\n\nVoici le programme du printemps : bonne lecture !\n\n"
+        "L'inscription est gratuite, en ligne, sans compte"
+    )
+    for body in (own.text, MailReader(own.html).text):
+        assert body.count("Bonjour") == 1 and body.count("Voici le programme") == 1, body[:400]
+    # a message that neither greets nor announces gets both around it
+    note = programme_mail.preview(PERIOD, where, "Programme", "Nouveaux ateliers TBI ce trimestre.")
+    assert note.text.startswith("Bonjour,\n\nNouveaux ateliers TBI ce trimestre.\n\nVoici le")
+
+
 def test_the_same_programme_is_not_sent_twice_in_a_row(scene, sites, make_staff, clock):
     """A double click on "Envoyer", or a reloaded page, must not mail the lists twice."""
     coordinator, where = make_staff("coordinator"), chosen(sites, "amiens")
@@ -332,28 +356,36 @@ def pdf_text(data: bytes) -> str:
 
 
 def qr_payloads(data: bytes, tmp_path) -> list[str]:
-    """Every QR code of every page, decoded by zbar from a 150 dpi rendering."""
+    """Every QR code of every page, decoded by zbar from 150 and 200 dpi renderings (zbar, which
+    scans a whole page at once, can miss one code of a dozen at one resolution; a phone frames
+    one code at a time)."""
     require(
         bool(shutil.which("zbarimg") and shutil.which("pdftoppm")),
         "zbarimg or pdftoppm missing: apt-get install zbar-tools poppler-utils",
     )
     pdf = tmp_path / "affiche.pdf"
     pdf.write_bytes(data)
-    subprocess.run(
-        ["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")], check=True, timeout=120
-    )
-    pages = sorted(str(path) for path in tmp_path.glob("page*.png"))
-    assert pages
-    result = subprocess.run(["zbarimg", "--raw", "-q", *pages], capture_output=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    return sorted(result.stdout.decode("utf-8").splitlines())
+    found = set()
+    for dpi in ("150", "200"):
+        prefix = tmp_path / f"page-{dpi}"
+        subprocess.run(
+            ["pdftoppm", "-r", dpi, "-png", str(pdf), str(prefix)], check=True, timeout=120
+        )
+        pages = sorted(str(path) for path in tmp_path.glob(f"page-{dpi}*.png"))
+        assert pages
+        result = subprocess.run(
+            ["zbarimg", "--raw", "-q", *pages], capture_output=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        found.update(result.stdout.decode("utf-8").splitlines())
+    return sorted(found)
 
 
 def test_poster_qr_codes_decode_to_each_workshop_and_the_catalogue(
     scene, sites, make_workshop, tmp_path
 ):
     listed, _ = scene
-    # Enough workshops to flow onto a second page.
+    # Ten workshops: two a row, each with its code, still one page.
     extra = [
         make_workshop(
             site=sites["amiens"],
@@ -371,15 +403,65 @@ def test_poster_qr_codes_decode_to_each_workshop_and_the_catalogue(
         + [f"{BASE}/ateliers?site=amiens&source=affiche"]
     )
     assert qr_payloads(data, tmp_path) == expected
-    assert len(list(tmp_path.glob("page*.png"))) >= 2
+    assert pdf_pages(data) == 1
     text = " ".join(pdf_text(data).split())
     for workshop in amiens:
         assert workshop.title in text
     assert "Ateliers TICE – site d'Amiens" in text and "du 1er mars au 30 avril 2026" in text
     assert "45 rue Saint-Leu, 80026 Amiens" in text
-    assert "(suite)" in text and "Page 2 sur" in text
     assert "Niveau expert" in text and "mercredi 11 mars 2026".capitalize() in text
     assert "Ressources numériques" not in text  # Péronne's
+
+
+def pdf_pages(data: bytes) -> int:
+    require(shutil.which("pdfinfo") is not None, "pdfinfo missing: apt-get install poppler-utils")
+    info = subprocess.run(
+        ["pdfinfo", "-"], input=data, capture_output=True, check=True, timeout=60
+    ).stdout.decode("utf-8")
+    return int(re.search(r"^Pages:\s+(\d+)$", info, re.M).group(1))
+
+
+TITLES = [
+    "Le TBI en classe de CP : créer des séquences interactives",
+    "ENT : le cahier de textes et la messagerie avec les familles",
+    "Tablettes : produire un livre numérique avec les élèves de cycle 2",
+    "Ressources numériques pour l'enseignement des langues vivantes",
+]
+
+
+@pytest.mark.parametrize("count", [1, 8, 20, 60])
+def test_the_poster_is_one_page_whatever_the_number_of_workshops(
+    sites, make_workshop, tmp_path, count
+):
+    workshops = [
+        make_workshop(
+            site=sites["amiens"],
+            starts_in=timedelta(days=1, hours=n * 6),
+            title=f"{TITLES[n % len(TITLES)]} ({n + 1})",
+        )
+        for n in range(count)
+    ]
+
+    data = programme_poster.poster_pdf(sites["amiens"], Period(date(2026, 3, 1), date(2026, 6, 30)))
+
+    assert pdf_pages(data) == 1
+    text = " ".join(pdf_text(data).split())
+    shown = [w for w in workshops if f"{w.title}" in text]
+    assert shown == workshops[: len(shown)]  # the first ones, by date, none cut
+    hidden = count - len(shown)
+    if hidden:
+        assert f"… et {hidden} autres ateliers : scannez le code" in text
+        assert len(shown) >= 20
+    else:
+        assert "autres ateliers" not in text
+    assert count < 20 or hidden or len(shown) == 20
+    payloads = qr_payloads(data, tmp_path)
+    catalogue = f"{BASE}/ateliers?site=amiens&source=affiche"
+    assert catalogue in payloads and "ateliers.test/ateliers?site=amiens" in text
+    if count <= programme_poster.GRID_MAX:  # each workshop keeps its own code
+        assert sorted(payloads) == sorted(
+            [catalogue, *(f"{BASE}/ateliers/{w.id}?source=affiche" for w in workshops)]
+        )
 
 
 def test_poster_qr_codes_are_printed_big_enough(scene, sites):
@@ -468,6 +550,35 @@ def test_preview_shows_the_mail_its_text_and_the_lists_without_sending(client, s
     assert 'formaction="/admin/programme/envoyer"' in page and "Envoyer à 2 listes" in page
     assert "/admin/programme/affiche/amiens.pdf?du=2026-03-01&amp;au=2026-04-30" in page
     assert programme_mails() == [] and audit_entries() == []
+
+
+def test_the_preview_is_exactly_the_mail_the_lists_receive(client, scene, coordinator, smtp):
+    form = {**FORM, "introduction": "Bonjour à toutes et à tous,\n\nVoici le programme."}
+    page = client.post("/admin/programme/apercu", data=form).get_data(as_text=True)
+    shown_text = unescape(re.search(r'<pre class="mail-preview-text">(.*?)</pre>', page, re.S)[1])
+    shown_html = unescape(re.search(r'srcdoc="([^"]*)"', page)[1])
+
+    assert client.post("/admin/programme/envoyer", data=form).status_code == 302
+    deliver_pending()
+
+    received = [m for m in smtp.messages if m["To"] in LISTS]
+    assert len(received) == 2
+
+    def body(message, kind):  # SMTP carries lines ended by CRLF
+        return message.get_body((kind,)).get_content().replace("\r\n", "\n").rstrip("\n")
+
+    for message in received:
+        assert body(message, "plain") == shown_text.rstrip("\n")
+        assert body(message, "html") == shown_html.rstrip("\n")
+    assert shown_text.count("Bonjour") == 1 and shown_text.count("Voici le programme") == 1
+
+
+def test_the_form_says_what_the_mail_adds_by_itself(client, scene, coordinator):
+    page = unescape(client.get("/admin/programme/").get_data(as_text=True))
+    assert "Ajouté automatiquement au courriel" in page
+    assert "« Bonjour, » — sauf si votre message commence déjà par une salutation" in page
+    assert "sauf si votre message dit déjà « Voici le programme »" in page
+    assert "L'aperçu montre le courriel exactement tel qu'il partira." in page
 
 
 def test_preview_without_list_addresses_says_how_to_set_them(app, client, scene, coordinator):

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from app.catalog.checks import check_workshop
+from app.catalog.checks import check_workshop, day_bookings
 from app.catalog.holidays import day_off, is_school_day_off, school_data_ends
 from app.catalog.models import Trainer, WorkshopStatus
 from app.extensions import db
@@ -126,3 +126,43 @@ def test_a_late_evening_in_paris_is_checked_on_the_paris_day(wednesday):
     # 13 July 2026, 23:30 UTC is 14 July 01:30 in Paris.
     problems = check(wednesday, starts_at=datetime(2026, 7, 13, 23, 30, tzinfo=UTC), same=True)
     assert [p.kind for p in problems] == ["day-off"]
+
+
+def test_the_day_s_bookings_of_a_room_and_a_trainer_keep_to_the_paris_day(wednesday, make_site):
+    elsewhere = make_site(slug="peronne", name="Péronne").rooms[0]
+    late = wednesday.__class__(
+        title="Le soir à Péronne",
+        description="",
+        topic=wednesday.topic,
+        level=wednesday.level,
+        room=elsewhere,
+        trainer=wednesday.trainer,
+        capacity=8,
+        starts_at=paris(2026, 3, 11, 22, 30),  # 21:30 UTC: still 11 March in Paris
+        ends_at=paris(2026, 3, 11, 23, 30),
+        status=WorkshopStatus.published,
+    )
+    next_day = wednesday.__class__(
+        title="Le lendemain",
+        description="",
+        topic=wednesday.topic,
+        level=wednesday.level,
+        room=wednesday.room,
+        trainer=wednesday.trainer,
+        capacity=8,
+        starts_at=paris(2026, 3, 12, 0, 30),  # 23:30 UTC on the 11th: the 12th in Paris
+        ends_at=paris(2026, 3, 12, 1, 30),
+        status=WorkshopStatus.published,
+    )
+    db.session.add_all([late, next_day])
+    db.session.commit()
+
+    found = day_bookings(date(2026, 3, 11), wednesday.room, wednesday.trainer)
+    assert [w.title for w in found.in_room] == ["Premiers pas dans l'ENT"]
+    assert [w.title for w in found.with_trainer] == ["Premiers pas dans l'ENT", "Le soir à Péronne"]
+
+    edited = day_bookings(date(2026, 3, 11), wednesday.room, other_trainer(), wednesday.id)
+    assert edited.in_room == [] and edited.with_trainer == []
+    wednesday.status = WorkshopStatus.cancelled
+    db.session.commit()
+    assert day_bookings(date(2026, 3, 11), wednesday.room, wednesday.trainer).in_room == []

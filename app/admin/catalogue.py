@@ -7,44 +7,30 @@ in the same unit of work (`write_transaction` around the service's call).
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime
 
+from app.admin.workshop_review import WorkshopDraft, review
 from app.attendance import services as attendance
 from app.booking import changes, coordination
 from app.booking.services import REGISTRATIONS
-from app.catalog.checks import Problem, check_workshop
-from app.catalog.models import Level, Room, Topic, Trainer, Workshop, WorkshopStatus
+from app.catalog.checks import Problem
+from app.catalog.models import Level, Room, Workshop, WorkshopStatus
 from app.clock import now
 from app.database import begin_write, write_transaction
 from app.errors import Refused
 from app.extensions import db
-from app.formatting import NonexistentLocalTime, date_fr, datetime_fr, from_paris, time_fr
+from app.formatting import datetime_fr
 from app.staff import audit
 from app.staff.models import StaffUser
 
 
 class CatalogueRefused(Refused):
-    """A workshop that cannot be saved as typed; `reasons` lists every problem. Nothing was
-    written."""
+    """A workshop that cannot be saved as typed; `reasons` lists every problem, `warnings` what
+    would still need confirming once they are fixed. Nothing was written."""
 
-
-@dataclass(frozen=True)
-class WorkshopDraft:
-    """What the coordinator typed, already parsed (Paris wall-clock times)."""
-
-    title: str
-    description: str
-    topic: Topic
-    level: Level
-    room: Room
-    trainer: Trainer
-    day: date
-    start: time
-    end: time
-    capacity: int
-    what_to_bring: str = ""
-    #: Registrations close then (Paris wall clock), or at the start when None.
-    deadline: datetime | None = None
+    def __init__(self, *reasons: str, warnings: list[str] | None = None) -> None:
+        super().__init__(*reasons)
+        self.warnings = list(warnings or [])
 
 
 @dataclass
@@ -63,21 +49,13 @@ def save_workshop(
     workshop: Workshop | None = None,
     confirmed: bool = False,
 ) -> Saved:
-    """Create (as a draft) or edit a workshop. Blocking problems raise CatalogueRefused;
-    warnings come back in `to_confirm` until `confirmed`."""
-    starts_at, ends_at, deadline, time_warnings = _moments(draft)
-    problems = check_workshop(
-        starts_at=starts_at,
-        ends_at=ends_at,
-        room=draft.room,
-        trainer=draft.trainer,
-        capacity=draft.capacity,
-        workshop_id=workshop.id if workshop else None,
-    )
-    blocking = [p.message for p in problems if p.blocking]
-    if blocking:
-        raise CatalogueRefused(*blocking)
-    warnings = [*time_warnings, *(p for p in problems if not p.blocking)]
+    """Create (as a draft) or edit a workshop. Blocking problems raise CatalogueRefused (all of
+    them, with the warnings); warnings come back in `to_confirm` until `confirmed`."""
+    found = review(draft, workshop.id if workshop else None)
+    if found.blocking:
+        raise CatalogueRefused(*found.blocking, warnings=[p.message for p in found.warnings])
+    starts_at, ends_at, deadline = found.starts_at, found.ends_at, found.deadline
+    warnings = found.warnings
     if warnings and not confirmed:
         return Saved(workshop, to_confirm=warnings)
     if workshop is None:
@@ -190,43 +168,6 @@ def duplicate(workshop: Workshop) -> dict:
 
 
 # --- internals ---------------------------------------------------------------------------------
-
-
-def _moments(draft: WorkshopDraft) -> tuple[datetime, datetime, datetime | None, list[Problem]]:
-    problems, warnings = [], []
-    moments = []
-    for label, wall_clock in (
-        ("début", datetime.combine(draft.day, draft.start)),
-        ("fin", datetime.combine(draft.day, draft.end)),
-        ("date limite", draft.deadline),
-    ):
-        if wall_clock is None:
-            moments.append(None)
-            continue
-        try:
-            local = from_paris(wall_clock)
-        except NonexistentLocalTime as error:
-            problems.append(str(error))
-            moments.append(None)
-            continue
-        if local.ambiguous:
-            warnings.append(
-                Problem(
-                    "time",
-                    f"L'heure de {label} ({time_fr(local.moment)}, le {date_fr(draft.day)}) existe deux "
-                    "fois à Paris (passage à l'heure d'hiver) : la première a été retenue.",
-                    blocking=False,
-                )
-            )
-        moments.append(local.moment)
-    starts_at, ends_at, deadline = moments
-    if starts_at and ends_at and ends_at <= starts_at:
-        problems.append("La fin de l'atelier doit être après son début.")
-    if deadline and starts_at and deadline > starts_at:
-        problems.append("La date limite d'inscription doit précéder le début de l'atelier.")
-    if problems:
-        raise CatalogueRefused(*problems)
-    return starts_at, ends_at, deadline, warnings
 
 
 def _create(actor, draft: WorkshopDraft, starts_at, ends_at, deadline) -> Workshop:

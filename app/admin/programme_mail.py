@@ -3,13 +3,14 @@ sending, one mail per list through the outbox, logged in the audit in the same t
 refused when the same programme was just sent (a double click, a reloaded page)."""
 
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
+from flask import current_app
 
 from app.admin.programme_content import Programme, programme, refuse_empty
 from app.admin.programme_request import ProgrammeRefused, check_intro, check_subject, paragraphs
@@ -60,8 +61,25 @@ class Preview:
     html: str
 
 
+#: How a coordinator's own greeting begins: then the mail adds no "Bonjour," of its own.
+GREETINGS = re.compile(
+    r"(bonjour|bonsoir|salut|hello|cher|chère|chers|chères|madame|monsieur|mesdames|messieurs)\b",
+    re.IGNORECASE,
+)
+#: A coordinator's text that already announces the programme: the mail's own announcement
+#: sentence is left out.
+ANNOUNCES = re.compile(r"voici (le|notre) programme", re.IGNORECASE)
+
+
 def _mail_context(listed: Programme, intro: str) -> dict:
-    return {"programme": listed, "intro_paragraphs": paragraphs(intro)}
+    """What the templates need. The greeting and the sentence announcing the programme are added
+    unless the coordinator's introduction already says them (the form tells which)."""
+    return {
+        "programme": listed,
+        "intro_paragraphs": paragraphs(intro),
+        "greet": not GREETINGS.match(intro.lstrip(" \n\t«\"'")),
+        "announce": not ANNOUNCES.search(intro),
+    }
 
 
 def preview(period: Period, sites: list[Site], subject: str, intro: str) -> Preview:
@@ -69,17 +87,8 @@ def preview(period: Period, sites: list[Site], subject: str, intro: str) -> Prev
     subject, intro = check_subject(subject), check_intro(intro)
     listed = programme(period, sites, Source.mailing_list)
     refuse_empty(listed)
-    context = {
-        "subject": subject,
-        "base_url": current_app.config["PUBLIC_BASE_URL"],
-        **_mail_context(listed, intro),
-    }
-    return Preview(
-        programme=listed,
-        subject=subject,
-        text=render_template(f"mail/{MAIL_TEMPLATE}.txt", **context),
-        html=render_template(f"mail/{MAIL_TEMPLATE}.html", **context),
-    )
+    bodies = mail.compose(MAIL_TEMPLATE, subject, **_mail_context(listed, intro))
+    return Preview(programme=listed, subject=subject, text=bodies.text, html=bodies.html)
 
 
 def send_programme(

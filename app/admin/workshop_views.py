@@ -1,6 +1,8 @@
 """The back office's workshops: the list, creating (or copying), editing, publishing and
 cancelling. The rules and the audit entries live in `app.admin.catalogue`."""
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -9,6 +11,7 @@ from sqlalchemy.orm import joinedload
 from app.admin import catalogue
 from app.admin.blueprint import blueprint
 from app.admin.forms import CancelForm, WorkshopForm
+from app.admin.workshop_review import WorkshopDraft, review, that_day
 from app.booking import services as booking
 from app.booking.changes import ChangeRefused
 from app.catalog.models import Level, Room, Topic, Trainer, Workshop, WorkshopStatus
@@ -37,6 +40,39 @@ def workshops():
         seats=booking.REGISTRATIONS.counts(items),
         cancellable=catalogue.cancellable(items),
         show_past=show_past,
+    )
+
+
+@blueprint.get("/ateliers/<int:workshop_id>")
+@coordinator_required
+def workshop(workshop_id: int):
+    """One workshop as the back office sees it: its facts, its state and what can be done."""
+    shown = workshop_or_404(workshop_id)
+    return render_template(
+        "admin/workshop.html",
+        workshop=shown,
+        seats=booking.REGISTRATIONS.count(shown),
+        that_day=that_day(to_paris(shown.starts_at).date(), shown.room, shown.trainer, shown.id),
+    )
+
+
+@blueprint.get("/ateliers/ce-jour-la")
+@coordinator_required
+def that_day_panel():
+    """The "Ce jour-là" panel alone, for forms.js to refresh it as the form changes."""
+    args = request.args
+    try:
+        day = date.fromisoformat(args.get("jour", ""))
+    except ValueError:
+        day = None
+    return render_template(
+        "admin/_that_day.html",
+        that_day=that_day(
+            day,
+            get_by_id(Room, args.get("salle", type=int)),
+            get_by_id(Trainer, args.get("formateur", type=int)),
+            args.get("atelier", type=int),
+        ),
     )
 
 
@@ -82,6 +118,8 @@ def publish_workshop(workshop_id: int):
         )
     else:
         flash("Cet atelier n'était pas un brouillon : rien n'a changé.")
+    if request.form.get("retour") == "atelier":
+        return redirect(url_for("admin.workshop", workshop_id=workshop.id))
     return redirect(url_for("admin.workshops"))
 
 
@@ -135,8 +173,8 @@ def _fill(form: WorkshopForm, values: dict) -> None:
     form.a_apporter.data = values["what_to_bring"]
 
 
-def _draft(form: WorkshopForm) -> catalogue.WorkshopDraft:
-    return catalogue.WorkshopDraft(
+def _draft(form: WorkshopForm) -> WorkshopDraft:
+    return WorkshopDraft(
         title=form.titre.data,
         description=form.description.data or "",
         topic=db.session.get(Topic, form.theme.data),
@@ -148,13 +186,33 @@ def _draft(form: WorkshopForm) -> catalogue.WorkshopDraft:
         end=form.fin.data,
         capacity=form.capacite.data,
         what_to_bring=form.a_apporter.data or "",
-        deadline=form.date_limite.data,
+        deadline=None if form.date_limite.errors else form.date_limite.data,
+    )
+
+
+#: The fields the checks read: when they are valid, the checks run even if another field (the
+#: title…) is refused, so that every problem shows at once.
+CHECKED_FIELDS = ("salle", "formateur", "jour", "debut", "fin", "capacite")
+
+
+def _checkable(form: WorkshopForm) -> bool:
+    return all(form[name].data is not None and not form[name].errors for name in CHECKED_FIELDS)
+
+
+def _that_day(form: WorkshopForm, workshop: Workshop | None):
+    """The "Ce jour-là" panel's content: the room's and the trainer's workshops that day."""
+    valid = not (form.jour.errors or form.salle.errors or form.formateur.errors)
+    return that_day(
+        form.jour.data if valid else None,
+        get_by_id(Room, form.salle.data) if valid else None,
+        get_by_id(Trainer, form.formateur.data) if valid else None,
+        workshop.id if workshop else None,
     )
 
 
 def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | None = None):
-    """The form again with the problems (and the warnings to confirm) beside it, or, once
-    saved, back to the list."""
+    """The form again with every problem (and the warnings to confirm) above it, or, once
+    saved, on to the workshop's page."""
     errors, warnings = [], []
     if form.validate_on_submit():
         try:
@@ -162,7 +220,7 @@ def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | Non
                 current_user, _draft(form), workshop=workshop, confirmed=form.confirmer.data
             )
         except catalogue.CatalogueRefused as refusal:
-            errors = refusal.reasons
+            errors, warnings = refusal.reasons, refusal.warnings
         else:
             if saved.to_confirm:
                 warnings = [p.message for p in saved.to_confirm]
@@ -173,7 +231,10 @@ def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | Non
                     else "Atelier créé en brouillon : publiez-le pour ouvrir les inscriptions."
                 )
                 flash(" ".join([done, *saved.notes]))
-                return redirect(url_for("admin.workshops"))
+                return redirect(url_for("admin.workshop", workshop_id=saved.workshop.id))
+    elif request.method == "POST" and _checkable(form):
+        found = review(_draft(form), workshop.id if workshop else None)
+        errors, warnings = found.blocking, [p.message for p in found.warnings]
     status = 422 if request.method == "POST" else 200
     return render_template(
         "admin/workshop_form.html",
@@ -182,4 +243,5 @@ def _save(form: WorkshopForm, workshop: Workshop | None, copy_of: Workshop | Non
         copy_of=copy_of,
         errors=errors,
         warnings=warnings,
+        that_day=_that_day(form, workshop),
     ), status

@@ -6,7 +6,7 @@ Every message says, in French, what clashes with what.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -14,7 +14,7 @@ from sqlalchemy.orm import joinedload
 from app.catalog.holidays import day_off
 from app.catalog.models import Room, Trainer, Workshop, WorkshopStatus
 from app.extensions import db
-from app.formatting import date_fr, time_fr, to_paris
+from app.formatting import date_fr, from_paris, time_fr, to_paris
 
 
 @dataclass(frozen=True)
@@ -40,21 +40,63 @@ def check_workshop(
         *_clashes("room", Workshop.room_id == room.id, starts_at, ends_at, workshop_id),
         *_clashes("trainer", Workshop.trainer_id == trainer.id, starts_at, ends_at, workshop_id),
     ]
-    if capacity > room.capacity:
-        problems.append(
-            Problem(
-                "capacity",
-                f"{capacity} places demandées, mais la salle « {room.name} » n'en compte que "
-                f"{room.capacity}.",
-                blocking=True,
-            )
-        )
+    if (too_many := capacity_problem(room, capacity)) is not None:
+        problems.append(too_many)
     local_day = to_paris(starts_at).date()
     if (off := day_off(local_day)) is not None:
         problems.append(
             Problem("day-off", f"Le {date_fr(local_day)} : {off.reason}.", blocking=False)
         )
     return sorted(problems, key=lambda p: not p.blocking)
+
+
+def capacity_problem(room: Room, capacity: int) -> Problem | None:
+    if capacity <= room.capacity:
+        return None
+    return Problem(
+        "capacity",
+        f"{capacity} places demandées, mais la salle « {room.name} » n'en compte que "
+        f"{room.capacity}.",
+        blocking=True,
+    )
+
+
+@dataclass(frozen=True)
+class DayBookings:
+    """What a room and a trainer already hold on one (Paris) day, cancelled workshops aside."""
+
+    day: date
+    room: Room
+    trainer: Trainer
+    in_room: list[Workshop]
+    with_trainer: list[Workshop]
+
+
+def day_bookings(day: date, room: Room, trainer: Trainer, exclude_id=None) -> DayBookings:
+    """The room's and the trainer's workshops on `day`, but `exclude_id` (the one being edited)."""
+    first = from_paris(datetime.combine(day, time.min)).moment
+    last = from_paris(datetime.combine(day + timedelta(days=1), time.min)).moment
+    query = (
+        sa.select(Workshop)
+        .where(
+            sa.or_(Workshop.room_id == room.id, Workshop.trainer_id == trainer.id),
+            Workshop.status != WorkshopStatus.cancelled,
+            Workshop.starts_at < last,
+            Workshop.ends_at > first,
+        )
+        .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
+        .order_by(Workshop.starts_at)
+    )
+    if exclude_id is not None:
+        query = query.where(Workshop.id != exclude_id)
+    found = db.session.scalars(query).all()
+    return DayBookings(
+        day=day,
+        room=room,
+        trainer=trainer,
+        in_room=[w for w in found if w.room_id == room.id],
+        with_trainer=[w for w in found if w.trainer_id == trainer.id],
+    )
 
 
 def _clashes(kind, same, starts_at, ends_at, workshop_id) -> list[Problem]:

@@ -36,6 +36,24 @@ ABANDONED = "Abandonné : la durée de conservation des données personnelles es
 PURGE_AFTER_DAYS = 30
 
 
+@dataclass(frozen=True)
+class Composed:
+    """A mail's two bodies, as they will leave."""
+
+    text: str
+    html: str
+
+
+def compose(template: str, subject: str, **context) -> Composed:
+    """Render `mail/<template>.txt` and `.html`: what `queue` stores, and what a preview shows
+    (the same function, so a preview is what goes out)."""
+    context.setdefault("base_url", current_app.config["PUBLIC_BASE_URL"])
+    return Composed(
+        text=render_template(f"mail/{template}.txt", subject=subject, **context),
+        html=render_template(f"mail/{template}.html", subject=subject, **context),
+    )
+
+
 def queue(
     template: str,
     recipient: str,
@@ -52,13 +70,13 @@ def queue(
     `invitation` a calendar to carry, as (iTIP method, iCalendar bytes); `attachments` files to
     carry, as (filename, content type, bytes).
     """
-    context.setdefault("base_url", current_app.config["PUBLIC_BASE_URL"])
+    bodies = compose(template, subject, **context)
     row = OutboxMail(
         template=template,
         recipient=recipient,
         subject=subject,
-        body_text=render_template(f"mail/{template}.txt", subject=subject, **context),
-        body_html=render_template(f"mail/{template}.html", subject=subject, **context),
+        body_text=bodies.text,
+        body_html=bodies.html,
         subject_kind=type(about).__name__.lower() if about is not None else None,
         subject_id=about.id if about is not None else None,
         calendar_method=invitation[0] if invitation else None,

@@ -32,4 +32,21 @@
       }
     });
   });
+  // The workshop form's "Ce jour-là" panel follows the date, the room and the trainer chosen
+  // (without script, it shows what they held when the page was sent).
+  document.querySelectorAll('form[data-that-day]').forEach(function (form) {
+    var panel = document.getElementById('ce-jour-la');
+    var refresh = function () {
+      var query = new URLSearchParams(form.getAttribute('data-that-day').split('?')[1] || '');
+      ['jour', 'salle', 'formateur'].forEach(function (name) {
+        query.set(name, form.elements[name].value);
+      });
+      fetch(form.getAttribute('data-that-day').split('?')[0] + '?' + query, { credentials: 'same-origin' })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) { if (html !== null && panel) { panel.innerHTML = html; } });
+    };
+    ['jour', 'salle', 'formateur'].forEach(function (name) {
+      if (form.elements[name]) { form.elements[name].addEventListener('change', refresh); }
+    });
+  });
 })();
