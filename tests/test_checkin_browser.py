@@ -33,6 +33,28 @@ TOUCH_TARGETS = """() => [...document.querySelectorAll(
 )].map(e => { const r = e.getBoundingClientRect(); return [e.textContent.trim(), r.width, r.height]; })"""
 
 
+def assert_touch_targets_large_enough(page):
+    small = [t for t in page.evaluate(TOUCH_TARGETS) if min(t[1], t[2]) < TOUCH_TARGET_PX]
+    assert not small, f"touch targets under {TOUCH_TARGET_PX} px: {small}"
+
+
+def add_walk_in(page):
+    """Élodie Lefèvre, who came without registering, added and marked present."""
+    from playwright.sync_api import expect
+
+    fill_registration(
+        page,
+        last_name="Lefèvre",
+        first_name="Élodie",
+        email="elodie.lefevre@ac-amiens.fr",
+        school="École Jean Macé, Péronne",
+    )
+    page.get_by_role("button", name="Ajouter et marquer présent·e").click()
+    expect(page.get_by_role("status").filter(has_text="sur place")).to_contain_text(
+        "Élodie Lefèvre est ajouté·e sur place et marqué·e présent·e."
+    )
+
+
 @pytest.fixture
 def session_today(clock, make_workshop, make_staff, applicant):
     """Today's session in half an hour: three seats taken, one person waiting; its trainer's
@@ -88,8 +110,7 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     expect(page.get_by_role("heading", level=1)).to_have_text(f"Pointage : {TITLE}")
     expect(page.locator('[data-count="unmarked"]')).to_have_text("3")
     assert_no_horizontal_scroll(page, "check-in page on a tablet")
-    small = [t for t in page.evaluate(TOUCH_TARGETS) if min(t[1], t[2]) < TOUCH_TARGET_PX]
-    assert not small, f"touch targets under {TOUCH_TARGET_PX} px: {small}"
+    assert_touch_targets_large_enough(page)
 
     # Two taps: shown at once, then confirmed by the server.
     zoe = page.get_by_role("button", name="Présent·e : Zoé L'Hôte-Dupré")
@@ -103,17 +124,7 @@ def test_a_trainer_checks_in_on_a_tablet_closes_and_the_certificates_go_out(
     look(page, "checkin-tablet")
 
     # A walk-in, beyond the capacity.
-    fill_registration(
-        page,
-        last_name="Lefèvre",
-        first_name="Élodie",
-        email="elodie.lefevre@ac-amiens.fr",
-        school="École Jean Macé, Péronne",
-    )
-    page.get_by_role("button", name="Ajouter et marquer présent·e").click()
-    expect(page.get_by_role("status").filter(has_text="sur place")).to_contain_text(
-        "Élodie Lefèvre est ajouté·e sur place et marqué·e présent·e."
-    )
+    add_walk_in(page)
     expect(page.get_by_role("button", name="Présent·e : Élodie Lefèvre")).to_have_attribute(
         "aria-pressed", "true"
     )

@@ -630,11 +630,13 @@ def test_the_page_charts_the_figures_as_accessible_svg_with_tables(coordinator, 
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert "année scolaire 2025–2026" in page
-    # The charts are drawn without JavaScript: the only script is every page's forms.js.
+    # The charts are drawn without JavaScript: the only scripts are every page's forms.js and
+    # tables.js.
     scripts = re.findall(r"<script[^>]*>", page)
-    assert len(scripts) == 1 and re.fullmatch(
-        r'<script src="/static/forms\.js\?v=\w+" defer>', scripts[0]
-    )
+    assert [re.sub(r"\?v=\w+", "", s) for s in scripts] == [
+        '<script src="/static/forms.js" defer>',
+        '<script src="/static/tables.js" defer>',
+    ]
     charts = svgs(page)
     assert len(charts) == 3 + 3 * 4  # the distributions, and four charts per breakdown
     titles = []

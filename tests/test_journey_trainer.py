@@ -25,7 +25,7 @@ from app.formatting import PARIS, date_fr
 from tests import test_browser
 from tests.browser import TABLET, assert_no_horizontal_scroll, deliver, text_of
 from tests.conftest import STAFF_PASSWORD
-from tests.test_browser import fill_registration
+from tests.test_checkin_browser import add_walk_in, assert_touch_targets_large_enough
 
 pytestmark = [pytest.mark.live, pytest.mark.browser]
 
@@ -33,11 +33,6 @@ config_overrides = test_browser.config_overrides  # CSRF on, as in production
 app = test_browser.app  # the factories commit for real, for the live server's threads
 
 TITLE = "Le TBI au cycle 3"
-#: The smallest touch target a finger hits reliably (WCAG 2.5.5 asks 44 px; Android, 48 dp).
-TOUCH_TARGET_PX = 48
-TOUCH_TARGETS = """() => [...document.querySelectorAll(
-  '.checkin-toggle button, [data-checkin-close], .checkin-walk-in button[type=submit]'
-)].map(e => { const r = e.getBoundingClientRect(); return [e.textContent.trim(), r.width, r.height]; })"""
 PEOPLE = [
     ("L'Hôte-Dupré", "Zoé", "zoe.lhote-dupre@ac-amiens.fr"),
     ("Caron", "Théo", "theo.caron@ac-amiens.fr"),
@@ -128,8 +123,7 @@ def test_a_trainers_day_on_a_tablet(new_page, trainers_day, clock, smtp, look):
     expect(page.locator(".checkin-not-open")).to_have_count(0)
     expect(page.locator('[data-count="unmarked"]')).to_have_text("3")
     assert_no_horizontal_scroll(page, "check-in page on a tablet")
-    small = [t for t in page.evaluate(TOUCH_TARGETS) if min(t[1], t[2]) < TOUCH_TARGET_PX]
-    assert not small, f"touch targets under {TOUCH_TARGET_PX} px: {small}"
+    assert_touch_targets_large_enough(page)
     look(page, "pointage-ouvert")
 
     # Zoé present; Théo marked absent by mistake, undone, then present when he comes in.
@@ -160,17 +154,7 @@ def test_a_trainers_day_on_a_tablet(new_page, trainers_day, clock, smtp, look):
     look(page, "pointage-marques")
 
     # Someone who came without registering.
-    fill_registration(
-        page,
-        last_name="Lefèvre",
-        first_name="Élodie",
-        email="elodie.lefevre@ac-amiens.fr",
-        school="École Jean Macé, Péronne",
-    )
-    page.get_by_role("button", name="Ajouter et marquer présent·e").click()
-    expect(page.get_by_role("status").filter(has_text="sur place")).to_contain_text(
-        "Élodie Lefèvre est ajouté·e sur place et marqué·e présent·e."
-    )
+    add_walk_in(page)
     expect(page.locator('[data-count="present"]')).to_have_text("3")
     look(page, "pointage-sur-place")
 

@@ -246,8 +246,10 @@ _CLOSED = "La séance est close : la présence est figée et ne peut plus être 
 
 
 def _presence(value: Presence | str | None) -> Presence | None:
-    if value is None or value == UNMARKED or isinstance(value, Presence):
-        return None if value == UNMARKED else value
+    if value is None or value == UNMARKED:
+        return None
+    if isinstance(value, Presence):
+        return value
     presence = Presence.from_value(value)
     if presence is None:
         raise InvalidTap("La présence doit être « présent », « absent » ou « non pointé ».")

@@ -76,20 +76,8 @@ def day_bookings(day: date, room: Room, trainer: Trainer, exclude_id=None) -> Da
     """The room's and the trainer's workshops on `day`, but `exclude_id` (the one being edited)."""
     first = from_paris(datetime.combine(day, time.min)).moment
     last = from_paris(datetime.combine(day + timedelta(days=1), time.min)).moment
-    query = (
-        sa.select(Workshop)
-        .where(
-            sa.or_(Workshop.room_id == room.id, Workshop.trainer_id == trainer.id),
-            Workshop.status != WorkshopStatus.cancelled,
-            Workshop.starts_at < last,
-            Workshop.ends_at > first,
-        )
-        .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
-        .order_by(Workshop.starts_at)
-    )
-    if exclude_id is not None:
-        query = query.where(Workshop.id != exclude_id)
-    found = db.session.scalars(query).all()
+    same = sa.or_(Workshop.room_id == room.id, Workshop.trainer_id == trainer.id)
+    found = _overlapping(same, first, last, exclude_id)
     return DayBookings(
         day=day,
         room=room,
@@ -99,7 +87,8 @@ def day_bookings(day: date, room: Room, trainer: Trainer, exclude_id=None) -> Da
     )
 
 
-def _clashes(kind, same, starts_at, ends_at, workshop_id) -> list[Problem]:
+def _overlapping(same, starts_at, ends_at, exclude_id) -> list[Workshop]:
+    """The workshops (cancelled ones aside) matching `same` that overlap the time, but one."""
     query = (
         sa.select(Workshop)
         .where(
@@ -111,10 +100,14 @@ def _clashes(kind, same, starts_at, ends_at, workshop_id) -> list[Problem]:
         .options(joinedload(Workshop.room).joinedload(Room.site), joinedload(Workshop.trainer))
         .order_by(Workshop.starts_at)
     )
-    if workshop_id is not None:
-        query = query.where(Workshop.id != workshop_id)
+    if exclude_id is not None:
+        query = query.where(Workshop.id != exclude_id)
+    return list(db.session.scalars(query))
+
+
+def _clashes(kind, same, starts_at, ends_at, workshop_id) -> list[Problem]:
     problems = []
-    for other in db.session.scalars(query):
+    for other in _overlapping(same, starts_at, ends_at, workshop_id):
         when = (
             f"le {date_fr(to_paris(other.starts_at))} de {time_fr(other.starts_at)} "
             f"à {time_fr(other.ends_at)}"
